@@ -1,0 +1,1 @@
+"""The web-callback system: call flow, directory, codes, records, ports."""

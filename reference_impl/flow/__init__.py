@@ -1,0 +1,35 @@
+"""The call flow: a sans-IO state machine, one `Callback` per request.
+
+`Callback.handle(event, now) -> list[Command]` is the one entry point. This
+package imports nothing that does IO and nothing from the rest of the project.
+"""
+
+from ._state import IGNORED, TRANSITIONS, State
+from ._types import (PERSON_LEG, CentreRoute, FailReason, Notice, Outcome, Role,
+                     ServiceRoute, agent_leg, ring_timer, role_of)
+from .callback import Callback, LegState, Step, event_kind
+from .commands import (AllocateCode, Bridge, CancelTimer, CloseRecord, Command,
+                       CreateRoom, DeleteRoom, Dial, FindRoute, Hangup, JoinRoom,
+                       NotifyPerson, ReleaseCode, ReleaseTerminal, SeizeTerminal,
+                       StartTimer)
+from .errors import (CallAlreadyEnded, FlowError, LocalProtocolError, OutOfTurn,
+                     RemoteProtocolError, UnexpectedEvent, UnknownLeg)
+from .events import (AgentEnteredCode, Bridged, CallbackRequested, CodeAllocated,
+                     CodesExhausted, Event, JoinedRoom, LegAnswered, LegEvent,
+                     LegFailed, LegHungUp, LegRinging, NoFreeTerminal, Reply,
+                     RoomCreated, RoomRefused, RouteFound, TerminalSeized, TimerFired)
+
+__all__ = [
+    "State", "TRANSITIONS", "IGNORED", "PERSON_LEG", "CentreRoute", "FailReason",
+    "Notice", "Outcome", "Role", "ServiceRoute", "agent_leg", "ring_timer", "role_of",
+    "Callback", "LegState", "Step", "event_kind",
+    "AllocateCode", "Bridge", "CancelTimer", "CloseRecord", "Command", "CreateRoom",
+    "DeleteRoom", "Dial", "FindRoute", "Hangup", "JoinRoom", "NotifyPerson",
+    "ReleaseCode", "ReleaseTerminal", "SeizeTerminal", "StartTimer",
+    "CallAlreadyEnded", "FlowError", "LocalProtocolError", "OutOfTurn",
+    "RemoteProtocolError", "UnexpectedEvent", "UnknownLeg",
+    "AgentEnteredCode", "Bridged", "CallbackRequested", "CodeAllocated",
+    "CodesExhausted", "Event", "JoinedRoom", "LegAnswered", "LegEvent", "LegFailed",
+    "LegHungUp", "LegRinging", "NoFreeTerminal", "Reply", "RoomCreated", "RoomRefused",
+    "RouteFound", "TerminalSeized", "TimerFired",
+]

@@ -1,0 +1,90 @@
+"""The small vocabulary shared by events, commands and states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Role(Enum):
+    """Who is at the far end of a call leg, or in a room."""
+
+    PERSON = "person"
+    AGENT = "agent"
+
+
+class FailReason(Enum):
+    """Why a leg was never answered (the PBX's final answer to a dial)."""
+
+    BUSY = "busy"                      # SIP 486
+    NO_ANSWER = "no_answer"            # rang out: SIP 408/480/487 or our ring timer
+    REJECTED = "rejected"              # SIP 603: declined
+    INVALID_NUMBER = "invalid_number"  # SIP 404/484/604
+    NO_TRUNK = "no_trunk"              # the PBX had no free line to place it
+
+
+class Outcome(Enum):
+    """The terminal state of one callback (SCENARIOS.md, 'Outcomes')."""
+
+    CONNECTED = "connected"
+    PERSON_BUSY = "person_busy"
+    PERSON_NO_ANSWER = "person_no_answer"
+    PERSON_REJECTED = "person_rejected"
+    PERSON_INVALID_NUMBER = "person_invalid_number"
+    PERSON_ABANDONED = "person_abandoned"
+    NO_AGENT = "no_agent"
+    NO_TRUNK = "no_trunk"
+    NO_CODE = "no_code"        # every connection code was in use
+    ERROR = "error"            # a protocol error ended the call (see the timeline)
+
+
+class Notice(Enum):
+    """What the person's web page is told, in order of the call."""
+
+    CALLING = "calling"              # we are dialling your phone
+    CONNECTING = "connecting"        # you answered; finding an advisor
+    CONNECTED = "connected"          # you are talking to an advisor
+    ROOM_READY = "room_ready"        # the video room is open: join it
+    ROOM_UNAVAILABLE = "room_unavailable"  # the call goes on, audio only
+    ENDED = "ended"                  # the call is over; the room is closed
+    # Why we could not complete the callback.
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    INVALID_NUMBER = "invalid_number"
+    NO_AGENT = "no_agent"
+    NO_TRUNK = "no_trunk"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CentreRoute:
+    """One contact centre as the flow needs it: where to ring, and for how long."""
+
+    name: str
+    ring_timeout: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServiceRoute:
+    """The directory's answer for a service code: centres in failover order."""
+
+    service_code: str
+    centres: tuple[CentreRoute, ...]
+    room_template: str = "default"
+
+
+PERSON_LEG = "person"
+
+
+def agent_leg(attempt: int) -> str:
+    """The id of the n-th agent leg of a callback (1-based)."""
+    return f"agent-{attempt}"
+
+
+def role_of(leg: str) -> Role:
+    return Role.PERSON if leg == PERSON_LEG else Role.AGENT
+
+
+def ring_timer(leg: str) -> str:
+    return f"ring:{leg}"

@@ -1,0 +1,411 @@
+"""One callback as a sans-IO state machine: `handle(event, now) -> commands`.
+
+The machine never sleeps, reads a clock or touches a socket: time comes in as
+`now`, timers go out as `StartTimer`/`CancelTimer` and come back as
+`TimerFired`. The same code runs under SimPy (the emulator) and asyncio (the
+real system). Which handler runs for which (state, event) pair is decided by
+the table in `_state.py`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from . import commands as c
+from . import events as e
+from ._state import IGNORED, REPLY_KINDS, TRANSITIONS, State
+from ._types import (PERSON_LEG, FailReason, Notice, Outcome, Role, ServiceRoute,
+                     agent_leg, ring_timer, role_of)
+from .errors import CallAlreadyEnded, FlowError, OutOfTurn, UnexpectedEvent, UnknownLeg
+
+
+class LegState(Enum):
+    DIALLING = "dialling"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+class RoomState(Enum):
+    NONE = "none"
+    CREATING = "creating"
+    OPEN = "open"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One line of a callback's timeline."""
+
+    at: float
+    what: str
+    detail: str = ""
+
+
+_PERSON_FAILURES: dict[FailReason, tuple[Outcome, Notice]] = {
+    FailReason.BUSY: (Outcome.PERSON_BUSY, Notice.BUSY),
+    FailReason.NO_ANSWER: (Outcome.PERSON_NO_ANSWER, Notice.NO_ANSWER),
+    FailReason.REJECTED: (Outcome.PERSON_REJECTED, Notice.REJECTED),
+    FailReason.INVALID_NUMBER: (Outcome.PERSON_INVALID_NUMBER, Notice.INVALID_NUMBER),
+    FailReason.NO_TRUNK: (Outcome.NO_TRUNK, Notice.NO_TRUNK),
+}
+
+# A busy or unknown desk phone says nothing about the centre: try its next terminal.
+_NEXT_TERMINAL = frozenset({FailReason.BUSY, FailReason.INVALID_NUMBER})
+
+_LEG_VERBS: dict[type[e.LegEvent], str] = {
+    e.LegRinging: "ringing", e.LegAnswered: "answered",
+    e.LegFailed: "failed", e.LegHungUp: "hung_up",
+}
+
+
+def event_kind(event: e.Event) -> str:
+    """The key of an event in the transition table."""
+    if isinstance(event, e.LegEvent):
+        return f"{role_of(event.leg).value}_{_LEG_VERBS[type(event)]}"
+    if isinstance(event, e.TimerFired):
+        leg = event.timer.partition(":")[2]
+        return f"{role_of(leg).value}_ring_timer"
+    return type(event).__name__
+
+
+class Callback:
+    """The call flow of one callback, from the form to the end of the call."""
+
+    def __init__(self, callback_id: str, *, person_ring_timeout: float,
+                 caller_id: str = "") -> None:
+        self.callback_id = callback_id
+        self.person_ring_timeout = person_ring_timeout
+        self.caller_id = caller_id          # what the person's phone shows
+        self.state = State.IDLE
+        self.outcome: Outcome | None = None
+        self.service_code = ""
+        self.person_number = ""
+        self.route: ServiceRoute | None = None
+        self.centre: str | None = None      # the centre dialled last
+        self.terminal: str | None = None    # the desk phone dialled last
+        self.terminals_dialled: list[str] = []
+        self.code: str | None = None
+        self.room: str | None = None
+        self.room_routing: str | None = None
+        self.failovers = 0
+        self.ended_by: Role | None = None
+        self.legs: dict[str, LegState] = {}
+        self.timers: set[str] = set()
+        self.times: dict[str, float] = {}   # stage -> first time reached
+        self.timeline: list[Step] = []
+        self.notices: list[Notice] = []
+        self._centre_index = -1
+        self._tried: set[str] = set()       # terminals tried at the current centre
+        self._agent_leg: str | None = None
+        self._terminal_held: str | None = None
+        self._code_held = False
+        self._room_state = RoomState.NONE
+        self._agent_has_code = False
+        self._now = 0.0
+
+    # -- the one entry point -------------------------------------------------
+
+    def handle(self, event: e.Event, now: float) -> list[c.Command]:
+        self._now = now
+        if isinstance(event, e.LegEvent):
+            leg = self.legs.get(event.leg)
+            if leg is None:
+                raise self._abort(UnknownLeg, f"no leg {event.leg!r} in this callback")
+            if leg is LegState.ENDED:
+                return []                   # news of a leg we already let go
+        if isinstance(event, e.TimerFired):
+            if event.timer not in self.timers:
+                return []                   # cancelled, or fired already
+            self.timers.discard(event.timer)
+        kind = event_kind(event)
+        handler = TRANSITIONS.get((self.state, kind))
+        if handler is None:
+            if (self.state, kind) in IGNORED:
+                return []
+            raise self._refuse(kind)
+        result: list[c.Command] = getattr(self, handler)(event)
+        return result
+
+    @property
+    def ended(self) -> bool:
+        return self.state is State.ENDED
+
+    @property
+    def code_held(self) -> bool:
+        return self._code_held
+
+    @property
+    def room_open(self) -> bool:
+        return self._room_state is RoomState.OPEN
+
+    @property
+    def room_refused(self) -> bool:
+        return self._room_state is RoomState.REFUSED
+
+    # -- errors --------------------------------------------------------------
+
+    def _refuse(self, kind: str) -> FlowError:
+        if self.state is State.ENDED and kind == "CallbackRequested":
+            return CallAlreadyEnded(f"callback {self.callback_id} has ended")
+        cls = OutOfTurn if kind in REPLY_KINDS else UnexpectedEvent
+        return self._abort(cls, f"{kind} is not expected in state {self.state.value}")
+
+    def _abort(self, cls: type[FlowError], message: str) -> FlowError:
+        message = f"callback {self.callback_id}: {message}"
+        if self.state is State.ENDED:
+            return cls(message)
+        self._log("error", message)
+        return cls(message, self._end(Outcome.ERROR, Notice.UNAVAILABLE))
+
+    # -- bookkeeping ---------------------------------------------------------
+
+    def _log(self, what: str, detail: str = "") -> None:
+        self.timeline.append(Step(self._now, what, detail))
+
+    def _mark(self, stage: str) -> None:
+        self.times.setdefault(stage, self._now)
+
+    def _to(self, state: State) -> None:
+        self.state = state
+
+    def _notify(self, notice: Notice, room: str | None = None) -> c.NotifyPerson:
+        self.notices.append(notice)
+        return c.NotifyPerson(notice=notice, room=room)
+
+    def _dial(self, leg: str, number: str, caller_id: str, ring_timeout: float) -> list[c.Command]:
+        self.legs[leg] = LegState.DIALLING
+        timer = ring_timer(leg)
+        self.timers.add(timer)
+        return [c.Dial(leg=leg, number=number, caller_id=caller_id, ring_timeout=ring_timeout),
+                c.StartTimer(timer=timer, delay=ring_timeout)]
+
+    def _stop_ring_timer(self, leg: str) -> list[c.Command]:
+        timer = ring_timer(leg)
+        if timer not in self.timers:
+            return []
+        self.timers.discard(timer)
+        return [c.CancelTimer(timer=timer)]
+
+    def _release_terminal(self) -> list[c.Command]:
+        terminal, self._terminal_held = self._terminal_held, None
+        return [c.ReleaseTerminal(terminal=terminal)] if terminal else []
+
+    def _end(self, outcome: Outcome, notice: Notice | None) -> list[c.Command]:
+        """Reach the terminal state: tell the person, let every resource go."""
+        out: list[c.Command] = [self._notify(notice, self.room)] if notice else []
+        out += [c.CancelTimer(timer=t) for t in sorted(self.timers)]
+        self.timers.clear()
+        for leg, state in self.legs.items():
+            if state is not LegState.ENDED:
+                self.legs[leg] = LegState.ENDED
+                out.append(c.Hangup(leg=leg, reason=outcome.value))
+        out += self._release_terminal()
+        if self._room_state is RoomState.OPEN and self.room:
+            out.append(c.DeleteRoom(room=self.room))
+        if self._code_held and self.code:
+            self._code_held = False
+            out.append(c.ReleaseCode(code=self.code))
+        self.outcome = outcome
+        self._mark("ended")
+        self._log("ended", outcome.value)
+        self._to(State.ENDED)
+        out.append(c.CloseRecord(outcome=outcome))
+        return out
+
+    # -- the person's leg ----------------------------------------------------
+
+    def _requested(self, ev: e.CallbackRequested) -> list[c.Command]:
+        self.service_code, self.person_number = ev.service_code, ev.person_number
+        self._mark("requested")
+        self._log("requested", f"service {ev.service_code}, number {ev.person_number}")
+        self._to(State.DIALLING_PERSON)
+        return [self._notify(Notice.CALLING),
+                *self._dial(PERSON_LEG, ev.person_number, self.caller_id,
+                            self.person_ring_timeout)]
+
+    def _person_ringing(self, ev: e.LegRinging) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.RINGING
+        self._mark("person_ringing")
+        self._log("person ringing")
+        self._to(State.PERSON_RINGING)
+        return []
+
+    def _person_answered(self, ev: e.LegAnswered) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.ANSWERED
+        self._mark("person_ringing")        # answered at once counts as rung then
+        self._mark("person_answered")
+        self._log("person answered")
+        self._to(State.ROUTING)
+        return [*self._stop_ring_timer(ev.leg), self._notify(Notice.CONNECTING),
+                c.FindRoute(service_code=self.service_code)]
+
+    def _person_failed(self, ev: e.LegFailed) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.ENDED
+        self._log("person not reached", ev.reason.value)
+        return self._end(*_PERSON_FAILURES[ev.reason])
+
+    def _person_rang_out(self, ev: e.TimerFired) -> list[c.Command]:
+        self._log("person ring timeout", f"{self.person_ring_timeout:g}s")
+        return self._end(Outcome.PERSON_NO_ANSWER, Notice.NO_ANSWER)
+
+    def _person_abandoned(self, ev: e.LegHungUp) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.ENDED
+        self.ended_by = Role.PERSON
+        self._log("person hung up", "before an agent was connected")
+        return self._end(Outcome.PERSON_ABANDONED, Notice.ENDED)
+
+    # -- finding an agent ----------------------------------------------------
+
+    def _route_found(self, ev: e.RouteFound) -> list[c.Command]:
+        self.route = ev.route
+        names = ", ".join(centre.name for centre in ev.route.centres)
+        self._log("route", names or "no centre serves this service")
+        if not ev.route.centres:
+            return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
+        self._to(State.ALLOCATING_CODE)
+        return [c.AllocateCode()]
+
+    def _code_allocated(self, ev: e.CodeAllocated) -> list[c.Command]:
+        self.code, self._code_held = ev.code, True
+        self._log("code allocated", ev.code)
+        return self._try_centre(0)
+
+    def _codes_exhausted(self, ev: e.CodesExhausted) -> list[c.Command]:
+        self._log("no connection code free")
+        return self._end(Outcome.NO_CODE, Notice.UNAVAILABLE)
+
+    def _try_centre(self, index: int) -> list[c.Command]:
+        assert self.route is not None
+        if index >= len(self.route.centres):
+            self._log("no centre left")
+            return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
+        if index > 0:
+            self.failovers += 1
+        self._centre_index = index
+        self.centre = self.route.centres[index].name
+        self._tried = set()
+        self._log("centre", self.centre)
+        return self._seize()
+
+    def _seize(self) -> list[c.Command]:
+        assert self.centre is not None
+        self._to(State.SEIZING_TERMINAL)
+        return [c.SeizeTerminal(centre=self.centre, exclude=frozenset(self._tried))]
+
+    def _terminal_seized(self, ev: e.TerminalSeized) -> list[c.Command]:
+        assert self.route is not None and self.code is not None
+        self._terminal_held = self.terminal = ev.terminal
+        self._tried.add(ev.terminal)
+        self.terminals_dialled.append(ev.terminal)
+        self._agent_leg = leg = agent_leg(len(self.terminals_dialled))
+        timeout = self.route.centres[self._centre_index].ring_timeout
+        self._log("dial agent", f"{ev.terminal} at {self.centre}, caller ID {self.code}")
+        self._to(State.DIALLING_AGENT)
+        return self._dial(leg, ev.terminal, self.code, timeout)
+
+    def _no_free_terminal(self, ev: e.NoFreeTerminal) -> list[c.Command]:
+        self._log("no free terminal", self.centre or "")
+        return self._try_centre(self._centre_index + 1)
+
+    def _agent_ringing(self, ev: e.LegRinging) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.RINGING
+        self._mark("agent_ringing")
+        self._log("agent ringing", self.terminal or "")
+        self._to(State.AGENT_RINGING)
+        return []
+
+    def _agent_failed(self, ev: e.LegFailed) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.ENDED
+        self._log("agent not reached", f"{self.terminal}: {ev.reason.value}")
+        out = [*self._stop_ring_timer(ev.leg), *self._release_terminal()]
+        if ev.reason is FailReason.NO_TRUNK:
+            return out + self._end(Outcome.NO_TRUNK, Notice.NO_TRUNK)
+        if ev.reason in _NEXT_TERMINAL:
+            return out + self._seize()
+        return out + self._try_centre(self._centre_index + 1)
+
+    def _agent_rang_out(self, ev: e.TimerFired) -> list[c.Command]:
+        leg = ev.timer.partition(":")[2]
+        self.legs[leg] = LegState.ENDED
+        self._log("agent ring timeout", f"{self.terminal} at {self.centre}")
+        out: list[c.Command] = [c.Hangup(leg=leg, reason="no_answer"), *self._release_terminal()]
+        return out + self._try_centre(self._centre_index + 1)
+
+    def _agent_answered(self, ev: e.LegAnswered) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.ANSWERED
+        self._mark("agent_answered")
+        self._log("agent answered", f"{self.terminal} at {self.centre}")
+        self._to(State.BRIDGING)
+        return [*self._stop_ring_timer(ev.leg),
+                c.Bridge(person_leg=PERSON_LEG, agent_leg=ev.leg)]
+
+    def _agent_left_before_bridge(self, ev: e.LegHungUp) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.ENDED
+        self.ended_by = Role.AGENT
+        self._log("agent hung up", "before the bridge")
+        return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
+
+    # -- connected -----------------------------------------------------------
+
+    def _bridged(self, ev: e.Bridged) -> list[c.Command]:
+        assert self.route is not None and self.code is not None
+        self._mark("bridged")
+        self._log("bridged")
+        self._to(State.CONNECTED)
+        self._room_state = RoomState.CREATING
+        return [self._notify(Notice.CONNECTED),
+                c.CreateRoom(template=self.route.room_template, code=self.code)]
+
+    def _code_entered(self, ev: e.AgentEnteredCode) -> list[c.Command]:
+        if ev.code != self.code:
+            self._log("wrong code entered", ev.code)  # the agent may try again
+            return []
+        if self._agent_has_code:
+            return []
+        self._agent_has_code = True
+        self._mark("code_entered")
+        self._log("agent entered the code")
+        if self._room_state is RoomState.OPEN and self.room:
+            return [c.JoinRoom(room=self.room, who=Role.AGENT)]
+        return []
+
+    def _room_created(self, ev: e.RoomCreated) -> list[c.Command]:
+        self.room, self._room_state = ev.room, RoomState.OPEN
+        self.room_routing = ev.routing or None
+        self._mark("room_created")
+        self._log("room created", ev.room)
+        out: list[c.Command] = [self._notify(Notice.ROOM_READY, ev.room),
+                                c.JoinRoom(room=ev.room, who=Role.PERSON)]
+        if self._agent_has_code:
+            out.append(c.JoinRoom(room=ev.room, who=Role.AGENT))
+        return out
+
+    def _room_refused(self, ev: e.RoomRefused) -> list[c.Command]:
+        self._room_state = RoomState.REFUSED
+        self._log("room refused", ev.reason)
+        return [self._notify(Notice.ROOM_UNAVAILABLE)]
+
+    def _joined_room(self, ev: e.JoinedRoom) -> list[c.Command]:
+        self._mark(f"{ev.who.value}_in_room")
+        self._log(f"{ev.who.value} joined the room", self.room or "")
+        return []
+
+    def _hung_up(self, ev: e.LegHungUp) -> list[c.Command]:
+        self.legs[ev.leg] = LegState.ENDED
+        self.ended_by = role_of(ev.leg)
+        self._log(f"{self.ended_by.value} hung up")
+        return self._end(Outcome.CONNECTED, Notice.ENDED)
+
+    # -- resources that came back after the end ------------------------------
+
+    def _late_room(self, ev: e.RoomCreated) -> list[c.Command]:
+        self._log("room created after the end: deleted", ev.room)
+        return [c.DeleteRoom(room=ev.room)]
+
+    def _late_code(self, ev: e.CodeAllocated) -> list[c.Command]:
+        return [c.ReleaseCode(code=ev.code)]
+
+    def _late_terminal(self, ev: e.TerminalSeized) -> list[c.Command]:
+        return [c.ReleaseTerminal(terminal=ev.terminal)]

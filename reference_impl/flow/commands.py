@@ -1,0 +1,117 @@
+"""Commands: what the flow asks its driver to do, returned by `handle`.
+
+The driver turns each into an effect on a port (telephony, rooms, codes,
+terminals, records, the person's page, timers). Commands marked *reply* must
+be answered with an event (`RouteFound`, `CodeAllocated`, ...), at once or later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._types import Notice, Outcome, Role
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Command:
+    """Base class of every command."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Dial(Command):
+    leg: str
+    number: str
+    caller_id: str            # the connection code on an agent leg
+    ring_timeout: float       # informative: the flow runs its own ring timer
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Hangup(Command):
+    """BYE an answered leg, CANCEL a ringing one."""
+
+    leg: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Bridge(Command):
+    person_leg: str
+    agent_leg: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StartTimer(Command):
+    timer: str
+    delay: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CancelTimer(Command):
+    timer: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FindRoute(Command):
+    """*reply*: `RouteFound` with the centres of the service, in failover order."""
+
+    service_code: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AllocateCode(Command):
+    """*reply*: `CodeAllocated` or `CodesExhausted`."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReleaseCode(Command):
+    code: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SeizeTerminal(Command):
+    """*reply*: `TerminalSeized` (a free terminal of `centre` not in `exclude`) or `NoFreeTerminal`."""
+
+    centre: str
+    exclude: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReleaseTerminal(Command):
+    terminal: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CreateRoom(Command):
+    template: str
+    code: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JoinRoom(Command):
+    room: str
+    who: Role
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeleteRoom(Command):
+    room: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NotifyPerson(Command):
+    notice: Notice
+    room: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CloseRecord(Command):
+    """The callback reached its terminal state: store its record for good."""
+
+    outcome: Outcome
+
+
+__all__ = [
+    "Command", "Dial", "Hangup", "Bridge", "StartTimer", "CancelTimer", "FindRoute",
+    "AllocateCode", "ReleaseCode", "SeizeTerminal", "ReleaseTerminal", "CreateRoom",
+    "JoinRoom", "DeleteRoom", "NotifyPerson", "CloseRecord",
+]

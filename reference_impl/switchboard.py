@@ -1,0 +1,214 @@
+"""The switchboard: runs one `Callback` flow per request and carries out its commands.
+
+It owns what is shared between callbacks (the directory, the connection-code
+pool, the terminals our calls hold, the records) and hands everything timed
+to the ports of its driver: the same switchboard runs under SimPy and asyncio.
+Replies the flow asks for (route, code, terminal) are answered here at once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from itertools import count
+from typing import Callable, Iterable, Mapping, Protocol
+
+from . import flow as f
+from .codes import CodePool, CodePoolExhausted
+from .directory import Directory
+from .ports import Clock, Notifier, Rooms, Telephony, Timers
+from .records import CallbackRecord, RecordStore, record_of
+from .terminals import TerminalPool
+
+
+class Observer(Protocol):
+    """Watches a switchboard: tracing, metrics. Every method is optional."""
+
+    def event(self, callback_id: str, event: f.Event, now: float) -> None: ...
+    def command(self, callback_id: str, command: f.Command, now: float) -> None: ...
+    def closed(self, record: CallbackRecord) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Ports:
+    telephony: Telephony
+    rooms: Rooms
+    notifier: Notifier
+    timers: Timers
+
+
+class Switchboard:
+    def __init__(self, *, directory: Directory, codes: CodePool, ports: Ports, clock: Clock,
+                 records: RecordStore | None = None, person_ring_timeout: float = 30.0,
+                 caller_id: str = "", observers: Iterable[object] = ()) -> None:
+        self.directory = directory
+        self.codes = codes
+        self.terminals = TerminalPool(directory)
+        self.ports = ports
+        self.clock = clock
+        self.records = records
+        self.person_ring_timeout = person_ring_timeout
+        self.caller_id = caller_id
+        self.live: dict[str, f.Callback] = {}
+        self.late_events = 0                 # news about callbacks already closed
+        self._forms: dict[str, Mapping[str, str]] = {}
+        self._ids = count(1)
+        self._queue: deque[tuple[str, f.Event]] = deque()
+        self._busy = False
+        self._on_event = _hooks(observers, "event")
+        self._on_command = _hooks(observers, "command")
+        self._on_closed = _hooks(observers, "closed")
+        self._run: dict[type[f.Command], Callable[[f.Callback, f.Command], None]] = {
+            f.Dial: self._dial, f.Hangup: self._hangup, f.Bridge: self._bridge,
+            f.StartTimer: self._start_timer, f.CancelTimer: self._cancel_timer,
+            f.FindRoute: self._find_route, f.AllocateCode: self._allocate_code,
+            f.ReleaseCode: self._release_code, f.SeizeTerminal: self._seize_terminal,
+            f.ReleaseTerminal: self._release_terminal, f.CreateRoom: self._create_room,
+            f.JoinRoom: self._join_room, f.DeleteRoom: self._delete_room,
+            f.NotifyPerson: self._notify, f.CloseRecord: self._close,
+        }
+
+    # -- what drivers call ---------------------------------------------------
+
+    def request(self, form: Mapping[str, str], person_number: str,
+                callback_id: str | None = None) -> str:
+        """Start a callback; raises `directory.UnknownService` for a bad form."""
+        service_code = self.directory.service_code(form)
+        callback_id = callback_id or str(next(self._ids))
+        if callback_id in self.live:
+            raise ValueError(f"callback {callback_id} is already live")
+        self.live[callback_id] = f.Callback(
+            callback_id, person_ring_timeout=self.person_ring_timeout, caller_id=self.caller_id)
+        self._forms[callback_id] = form
+        if self.records is not None:
+            self.records.put(record_of(self.live[callback_id], form))
+        self.deliver(callback_id, f.CallbackRequested(service_code=service_code,
+                                                      person_number=person_number))
+        return callback_id
+
+    def enter_code(self, code: str) -> bool:
+        """An agent typed `code` on the agent page; False if no live call holds it."""
+        owner = self.codes.owner(code)
+        if owner is None or owner not in self.live:
+            return False
+        self.deliver(owner, f.AgentEnteredCode(code=code))
+        return True
+
+    def deliver(self, callback_id: str, event: f.Event) -> None:
+        """Feed an event to a callback's flow; re-entrant calls are queued."""
+        self._queue.append((callback_id, event))
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while self._queue:
+                self._step(*self._queue.popleft())
+        finally:
+            self._busy = False
+
+    def record(self, callback_id: str) -> CallbackRecord | None:
+        callback = self.live.get(callback_id)
+        if callback is not None:
+            return record_of(callback, self._forms[callback_id])
+        return self.records.get(callback_id) if self.records is not None else None
+
+    # -- the loop ------------------------------------------------------------
+
+    def _step(self, callback_id: str, event: f.Event) -> None:
+        callback = self.live.get(callback_id)
+        now = self.clock()
+        if callback is None:
+            self._late(event)
+            return
+        for hook in self._on_event:
+            hook(callback_id, event, now)
+        try:
+            commands = callback.handle(event, now)
+        except f.FlowError as error:
+            commands = error.commands    # the flow ended the call; clean up after it
+        for command in commands:
+            for hook in self._on_command:
+                hook(callback_id, command, now)
+            self._run[type(command)](callback, command)
+
+    def _late(self, event: f.Event) -> None:
+        """News about a closed callback: give back what it brings, drop the rest."""
+        self.late_events += 1
+        if isinstance(event, f.RoomCreated):
+            self.ports.rooms.delete(event.room)
+
+    # -- commands to effects -------------------------------------------------
+
+    def _dial(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.Dial)
+        self.ports.telephony.dial(cb.callback_id, cmd.leg, cmd.number, cmd.caller_id,
+                                  cmd.ring_timeout)
+
+    def _hangup(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.Hangup)
+        self.ports.telephony.hangup(cb.callback_id, cmd.leg, cmd.reason)
+
+    def _bridge(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.Bridge)
+        self.ports.telephony.bridge(cb.callback_id, cmd.person_leg, cmd.agent_leg)
+
+    def _start_timer(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.StartTimer)
+        self.ports.timers.start(cb.callback_id, cmd.timer, cmd.delay)
+
+    def _cancel_timer(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.CancelTimer)
+        self.ports.timers.cancel(cb.callback_id, cmd.timer)
+
+    def _find_route(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.FindRoute)
+        self.deliver(cb.callback_id, f.RouteFound(route=self.directory.route(cmd.service_code)))
+
+    def _allocate_code(self, cb: f.Callback, cmd: f.Command) -> None:
+        try:
+            reply: f.Event = f.CodeAllocated(code=self.codes.allocate(cb.callback_id))
+        except CodePoolExhausted:
+            reply = f.CodesExhausted()
+        self.deliver(cb.callback_id, reply)
+
+    def _release_code(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.ReleaseCode)
+        self.codes.release(cmd.code)
+
+    def _seize_terminal(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.SeizeTerminal)
+        terminal = self.terminals.seize(cmd.centre, cmd.exclude)
+        reply = f.NoFreeTerminal() if terminal is None else f.TerminalSeized(terminal=terminal)
+        self.deliver(cb.callback_id, reply)
+
+    def _release_terminal(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.ReleaseTerminal)
+        self.terminals.release(cmd.terminal)
+
+    def _create_room(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.CreateRoom)
+        self.ports.rooms.create(cb.callback_id, cmd.template, cmd.code)
+
+    def _join_room(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.JoinRoom)
+        self.ports.rooms.join(cb.callback_id, cmd.room, cmd.who)
+
+    def _delete_room(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.DeleteRoom)
+        self.ports.rooms.delete(cmd.room)
+
+    def _notify(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.NotifyPerson)
+        self.ports.notifier.notify(cb.callback_id, cmd.notice, cmd.room)
+
+    def _close(self, cb: f.Callback, cmd: f.Command) -> None:
+        record = record_of(cb, self._forms.pop(cb.callback_id))
+        del self.live[cb.callback_id]
+        if self.records is not None:
+            self.records.put(record)
+        for hook in self._on_closed:
+            hook(record)
+
+
+def _hooks(observers: Iterable[object], name: str) -> list[Callable[..., None]]:
+    return [getattr(o, name) for o in observers if callable(getattr(o, name, None))]

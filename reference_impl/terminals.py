@@ -1,0 +1,49 @@
+"""Which desk phones our own calls hold, so a centre's next free one is dialled.
+
+Terminals of a centre are hunted in the directory's order (the first free
+one); a heap of indexes keeps a seize at O(log n) for centres of thousands.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Iterable
+
+from .directory import Directory
+
+
+class TerminalPool:
+    def __init__(self, directory: Directory) -> None:
+        self._numbers: dict[str, tuple[str, ...]] = {
+            name: centre.terminals for name, centre in directory.centres.items()}
+        self._free: dict[str, list[int]] = {
+            name: list(range(len(numbers))) for name, numbers in self._numbers.items()}
+        self._held: dict[str, tuple[str, int]] = {}    # number -> (centre, index)
+
+    def seize(self, centre: str, exclude: Iterable[str] = ()) -> str | None:
+        """Hold the first free terminal of `centre` not in `exclude`; None if there is none."""
+        free, numbers = self._free[centre], self._numbers[centre]
+        skipped: list[int] = []
+        found: str | None = None
+        skip = set(exclude)
+        while free:
+            index = heapq.heappop(free)
+            if numbers[index] in skip:
+                skipped.append(index)
+                continue
+            found = numbers[index]
+            self._held[found] = (centre, index)
+            break
+        for index in skipped:
+            heapq.heappush(free, index)
+        return found
+
+    def release(self, terminal: str) -> None:
+        centre, index = self._held.pop(terminal)
+        heapq.heappush(self._free[centre], index)
+
+    def busy(self, centre: str) -> int:
+        return len(self._numbers[centre]) - len(self._free[centre])
+
+    def size(self, centre: str) -> int:
+        return len(self._numbers[centre])
