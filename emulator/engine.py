@@ -1,0 +1,244 @@
+"""The SimPy driver: runs reference_impl's call flow in simulated time.
+
+`Simulation` builds the world a scenario describes (directory, PBX, phones,
+room servers, timers) around one `Switchboard`, feeds it the scenario's
+callbacks and arrivals, and runs until every call has ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import simpy
+
+from reference_impl import flow as f
+from reference_impl.codes import CodePool
+from reference_impl.directory import Centre, Directory, Service
+from reference_impl.flow import Role
+from reference_impl.ports import NoNotifier
+from reference_impl.records import CallbackRecord, MemoryRecords
+from reference_impl.switchboard import Ports, Switchboard
+
+from . import behaviour as b
+from .metrics import Level, Levels, compute
+from .pbx import SimPbx
+from .rooms import SimRooms
+from .scenario import Scenario
+
+
+Deliver = Callable[[str, f.Event], None]
+
+
+class SimTimers:
+    """Timers as SimPy timeouts; a cancelled one fires into nothing."""
+
+    def __init__(self, env: simpy.Environment, deliver: Deliver) -> None:
+        self.env = env
+        self.deliver = deliver
+        self._live: dict[tuple[str, str], object] = {}
+
+    def start(self, callback_id: str, timer: str, delay: float) -> None:
+        key, token = (callback_id, timer), object()
+        self._live[key] = token
+
+        def fire(_: object) -> None:
+            if self._live.get(key) is token:
+                del self._live[key]
+                self.deliver(callback_id, f.TimerFired(timer=timer))
+        self.env.timeout(delay).callbacks.append(fire)
+
+    def cancel(self, callback_id: str, timer: str) -> None:
+        self._live.pop((callback_id, timer), None)
+
+    @property
+    def live(self) -> int:
+        return len(self._live)
+
+
+class People:
+    """The phone book of the emulator: each person's profile, each centre's agents."""
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: b.Streams,
+                 terminals: dict[str, str]) -> None:
+        self.env = env
+        self.streams = streams
+        self.person_profiles: dict[str, b.PersonProfile] = {}
+        self.agent_profiles = {name: scenario.agent(c.agent) for name, c in scenario.centres.items()}
+        self.centre_of = terminals
+        self.switchboard: Switchboard | None = None
+
+    def plan(self, callback_id: str, role: Role, number: str) -> b.PhonePlan:
+        if role is Role.PERSON:
+            return b.plan_person(self.person_profiles[callback_id], self.streams)
+        return b.plan_agent(self.agent_profiles[self.centre_of[number]], self.streams)
+
+    def answered(self, callback_id: str, role: Role, number: str, caller_id: str) -> None:
+        if role is Role.AGENT:
+            # The agent reads the connection code on the desk phone and types it.
+            profile = self.agent_profiles[self.centre_of[number]]
+            delay = profile.code_entry_delay.sample(self.streams["code_entry"])
+            self.env.timeout(delay).callbacks.append(lambda _: self._type_code(callback_id, caller_id))
+
+    def _type_code(self, callback_id: str, code: str) -> None:
+        assert self.switchboard is not None
+        if callback_id in self.switchboard.live:   # still on the call
+            self.switchboard.enter_code(code)
+
+
+@dataclass
+class SimResult:
+    scenario: Scenario
+    seed: int
+    records: list[CallbackRecord]
+    metrics: dict[str, float | None]
+    end: float
+    late_events: int = 0
+    open_at_end: dict[str, int] = field(default_factory=dict)
+
+
+def build_directory(scenario: Scenario) -> Directory:
+    centres = {}
+    for index, (name, spec) in enumerate(scenario.centres.items(), start=1):
+        terminals = (tuple(spec.terminals) if isinstance(spec.terminals, list)
+                     else tuple(f"+1800{index:03d}{n:04d}" for n in range(1, spec.terminals + 1)))
+        centres[name] = Centre(name=name, terminals=terminals, ring_timeout=spec.ring_timeout)
+    services = {code: Service(code=code, centres=tuple(s.centres), room_template=s.room_template,
+                              label=s.label or code)
+                for code, s in scenario.services.items()}
+    return Directory(services=services, centres=centres)
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario, *, seed: int | None = None,
+                 observers: Iterable[object] = ()) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.env = env = simpy.Environment()
+        self.streams = streams = b.Streams(self.seed)
+        self.directory = directory = build_directory(scenario)
+        self.records = MemoryRecords()
+        self.levels = Levels(terminals=sum(len(c.terminals) for c in directory.centres.values()),
+                             trunk_capacity=scenario.pbx.trunks)
+        self.people = People(env, scenario, streams, directory.terminal_owner())
+        deliver = self._deliver
+        self.pbx = SimPbx(env, trunks=scenario.pbx.trunks,
+                          post_dial_delay=scenario.pbx.post_dial_delay,
+                          bridge_delay=scenario.pbx.bridge_delay, rng=streams["pbx"],
+                          phones=self.people, deliver=deliver, agents=self.levels.agents,
+                          trunk_level=self.levels.trunks)
+        rooms = scenario.rooms
+        self.rooms = SimRooms(env, servers=rooms.servers, rooms_per_server=rooms.rooms_per_server,
+                              create_delay=rooms.create_delay, join_delay=rooms.join_delay,
+                              delete_delay=rooms.delete_delay, rng=streams["rooms"],
+                              deliver=deliver, level=self.levels.rooms)
+        self.timers = SimTimers(env, deliver)
+        codes = scenario.codes
+        self.switchboard = Switchboard(
+            directory=directory, codes=CodePool(digits=codes.digits, first=codes.first,
+                                                count=codes.count),
+            ports=Ports(telephony=self.pbx, rooms=self.rooms, notifier=NoNotifier(),
+                        timers=self.timers),
+            clock=lambda: env.now, records=self.records,
+            person_ring_timeout=scenario.pbx.person_ring_timeout,
+            caller_id=scenario.pbx.caller_id, observers=observers)
+        self.people.switchboard = self.switchboard
+        self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls
+
+    def _deliver(self, callback_id: str, event: f.Event) -> None:
+        self.switchboard.deliver(callback_id, event)
+
+    # -- traffic -------------------------------------------------------------
+
+    def _request(self, number: int, service: str, person: b.PersonProfile,
+                 phone: str | None, name: str = "") -> None:
+        callback_id = str(number)
+        self.people.person_profiles[callback_id] = person
+        self.switchboard.request({"service": service, "name": name},
+                                 phone or f"+1555{number:07d}", callback_id)
+
+    def _explicit(self):  # type: ignore[no-untyped-def]
+        """The scenario's `callbacks`, each at its time (call N is the N-th in the file)."""
+        specs = self.scenario.callbacks
+        now = 0.0
+        for i in sorted(range(len(specs)), key=lambda i: specs[i].at):
+            spec = specs[i]
+            yield self.env.timeout(spec.at - now)
+            now = spec.at
+            self._request(i + 1, spec.service, self.scenario.person(spec.person),
+                          spec.number, spec.name)
+
+    def _arrivals(self):  # type: ignore[no-untyped-def]
+        arrivals = self.scenario.arrivals
+        assert arrivals is not None
+        rng = self.streams["arrivals"]
+        services = arrivals.services or {code: 1.0 for code in self.scenario.services}
+        names = list(services)
+        weights = [w / sum(services.values()) for w in services.values()]
+        person = self.scenario.person(arrivals.person)
+        steps = ([(s.start, s.rate) for s in sorted(arrivals.profile, key=lambda s: s.start)]
+                 if arrivals.profile else [(0.0, arrivals.rate or 0.0)])
+        now = 0.0
+        while True:
+            rate = _rate_at(steps, now)
+            if rate <= 0:
+                nxt = _next_change(steps, now)
+                if nxt is None or nxt >= arrivals.duration:
+                    return
+                yield self.env.timeout(nxt - now)
+                now = nxt
+                continue
+            gap = rng.exponential(1.0 / rate)
+            nxt = _next_change(steps, now)
+            if nxt is not None and now + gap >= nxt:
+                # Memorylessness: restart the draw at the rate change.
+                yield self.env.timeout(nxt - now)
+                now = nxt
+                continue
+            if now + gap >= arrivals.duration:
+                return
+            yield self.env.timeout(gap)
+            now += gap
+            service = names[int(rng.choice(len(names), p=weights))] if len(names) > 1 else names[0]
+            self._arrived += 1
+            self._request(self._arrived, service, person, None)
+
+    # -- running -------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        if self.scenario.callbacks:
+            self.env.process(self._explicit())
+        if self.scenario.arrivals is not None:
+            self.env.process(self._arrivals())
+        self.env.run()
+        records = list(self.records)
+        arrivals = self.scenario.arrivals
+        # The run ends when the last call does (stale cancelled timers may fire later).
+        end = max([r.times.get("ended", 0.0) for r in records] +
+                  [arrivals.duration if arrivals else 0.0])
+        warmup = arrivals.warmup if arrivals else 0.0
+        return SimResult(
+            scenario=self.scenario, seed=self.seed, records=records,
+            metrics=compute(records, self.levels, end, warmup), end=end,
+            late_events=self.switchboard.late_events,
+            open_at_end={"live": len(self.switchboard.live), "rooms": len(self.rooms.rooms),
+                         "codes": self.switchboard.codes.in_use, "legs": len(self.pbx.legs),
+                         "timers": self.timers.live})
+
+
+def _rate_at(steps: list[tuple[float, float]], now: float) -> float:
+    rate = 0.0
+    for start, value in steps:
+        if start <= now:
+            rate = value
+    return rate
+
+
+def _next_change(steps: list[tuple[float, float]], now: float) -> float | None:
+    later = [start for start, _ in steps if start > now]
+    return min(later) if later else None
+
+
+def simulate(scenario: Scenario, *, seed: int | None = None,
+             observers: Iterable[object] = ()) -> SimResult:
+    return Simulation(scenario, seed=seed, observers=observers).run()

@@ -1,0 +1,5 @@
+"""Video-room servers in simulated time."""
+
+from .sim import SimRooms
+
+__all__ = ["SimRooms"]

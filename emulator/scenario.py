@@ -1,0 +1,478 @@
+"""Scenario files (SCENARIOS.md): schema, loading, and errors that name file, line and key.
+
+A file is parsed with YAML (keeping the line of every key), validated with
+pydantic (unknown keys refused), then checked for references (profiles,
+centres, services). Any fault becomes one `ScenarioError` whose text says
+where and what, with a hint; the command line prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
+                      ValidationError, ValidationInfo, model_validator)
+
+from . import behaviour as b
+from .units import parse_duration, parse_rate
+from reference_impl.flow import Notice, Outcome
+
+
+# -- errors ------------------------------------------------------------------
+
+@dataclass
+class ScenarioError(Exception):
+    file: str
+    line: int | None
+    key: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key}:" if self.key else ""
+        hint = f"\n  hint: {self.hint}" if self.hint else ""
+        return f"{where}:{key} {self.message}{hint}"
+
+
+# -- field types -------------------------------------------------------------
+
+def _duration(value: object) -> float:
+    return parse_duration(value)
+
+
+def _distribution(value: object, info: ValidationInfo) -> b.Distribution:
+    if isinstance(value, b.Distribution):
+        return value
+    if not isinstance(value, dict):
+        return b.Fixed(parse_duration(value))      # a bare duration is a fixed value
+    if len(value) != 1:
+        raise ValueError(f"a distribution has exactly one kind, got {sorted(value)} "
+                         f"(one of {', '.join(_DISTRIBUTIONS)})")
+    (kind, params), = value.items()
+    if kind not in _DISTRIBUTIONS:
+        raise ValueError(f"unknown distribution {kind!r} (one of {', '.join(_DISTRIBUTIONS)})")
+    base = (info.context or {}).get("base", Path("."))
+    return _DISTRIBUTIONS[kind](params, base)
+
+
+def _params(params: object, *names: str) -> list[Any]:
+    if not isinstance(params, dict) or set(params) != set(names):
+        raise ValueError(f"takes {{{', '.join(names)}}}, got {params!r}")
+    return [params[name] for name in names]
+
+
+def _uniform(params: object, base: Path) -> b.Distribution:
+    if not isinstance(params, list) or len(params) != 2:
+        raise ValueError(f"uniform takes [lo, hi], got {params!r}")
+    return b.Uniform(parse_duration(params[0]), parse_duration(params[1]))
+
+
+def _empirical(params: object, base: Path) -> b.Distribution:
+    (file,) = _params(params, "file")
+    path = base / str(file)
+    if not path.is_file():
+        raise ValueError(f"empirical file {str(path)!r} does not exist")
+    return b.Empirical.from_file(path)
+
+
+_DISTRIBUTIONS = {
+    "fixed": lambda p, base: b.Fixed(parse_duration(p)),
+    "uniform": _uniform,
+    "exponential": lambda p, base: b.Exponential(parse_duration(*_params(p, "mean"))),
+    "lognormal": lambda p, base: (lambda m, s: b.LogNormal(parse_duration(m), float(s)))(
+        *_params(p, "median", "sigma")),
+    "gamma": lambda p, base: (lambda m, cv: b.Gamma(parse_duration(m), float(cv)))(
+        *_params(p, "mean", "cv")),
+    "empirical": _empirical,
+}
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Dist = Annotated[b.Distribution, BeforeValidator(_distribution)]
+Rate = Annotated[float, BeforeValidator(lambda v: parse_rate(v))]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True,
+                              populate_by_name=True)
+
+
+# -- profiles ----------------------------------------------------------------
+
+_PERSON, _AGENT = b.PersonProfile(), b.AgentProfile()   # the defaults
+
+class PersonSpec(Strict):
+    answer_delay: Dist = _PERSON.answer_delay
+    answer_probability: Probability = 1.0
+    busy_probability: Probability = 0.0
+    reject_probability: Probability = 0.0
+    invalid_probability: Probability = 0.0
+    reject_delay: Dist = _PERSON.reject_delay
+    patience: Duration | None = None
+    talk_time: Dist | None = None
+
+    def profile(self) -> b.PersonProfile:
+        fields = _fields(self, exclude="patience")
+        return b.PersonProfile(**fields, patience=b.NEVER if self.patience is None else self.patience)
+
+
+class AgentSpec(Strict):
+    pickup_delay: Dist = _AGENT.pickup_delay
+    answer_probability: Probability = 1.0
+    busy_probability: Probability = 0.0
+    talk_time: Dist = _AGENT.talk_time
+    code_entry_delay: Dist = _AGENT.code_entry_delay
+
+    def profile(self) -> b.AgentProfile:
+        return b.AgentProfile(**_fields(self))
+
+
+def _fields(model: BaseModel, exclude: str = "") -> dict[str, Any]:
+    # Not model_dump(): it would turn the distribution objects into dicts.
+    return {name: getattr(model, name) for name in type(model).model_fields if name != exclude}
+
+
+def _name_or_inline(value: Any) -> str:
+    return "name" if isinstance(value, str) else "inline"
+
+
+PersonRef = Annotated[Union[Annotated[str, Tag("name")], Annotated[PersonSpec, Tag("inline")]],
+                      Discriminator(_name_or_inline)]
+AgentRef = Annotated[Union[Annotated[str, Tag("name")], Annotated[AgentSpec, Tag("inline")]],
+                     Discriminator(_name_or_inline)]
+
+
+class Profiles(Strict):
+    people: dict[str, PersonSpec] = {}
+    agents: dict[str, AgentSpec] = {}
+
+
+# -- the system --------------------------------------------------------------
+
+class Service(Strict):
+    centres: list[str]
+    room_template: str = "default"
+    label: str = ""
+
+
+class Queue(Strict):
+    max_wait: Duration
+
+
+class Centre(Strict):
+    terminals: Annotated[int, Field(ge=1)] | Annotated[list[str], Field(min_length=1)] = 1
+    ring_timeout: Duration = 15.0
+    queue: Queue | None = None
+    agent: AgentRef = "prompt"
+
+
+class Pbx(Strict):
+    trunks: Annotated[int, Field(ge=1)] = 60
+    person_ring_timeout: Duration = 30.0
+    post_dial_delay: Dist = b.Fixed(0.3)
+    bridge_delay: Dist = b.Fixed(0.05)
+    caller_id: str = ""               # what the person's phone shows
+
+
+class Rooms(Strict):
+    servers: Annotated[int, Field(ge=1)] = 1
+    rooms_per_server: Annotated[int, Field(ge=1)] = 200
+    create_delay: Dist = b.Fixed(0.2)
+    join_delay: Dist = b.Fixed(0.5)
+    delete_delay: Dist = b.Fixed(0.1)
+
+
+class Codes(Strict):
+    digits: Annotated[int, Field(ge=1, le=12)] = 4
+    first: Annotated[int, Field(ge=0)] | None = None
+    count: Annotated[int, Field(ge=1)] | None = None
+
+
+# -- traffic -----------------------------------------------------------------
+
+class CallbackSpec(Strict):
+    at: Duration = 0.0
+    service: str
+    person: PersonRef = "prompt"
+    number: str | None = None
+    name: str = ""
+
+
+class RateStep(Strict):
+    start: Duration = Field(alias="from")
+    rate: Rate
+
+
+class Arrivals(Strict):
+    rate: Rate | None = None
+    profile: Annotated[list[RateStep], Field(min_length=1)] | None = None
+    services: dict[str, Annotated[float, Field(gt=0)]] | None = None
+    person: PersonRef = "prompt"
+    duration: Duration
+    warmup: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> "Arrivals":
+        if (self.rate is None) == (self.profile is None):
+            raise ValueError("give either 'rate' or 'profile'")
+        return self
+
+
+# -- expectations ------------------------------------------------------------
+
+class CallExpectation(Strict):
+    call: Annotated[int, Field(ge=1)]
+    outcome: Outcome | None = None
+    failovers: Annotated[int, Field(ge=0)] | None = None
+    centre: str | None = None
+    terminal: str | None = None
+    code: str | None = None
+    ended_by: Literal["person", "agent"] | None = None
+    told: Notice | None = None          # the person's page showed this notice
+    room: bool | None = None            # a room was opened for the call
+
+
+class MetricExpectation(Strict):
+    metric: str
+    below: Duration | None = None
+    above: Duration | None = None
+    between: tuple[Duration, Duration] | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "MetricExpectation":
+        if sum(x is not None for x in (self.below, self.above, self.between)) != 1:
+            raise ValueError("give exactly one of 'below', 'above' or 'between'")
+        return self
+
+
+def _expectation_kind(value: Any) -> str:
+    return "metric" if isinstance(value, dict) and "metric" in value else "call"
+
+
+Expectation = Annotated[Union[Annotated[CallExpectation, Tag("call")],
+                              Annotated[MetricExpectation, Tag("metric")]],
+                        Discriminator(_expectation_kind)]
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    mode: list[Literal["sim", "sip"]] = ["sim"]
+    services: dict[str, Service]
+    centres: dict[str, Centre]
+    profiles: Profiles = Profiles()
+    pbx: Pbx = Pbx()
+    callbacks: list[CallbackSpec] = []
+    arrivals: Arrivals | None = None
+    rooms: Rooms = Rooms()
+    network: dict[str, Any] | None = None   # links come with the network model
+    codes: Codes = Codes()
+    expect: list[Expectation] = []
+
+    @model_validator(mode="after")
+    def _some_traffic(self) -> "Scenario":
+        if not self.callbacks and self.arrivals is None:
+            raise ValueError("a scenario needs 'callbacks' or 'arrivals'")
+        return self
+
+    def person(self, ref: str | PersonSpec) -> b.PersonProfile:
+        if isinstance(ref, PersonSpec):
+            return ref.profile()
+        own = self.profiles.people.get(ref)
+        return own.profile() if own else b.PEOPLE[ref]
+
+    def agent(self, ref: str | AgentSpec) -> b.AgentProfile:
+        if isinstance(ref, AgentSpec):
+            return ref.profile()
+        own = self.profiles.agents.get(ref)
+        return own.profile() if own else b.AGENTS[ref]
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario and the file it came from."""
+
+    scenario: Scenario
+    path: Path
+
+
+# -- loading -----------------------------------------------------------------
+
+def load(path: str | Path) -> LoadedScenario:
+    """Load and validate one scenario file, or raise `ScenarioError`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ScenarioError(str(path), None, "", f"cannot read the file: {error.strerror}")
+    return loads(text, path)
+
+
+def loads(text: str, path: Path = Path("<scenario>")) -> LoadedScenario:
+    try:
+        data = yaml.safe_load(text)
+        lines = _key_lines(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ScenarioError(str(path), mark.line + 1 if mark else None, "",
+                            f"not valid YAML: {problem}",
+                            "check indentation, and quote values that hold ':' or '#'")
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), 1, "", "a scenario is a YAML mapping (key: value lines)",
+                            "start with 'name:', 'services:', 'centres:' and 'callbacks:'")
+    try:
+        scenario = Scenario.model_validate(data, context={"base": path.parent})
+    except ValidationError as error:
+        raise _explain(error, lines, path) from None
+    _check_references(scenario, lines, path)
+    return LoadedScenario(scenario, path)
+
+
+def _key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """The 1-based line of every key and list item, by its path in the document."""
+    lines: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                lines[path + (key.value,)] = key.start_mark.line + 1
+                walk(value, path + (key.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[path + (index,)] = item.start_mark.line + 1
+                walk(item, path + (index,))
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _locate(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> tuple[str, int | None]:
+    """The dotted key and its line; pydantic's union tags are not in the file and are skipped."""
+    path: tuple[Any, ...] = ()
+    for part in loc:
+        if path + (part,) in lines:
+            path += (part,)
+    line = lines.get(path)
+    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in path]
+    return "".join(parts).lstrip("."), line
+
+
+def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Path) -> ScenarioError:
+    # The deepest error is the most precise one.
+    first = max(error.errors(), key=lambda e: len(e["loc"]))
+    key, line = _locate(tuple(first["loc"]), lines)
+    if first["type"] == "extra_forbidden":
+        unknown = str(first["loc"][-1])
+        close = difflib.get_close_matches(unknown, _all_keys(), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see SCENARIOS.md for the keys"
+        return ScenarioError(str(path), line, key, f"unknown key {unknown!r}", hint)
+    if first["type"] == "missing":
+        return ScenarioError(str(path), line, key, f"missing key {first['loc'][-1]!r}",
+                             "SCENARIOS.md shows every key and its default")
+    message = first["msg"].removeprefix("Value error, ")
+    return ScenarioError(str(path), line, key, message, _hint(first["type"]))
+
+
+def _hint(kind: str) -> str:
+    return {
+        "int_parsing": "write a whole number", "int_type": "write a whole number",
+        "float_parsing": "write a number", "string_type": "write a text value",
+        "list_type": "write a list: [a, b] or '- a' lines",
+        "dict_type": "write a mapping: {key: value} or indented 'key: value' lines",
+        "greater_than_equal": "the value is too small", "less_than_equal": "the value is too large",
+        "literal_error": "use one of the values listed", "enum": "use one of the values listed",
+    }.get(kind, "durations take units (300ms, 4s, 2min), rates a period (120/h)")
+
+
+def _all_keys() -> list[str]:
+    keys: set[str] = set()
+    for model in (Scenario, Profiles, PersonSpec, AgentSpec, Service, Queue, Centre, Pbx,
+                  Rooms, Codes, CallbackSpec, RateStep, Arrivals, CallExpectation,
+                  MetricExpectation):
+        for name, info in model.model_fields.items():
+            keys.add(info.alias or name)
+    return sorted(keys)
+
+
+def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path) -> None:
+    def fail(loc: tuple[Any, ...], message: str, hint: str) -> None:
+        key, line = _locate(loc, lines)
+        raise ScenarioError(str(path), line, key, message, hint)
+
+    def person(ref: object, loc: tuple[Any, ...]) -> None:
+        if isinstance(ref, str) and ref not in s.profiles.people and ref not in b.PEOPLE:
+            known = sorted(set(s.profiles.people) | set(b.PEOPLE))
+            fail(loc, f"unknown person profile {ref!r}", _suggest(ref, known))
+
+    for name, service in s.services.items():
+        for i, centre in enumerate(service.centres):
+            if centre not in s.centres:
+                fail(("services", name, "centres", i), f"unknown centre {centre!r}",
+                     _suggest(centre, list(s.centres)))
+    numbers: dict[str, str] = {}
+    for name, centre in s.centres.items():
+        agent = centre.agent
+        if isinstance(agent, str) and agent not in s.profiles.agents and agent not in b.AGENTS:
+            known = sorted(set(s.profiles.agents) | set(b.AGENTS))
+            fail(("centres", name, "agent"), f"unknown agent profile {agent!r}",
+                 _suggest(agent, known))
+        if centre.queue is not None:
+            fail(("centres", name, "queue"), "centre queues are not modelled yet",
+                 "remove 'queue' for now: queueing at a centre comes with the load issue")
+        for number in centre.terminals if isinstance(centre.terminals, list) else []:
+            if number in numbers:
+                fail(("centres", name, "terminals"),
+                     f"terminal {number} is also listed under centre {numbers[number]!r}",
+                     "a desk phone belongs to one centre")
+            numbers[number] = name
+    for i, callback in enumerate(s.callbacks):
+        if callback.service not in s.services:
+            fail(("callbacks", i, "service"), f"unknown service {callback.service!r}",
+                 _suggest(callback.service, list(s.services)))
+        person(callback.person, ("callbacks", i, "person"))
+    if s.arrivals is not None:
+        for service in s.arrivals.services or {}:
+            if service not in s.services:
+                fail(("arrivals", "services", service), f"unknown service {service!r}",
+                     _suggest(service, list(s.services)))
+        person(s.arrivals.person, ("arrivals", "person"))
+    for i, expectation in enumerate(s.expect):
+        if isinstance(expectation, CallExpectation):
+            if s.arrivals is None and expectation.call > len(s.callbacks):
+                fail(("expect", i, "call"), f"there is no call {expectation.call}",
+                     f"calls are numbered 1..{len(s.callbacks)} in the order of 'callbacks'")
+            if expectation.centre is not None and expectation.centre not in s.centres:
+                fail(("expect", i, "centre"), f"unknown centre {expectation.centre!r}",
+                     _suggest(expectation.centre, list(s.centres)))
+        else:
+            from .metrics import check_metric_name
+            problem = check_metric_name(expectation.metric)
+            if problem:
+                fail(("expect", i, "metric"), problem[0], problem[1])
+
+
+def _suggest(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    listed = ", ".join(sorted(known)) or "none"
+    return f"did you mean {close[0]!r}? (known: {listed})" if close else f"known: {listed}"
+
+
+def scenario_files(paths: list[str]) -> list[Path]:
+    """Files named, and the scenario files found under folders, in a stable order."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.y*ml") if p.is_file())
+        else:
+            found.append(path)
+    return found
