@@ -138,12 +138,12 @@ def _fields(model: BaseModel, exclude: str = "") -> dict[str, Any]:
 
 
 def _name_or_inline(value: Any) -> str:
-    return "name" if isinstance(value, str) else "inline"
+    return "profile-name" if isinstance(value, str) else "profile-inline"
 
 
-PersonRef = Annotated[Union[Annotated[str, Tag("name")], Annotated[PersonSpec, Tag("inline")]],
+PersonRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[PersonSpec, Tag("profile-inline")]],
                       Discriminator(_name_or_inline)]
-AgentRef = Annotated[Union[Annotated[str, Tag("name")], Annotated[AgentSpec, Tag("inline")]],
+AgentRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[AgentSpec, Tag("profile-inline")]],
                      Discriminator(_name_or_inline)]
 
 
@@ -251,11 +251,11 @@ class MetricExpectation(Strict):
 
 
 def _expectation_kind(value: Any) -> str:
-    return "metric" if isinstance(value, dict) and "metric" in value else "call"
+    return "metric-expectation" if isinstance(value, dict) and "metric" in value else "call-expectation"
 
 
-Expectation = Annotated[Union[Annotated[CallExpectation, Tag("call")],
-                              Annotated[MetricExpectation, Tag("metric")]],
+Expectation = Annotated[Union[Annotated[CallExpectation, Tag("call-expectation")],
+                              Annotated[MetricExpectation, Tag("metric-expectation")]],
                         Discriminator(_expectation_kind)]
 
 
@@ -367,8 +367,9 @@ def _locate(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> tuple[st
 
 
 def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Path) -> ScenarioError:
-    # The deepest error is the most precise one.
-    first = max(error.errors(), key=lambda e: len(e["loc"]))
+    # A misspelt key also makes a key go missing: name the misspelling first,
+    # then prefer the deepest error, the most precise one.
+    first = max(error.errors(), key=lambda e: (e["type"] == "extra_forbidden", len(e["loc"])))
     key, line = _locate(tuple(first["loc"]), lines)
     if first["type"] == "extra_forbidden":
         unknown = str(first["loc"][-1])

@@ -1,0 +1,131 @@
+"""The SimPy driver: determinism, random streams, arrivals, the PBX's branches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from emulator import behaviour as b
+from emulator.engine import simulate
+from emulator.scenario import loads
+from emulator.units import parse_duration, parse_rate
+from tests.conftest import BASE
+
+LOAD = """\
+name: an hour of traffic
+seed: 11
+services:
+  loans: {centres: [north, south]}
+centres:
+  north: {terminals: 4, ring_timeout: 15s, agent: typical}
+  south: {terminals: 4, ring_timeout: 15s, agent: typical}
+arrivals: {rate: 120/h, person: typical, duration: 1h}
+"""
+
+
+def run(text: str, seed: int | None = None):  # type: ignore[no-untyped-def]
+    return simulate(loads(text).scenario, seed=seed)
+
+
+def summary(result) -> list[tuple]:  # type: ignore[no-untyped-def]
+    return [(r.id, r.outcome, r.centre, r.code, tuple(sorted(r.times.items())))
+            for r in result.records]
+
+
+def test_same_seed_same_run() -> None:
+    assert summary(run(LOAD)) == summary(run(LOAD))
+
+
+def test_another_seed_another_run() -> None:
+    assert summary(run(LOAD, seed=1)) != summary(run(LOAD, seed=2))
+
+
+def test_arrivals_follow_the_rate() -> None:
+    counts = [len(run(LOAD, seed=s).records) for s in range(5)]
+    # 120/h for an hour: Poisson(120) each; the mean of five is within ~3 sd of 120.
+    assert abs(np.mean(counts) - 120) < 3 * math.sqrt(120 / 5)
+
+
+def test_nothing_is_left_open_after_a_busy_hour() -> None:
+    result = run(LOAD)
+    assert result.open_at_end == {"live": 0, "rooms": 0, "codes": 0, "legs": 0, "timers": 0}
+    assert {r.outcome for r in result.records} >= {"connected"}
+
+
+def test_streams_are_named_not_ordered() -> None:
+    # Using one stream more or less does not shift the others (common random numbers).
+    a, c = b.Streams(5), b.Streams(5)
+    a["agent_talk"].random(100)
+    assert a["person_answer"].random() == c["person_answer"].random()
+    assert b.Streams(5)["x"].random() != b.Streams(6)["x"].random()
+
+
+def test_changing_agents_does_not_change_when_people_answer() -> None:
+    slower = LOAD.replace("agent: typical}", "agent: slow}")
+    def answered(result):  # type: ignore[no-untyped-def]
+        return [r.times.get("person_answered", -1.0) - r.times["requested"]
+                for r in result.records[:10]]
+    assert answered(run(LOAD)) == answered(run(slower))
+
+
+@pytest.mark.parametrize("person,outcome", [
+    ("busy", "person_busy"), ("rejects", "person_rejected"), ("invalid", "person_invalid_number"),
+    ("never_answers", "person_no_answer"), ("prompt", "connected")])
+def test_each_person_profile_ends_as_it_should(person: str, outcome: str) -> None:
+    text = BASE.replace("person: prompt", f"person: {person}")
+    assert run(text).records[0].outcome == outcome
+
+
+def test_a_ring_out_ends_at_the_person_ring_timeout() -> None:
+    result = run(BASE.replace("person: prompt", "person: never_answers"))
+    record = result.records[0]
+    assert record.times["ended"] == pytest.approx(30.0)
+    assert "no_answer" in record.notices
+
+
+def test_trunks_run_out() -> None:
+    text = BASE.replace("callbacks:", "pbx: {trunks: 1}\ncallbacks:").replace(
+        "{at: 1s, service: mortgages, person: busy}", "{at: 1s, service: mortgages, person: prompt}")
+    outcomes = [r.outcome for r in run(text).records]
+    # Call 1 holds the only trunk; its agent leg finds none, and so does call 2.
+    assert outcomes == ["no_trunk", "no_trunk"]
+
+
+@pytest.mark.parametrize("text,seconds", [("300ms", 0.3), ("4s", 4), ("2min", 120), ("1h", 3600),
+                                          (7, 7), ("1.5 s", 1.5), ("1d", 86400)])
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["5m", "-1s", "fast", "1 parsec", True, None, [1]])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize("text,per_second", [("120/h", 120 / 3600), ("2/min", 2 / 60),
+                                             ("0.5/s", 0.5), (3, 3.0)])
+def test_rates(text: object, per_second: float) -> None:
+    assert parse_rate(text) == pytest.approx(per_second)
+
+
+@pytest.mark.parametrize("dist,mean", [
+    (b.Fixed(2.0), 2.0), (b.Uniform(1.0, 3.0), 2.0), (b.Exponential(5.0), 5.0),
+    (b.LogNormal(4.0, 0.5), 4.0 * math.exp(0.125)), (b.Gamma(3.0, 0.5), 3.0),
+    (b.Empirical((1.0, 2.0, 6.0)), 3.0)])
+def test_distributions_sample_around_their_mean(dist: b.Distribution, mean: float) -> None:
+    rng = np.random.default_rng(1)
+    samples = [dist.sample(rng) for _ in range(20000)]
+    assert dist.mean == pytest.approx(mean)
+    assert np.mean(samples) == pytest.approx(mean, rel=0.03)
+    assert min(samples) >= 0
+
+
+@pytest.mark.parametrize("make", [lambda: b.Fixed(-1), lambda: b.Uniform(3, 1),
+                                  lambda: b.Exponential(0), lambda: b.LogNormal(0, 1),
+                                  lambda: b.Gamma(1, 0), lambda: b.Empirical(())])
+def test_impossible_distributions_are_refused(make) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError):
+        make()
