@@ -68,8 +68,8 @@ def _load_all(paths: list[str], seed: int | None) -> list[sc.LoadedScenario]:
         if seed is not None:
             item = sc.LoadedScenario(item.scenario.model_copy(update={"seed": seed}), item.path)
         loaded.append(item)
-    for error in errors[:-1]:
-        print(f"callback-emu: {error}", file=sys.stderr)
+    for refused in errors[:-1]:
+        print(f"callback-emu: {refused}", file=sys.stderr)
     if errors:
         raise errors[-1]           # every bad file is named, nothing runs
     return loaded

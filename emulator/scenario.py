@@ -72,6 +72,14 @@ def _uniform(params: object, base: Path) -> b.Distribution:
     return b.Uniform(parse_duration(params[0]), parse_duration(params[1]))
 
 
+def _two(make: Any, params: list[Any]) -> b.Distribution:
+    """A distribution of (a duration, a plain number): lognormal's median and sigma, gamma's mean and cv."""
+    scale, shape = params
+    if isinstance(shape, bool) or not isinstance(shape, (int, float)):
+        raise ValueError(f"{shape!r} is not a number")
+    return make(parse_duration(scale), float(shape))  # type: ignore[no-any-return]
+
+
 def _empirical(params: object, base: Path) -> b.Distribution:
     (file,) = _params(params, "file")
     path = base / str(file)
@@ -84,10 +92,8 @@ _DISTRIBUTIONS = {
     "fixed": lambda p, base: b.Fixed(parse_duration(p)),
     "uniform": _uniform,
     "exponential": lambda p, base: b.Exponential(parse_duration(*_params(p, "mean"))),
-    "lognormal": lambda p, base: (lambda m, s: b.LogNormal(parse_duration(m), float(s)))(
-        *_params(p, "median", "sigma")),
-    "gamma": lambda p, base: (lambda m, cv: b.Gamma(parse_duration(m), float(cv)))(
-        *_params(p, "mean", "cv")),
+    "lognormal": lambda p, base: _two(b.LogNormal, _params(p, "median", "sigma")),
+    "gamma": lambda p, base: _two(b.Gamma, _params(p, "mean", "cv")),
     "empirical": _empirical,
 }
 
@@ -415,10 +421,10 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
             fail(loc, f"unknown person profile {ref!r}", _suggest(ref, known))
 
     for name, service in s.services.items():
-        for i, centre in enumerate(service.centres):
-            if centre not in s.centres:
-                fail(("services", name, "centres", i), f"unknown centre {centre!r}",
-                     _suggest(centre, list(s.centres)))
+        for i, centre_name in enumerate(service.centres):
+            if centre_name not in s.centres:
+                fail(("services", name, "centres", i), f"unknown centre {centre_name!r}",
+                     _suggest(centre_name, list(s.centres)))
     numbers: dict[str, str] = {}
     for name, centre in s.centres.items():
         agent = centre.agent
@@ -441,10 +447,10 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
                  _suggest(callback.service, list(s.services)))
         person(callback.person, ("callbacks", i, "person"))
     if s.arrivals is not None:
-        for service in s.arrivals.services or {}:
-            if service not in s.services:
-                fail(("arrivals", "services", service), f"unknown service {service!r}",
-                     _suggest(service, list(s.services)))
+        for code in s.arrivals.services or {}:
+            if code not in s.services:
+                fail(("arrivals", "services", code), f"unknown service {code!r}",
+                     _suggest(code, list(s.services)))
         person(s.arrivals.person, ("arrivals", "person"))
     for i, expectation in enumerate(s.expect):
         if isinstance(expectation, CallExpectation):
