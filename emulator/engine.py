@@ -59,24 +59,26 @@ class SimTimers:
 class People:
     """The phone book of the emulator: each person's profile, each centre's agents."""
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: b.Streams,
-                 terminals: dict[str, str]) -> None:
+    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: b.Streams) -> None:
         self.env = env
         self.streams = streams
         self.person_profiles: dict[str, b.PersonProfile] = {}
-        self.agent_profiles = {name: scenario.agent(c.agent) for name, c in scenario.centres.items()}
-        self.centre_of = terminals
+        self.agent_profiles: dict[str, b.AgentProfile] = {}    # desk phone -> its agent
+        for index, centre in enumerate(scenario.centres.values(), start=1):
+            default, own = scenario.agent(centre.agent), centre.agents()
+            for number in centre.numbers(index):
+                self.agent_profiles[number] = scenario.agent(own[number]) if number in own else default
         self.switchboard: Switchboard | None = None
 
     def plan(self, callback_id: str, role: Role, number: str) -> b.PhonePlan:
         if role is Role.PERSON:
             return b.plan_person(self.person_profiles[callback_id], self.streams)
-        return b.plan_agent(self.agent_profiles[self.centre_of[number]], self.streams)
+        return b.plan_agent(self.agent_profiles[number], self.streams)
 
     def answered(self, callback_id: str, role: Role, number: str, caller_id: str) -> None:
         if role is Role.AGENT:
             # The agent reads the connection code on the desk phone and types it.
-            profile = self.agent_profiles[self.centre_of[number]]
+            profile = self.agent_profiles[number]
             delay = profile.code_entry_delay.sample(self.streams["code_entry"])
             self.env.timeout(delay).callbacks.append(lambda _: self._type_code(callback_id, caller_id))
 
@@ -100,9 +102,8 @@ class SimResult:
 def build_directory(scenario: Scenario) -> Directory:
     centres = {}
     for index, (name, spec) in enumerate(scenario.centres.items(), start=1):
-        terminals = (tuple(spec.terminals) if isinstance(spec.terminals, list)
-                     else tuple(f"+1800{index:03d}{n:04d}" for n in range(1, spec.terminals + 1)))
-        centres[name] = Centre(name=name, terminals=terminals, ring_timeout=spec.ring_timeout)
+        centres[name] = Centre(name=name, terminals=tuple(spec.numbers(index)),
+                               ring_timeout=spec.ring_timeout)
     services = {code: Service(code=code, centres=tuple(s.centres), room_template=s.room_template,
                               label=s.label or code)
                 for code, s in scenario.services.items()}
@@ -120,7 +121,7 @@ class Simulation:
         self.records = MemoryRecords()
         self.levels = Levels(terminals=sum(len(c.terminals) for c in directory.centres.values()),
                              trunk_capacity=scenario.pbx.trunks)
-        self.people = People(env, scenario, streams, directory.terminal_owner())
+        self.people = People(env, scenario, streams)
         deliver = self._deliver
         self.pbx = SimPbx(env, trunks=scenario.pbx.trunks,
                           post_dial_delay=scenario.pbx.post_dial_delay,

@@ -170,11 +170,38 @@ class Queue(Strict):
     max_wait: Duration
 
 
+class Terminal(Strict):
+    """A desk phone whose agent behaves unlike the rest of its centre."""
+
+    number: str
+    agent: AgentRef
+
+
+def _number_or_terminal(value: Any) -> str:
+    return "terminal" if isinstance(value, dict) else "number"
+
+
+TerminalRef = Annotated[Union[Annotated[str, Tag("number")], Annotated[Terminal, Tag("terminal")]],
+                        Discriminator(_number_or_terminal)]
+
+
 class Centre(Strict):
-    terminals: Annotated[int, Field(ge=1)] | Annotated[list[str], Field(min_length=1)] = 1
+    terminals: Annotated[int, Field(ge=1)] | Annotated[list[TerminalRef], Field(min_length=1)] = 1
     ring_timeout: Duration = 15.0
     queue: Queue | None = None
     agent: AgentRef = "prompt"
+
+    def numbers(self, index: int) -> list[str]:
+        """The desk phones' numbers; a count gets numbers +1800<centre><n>."""
+        if isinstance(self.terminals, int):
+            return [f"+1800{index:03d}{n:04d}" for n in range(1, self.terminals + 1)]
+        return [t if isinstance(t, str) else t.number for t in self.terminals]
+
+    def agents(self) -> dict[str, AgentRef]:
+        """Desk phone number -> agent profile, for the phones that have their own."""
+        if isinstance(self.terminals, int):
+            return {}
+        return {t.number: t.agent for t in self.terminals if isinstance(t, Terminal)}
 
 
 class Pbx(Strict):
@@ -402,7 +429,7 @@ def _hint(kind: str) -> str:
 
 def _all_keys() -> list[str]:
     keys: set[str] = set()
-    for model in (Scenario, Profiles, PersonSpec, AgentSpec, Service, Queue, Centre, Pbx,
+    for model in (Scenario, Profiles, PersonSpec, AgentSpec, Service, Queue, Terminal, Centre, Pbx,
                   Rooms, Codes, CallbackSpec, RateStep, Arrivals, CallExpectation,
                   MetricExpectation):
         for name, info in model.model_fields.items():
@@ -425,17 +452,21 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
             if centre_name not in s.centres:
                 fail(("services", name, "centres", i), f"unknown centre {centre_name!r}",
                      _suggest(centre_name, list(s.centres)))
-    numbers: dict[str, str] = {}
-    for name, centre in s.centres.items():
-        agent = centre.agent
-        if isinstance(agent, str) and agent not in s.profiles.agents and agent not in b.AGENTS:
+    def agent(ref: object, loc: tuple[Any, ...]) -> None:
+        if isinstance(ref, str) and ref not in s.profiles.agents and ref not in b.AGENTS:
             known = sorted(set(s.profiles.agents) | set(b.AGENTS))
-            fail(("centres", name, "agent"), f"unknown agent profile {agent!r}",
-                 _suggest(agent, known))
+            fail(loc, f"unknown agent profile {ref!r}", _suggest(ref, known))
+
+    numbers: dict[str, str] = {}
+    for index, (name, centre) in enumerate(s.centres.items(), start=1):
+        agent(centre.agent, ("centres", name, "agent"))
+        for i, terminal in enumerate(centre.terminals if isinstance(centre.terminals, list) else []):
+            if isinstance(terminal, Terminal):
+                agent(terminal.agent, ("centres", name, "terminals", i, "agent"))
         if centre.queue is not None:
             fail(("centres", name, "queue"), "centre queues are not modelled yet",
                  "remove 'queue' for now: queueing at a centre comes with the load issue")
-        for number in centre.terminals if isinstance(centre.terminals, list) else []:
+        for number in centre.numbers(index):
             if number in numbers:
                 fail(("centres", name, "terminals"),
                      f"terminal {number} is also listed under centre {numbers[number]!r}",
