@@ -43,6 +43,13 @@ class Directory:
     _routes: dict[str, ServiceRoute] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        owners: dict[str, str] = {}
+        for centre in self.centres.values():
+            for terminal in centre.terminals:
+                if terminal in owners:
+                    raise DirectoryError(f"terminal {terminal} is listed under centres "
+                                         f"{owners[terminal]!r} and {centre.name!r}")
+                owners[terminal] = centre.name
         for service in self.services.values():
             missing = [name for name in service.centres if name not in self.centres]
             if missing:

@@ -1,9 +1,10 @@
 """Callback records: every field of DESIGN.md plus the timeline of each step.
 
 Two stores with one interface: `MemoryRecords` for the emulator and tests,
-`SqliteRecords` (a file, or ":memory:") for the real system. A record is
-written when the callback starts and rewritten as it moves on; `put` replaces
-the whole record in one transaction, so a reader never sees half of one.
+`SqliteRecords` (a file, or ":memory:") for the real system. The switchboard
+writes a record when the callback starts and when it ends, and at every step
+when asked to (`save_every_step`, for live pages); `put` replaces the whole
+record in one transaction, so a reader never sees half of one.
 """
 
 from __future__ import annotations

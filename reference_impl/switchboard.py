@@ -40,13 +40,16 @@ class Ports:
 class Switchboard:
     def __init__(self, *, directory: Directory, codes: CodePool, ports: Ports, clock: Clock,
                  records: RecordStore | None = None, person_ring_timeout: float = 30.0,
-                 caller_id: str = "", observers: Iterable[object] = ()) -> None:
+                 caller_id: str = "", observers: Iterable[object] = (),
+                 save_every_step: bool = False) -> None:
         self.directory = directory
         self.codes = codes
         self.terminals = TerminalPool(directory)
         self.ports = ports
         self.clock = clock
         self.records = records
+        # Live pages read records as calls move on; a simulation only needs them at the ends.
+        self.save_every_step = save_every_step
         self.person_ring_timeout = person_ring_timeout
         self.caller_id = caller_id
         self.live: dict[str, f.Callback] = {}
@@ -72,19 +75,32 @@ class Switchboard:
 
     def request(self, form: Mapping[str, str], person_number: str,
                 callback_id: str | None = None) -> str:
-        """Start a callback; raises `directory.UnknownService` for a bad form."""
+        """Start a callback; raises `directory.UnknownService` for a bad form.
+
+        A callback id is never used twice: a given one that is taken raises
+        `ValueError`, an automatic one skips the taken ones.
+        """
         service_code = self.directory.service_code(form)
-        callback_id = callback_id or str(next(self._ids))
-        if callback_id in self.live:
-            raise ValueError(f"callback {callback_id} is already live")
-        self.live[callback_id] = f.Callback(
-            callback_id, person_ring_timeout=self.person_ring_timeout, caller_id=self.caller_id)
+        if callback_id is None:
+            callback_id = str(next(self._ids))
+            while self._taken(callback_id):
+                callback_id = str(next(self._ids))
+        elif self._taken(callback_id):
+            raise ValueError(f"callback id {callback_id} is already used")
+        callback = f.Callback(callback_id, person_ring_timeout=self.person_ring_timeout,
+                              caller_id=self.caller_id)
+        self.live[callback_id] = callback
         self._forms[callback_id] = form
-        if self.records is not None:
-            self.records.put(record_of(self.live[callback_id], form))
         self.deliver(callback_id, f.CallbackRequested(service_code=service_code,
                                                       person_number=person_number))
+        if self.records is not None and not callback.ended:
+            # Stored as soon as it is under way; closed calls were stored by CloseRecord.
+            self.records.put(record_of(callback, form))
         return callback_id
+
+    def _taken(self, callback_id: str) -> bool:
+        return callback_id in self.live or (
+            self.records is not None and self.records.get(callback_id) is not None)
 
     def enter_code(self, code: str) -> bool:
         """An agent typed `code` on the agent page; False if no live call holds it."""
@@ -130,6 +146,8 @@ class Switchboard:
             for hook in self._on_command:
                 hook(callback_id, command, now)
             self._run[type(command)](callback, command)
+        if self.save_every_step and self.records is not None and not callback.ended:
+            self.records.put(record_of(callback, self._forms[callback_id]))
 
     def _late(self, event: f.Event) -> None:
         """News about a closed callback: give back what it brings, drop the rest."""

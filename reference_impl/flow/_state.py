@@ -60,6 +60,10 @@ TRANSITIONS: dict[tuple[State, str], str] = {
     (S.BRIDGING, "agent_hung_up"): "_agent_left_before_bridge",
     (S.BRIDGING, "Bridged"): "_bridged",
     **_each((S.BRIDGING, S.CONNECTED), "AgentEnteredCode", "_code_entered"),
+    # The code shows on a desk phone while it rings: an agent may type it before
+    # anyone answers, even at a centre that has rung out. Nobody joins on it.
+    **_each((S.SEIZING_TERMINAL, S.DIALLING_AGENT, S.AGENT_RINGING), "AgentEnteredCode",
+            "_code_too_early"),
     (S.CONNECTED, "RoomCreated"): "_room_created",
     (S.CONNECTED, "RoomRefused"): "_room_refused",
     (S.CONNECTED, "JoinedRoom"): "_joined_room",

@@ -32,6 +32,7 @@ class RoomState(Enum):
     CREATING = "creating"
     OPEN = "open"
     REFUSED = "refused"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,8 @@ class Callback:
         if self.state is State.ENDED and kind == "CallbackRequested":
             return CallAlreadyEnded(f"callback {self.callback_id} has ended")
         cls = OutOfTurn if kind in REPLY_KINDS else UnexpectedEvent
+        # A reply out of turn (a code or terminal we never asked for) is the
+        # driver's to take back: releasing it here could free another call's.
         return self._abort(cls, f"{kind} is not expected in state {self.state.value}")
 
     def _abort(self, cls: type[FlowError], message: str) -> FlowError:
@@ -203,6 +206,7 @@ class Callback:
                 out.append(c.Hangup(leg=leg, reason=outcome.value))
         out += self._release_terminal()
         if self._room_state is RoomState.OPEN and self.room:
+            self._room_state = RoomState.DELETED
             out.append(c.DeleteRoom(room=self.room))
         if self._code_held and self.code:
             self._code_held = False
@@ -371,7 +375,14 @@ class Callback:
             return [c.JoinRoom(room=self.room, who=Role.AGENT)]
         return []
 
+    def _code_too_early(self, ev: e.AgentEnteredCode) -> list[c.Command]:
+        self._log("code entered before an agent answered: ignored", ev.code)
+        return []
+
     def _room_created(self, ev: e.RoomCreated) -> list[c.Command]:
+        if self._room_state is not RoomState.CREATING:
+            self._log("a second room was created: deleted", ev.room)
+            return [c.DeleteRoom(room=ev.room)]
         self.room, self._room_state = ev.room, RoomState.OPEN
         self.room_routing = ev.routing or None
         self._mark("room_created")
