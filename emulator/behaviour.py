@@ -204,6 +204,7 @@ class PhonePlan:
     delay: float = 0.0          # ringing before answering or declining
     patience: float = NEVER     # on the line, waiting for the bridge
     talk: float = NEVER         # after the bridge, until this side hangs up
+    code_entry: float = 0.0     # an agent: from pickup to typing the connection code
 
 
 class Streams:
@@ -246,4 +247,5 @@ def plan_agent(profile: AgentProfile, streams: Streams) -> PhonePlan:
     if u[1] >= profile.answer_probability:
         return PhonePlan(Answer.RING_OUT)
     return PhonePlan(Answer.ANSWER, profile.pickup_delay.sample(streams["agent_pickup"]),
-                     talk=profile.talk_time.sample(streams["agent_talk"]))
+                     talk=profile.talk_time.sample(streams["agent_talk"]),
+                     code_entry=profile.code_entry_delay.sample(streams["code_entry"]))

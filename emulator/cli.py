@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=["sim", "sip"], default="sim",
                      help="sim: simulated time (default); sip: over real SIP")
     run.add_argument("--seed", type=int, help="override every scenario's seed")
+    run.add_argument("--time-scale", type=_positive, default=1.0, metavar="K",
+                     help="sip mode: talk times run K times faster (outcomes do not change)")
     run.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML here")
     run.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON here")
 
@@ -38,7 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--call", type=int, default=1, metavar="N",
                        help="which callback (1 = the first in the file; default 1)")
     trace.add_argument("--seed", type=int, help="override the scenario's seed")
-    trace.add_argument("--mode", choices=["sim"], default="sim")
+    trace.add_argument("--mode", choices=["sim", "sip"], default="sim",
+                       help="sip: over real SIP, with the SIP messages in the ladder")
+    trace.add_argument("--time-scale", type=_positive, default=1.0, metavar="K",
+                       help="sip mode: talk times run K times faster")
+
+    diff = commands.add_parser("diff", help="run a scenario in sim and over real SIP and compare")
+    diff.add_argument("file", type=Path, metavar="FILE")
+    diff.add_argument("--seed", type=int, help="override the scenario's seed")
+    diff.add_argument("--time-scale", type=_positive, default=1.0, metavar="K",
+                      help="talk times run K times faster over SIP")
+    diff.add_argument("--calibrate", type=Path, metavar="OUT",
+                      help="write the scenario with the PBX timings fitted from the SIP run")
     return parser
 
 
@@ -47,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "diff":
+            return _diff(args)
         return _trace(args)
     except sc.ScenarioError as error:
         print(f"callback-emu: {error}", file=sys.stderr)
@@ -75,12 +90,31 @@ def _load_all(paths: list[str], seed: int | None) -> list[sc.LoadedScenario]:
     return loaded
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _sip_ready() -> bool:
+    from .pbx.sipp import sipp_path
+
+    if sipp_path() is None:
+        print("callback-emu: --mode sip needs SIPp (Debian package sip-tester): "
+              "apt-get install sip-tester", file=sys.stderr)
+        return False
+    return True
+
+
 def _run(args: argparse.Namespace) -> int:
-    if args.mode == "sip":
-        print("callback-emu: --mode sip: the real SIP mode is not built yet; use --mode sim",
-              file=sys.stderr)
+    loaded = _load_all(args.paths, args.seed)
+    if args.mode == "sip" and not _sip_ready():
         return INPUT_REFUSED
-    runs = [run_scenario(item, args.mode) for item in _load_all(args.paths, args.seed)]
+    runs = [run_scenario(item, args.mode, args.time_scale) for item in loaded]
     print_table(runs, sys.stdout)
     if args.junit:
         write_junit(runs, args.junit)
@@ -96,13 +130,20 @@ def _trace(args: argparse.Namespace) -> int:
     (loaded,) = _load_all([str(args.file)], args.seed)
     scenario = loaded.scenario
     ladder = Ladder(str(args.call))
-    result = simulate(scenario, observers=[ladder])
+    if args.mode == "sip":
+        if not _sip_ready():
+            return INPUT_REFUSED
+        from .sipmode import run_sip
+        result = run_sip(scenario, time_scale=args.time_scale, observers=[ladder],
+                         on_message=ladder.sip)
+    else:
+        result = simulate(scenario, observers=[ladder])
     record = next((r for r in result.records if r.id == str(args.call)), None)
     if record is None:
         raise sc.ScenarioError(str(args.file), None, "--call",
                                f"there is no call {args.call} in this run",
                                f"the run made {len(result.records)} callbacks")
-    print(f"# {scenario.name}")
+    print(f"# {scenario.name}" + (" (over real SIP)" if args.mode == "sip" else ""))
     print(f"# call {args.call}, seed {result.seed}: {record.outcome}"
           f" (centre {record.centre or '-'}, code {record.code or '-'}, "
           f"failovers {record.failovers})")
@@ -110,6 +151,22 @@ def _trace(args: argparse.Namespace) -> int:
     for line in ladder.lines:
         print(line)
     return EXPECTATIONS_HELD
+
+
+def _diff(args: argparse.Namespace) -> int:
+    (loaded,) = _load_all([str(args.file)], args.seed)
+    if not _sip_ready():
+        return INPUT_REFUSED
+    from .diff import calibrate, compare, print_diff
+
+    result = compare(loaded.scenario, time_scale=args.time_scale)
+    print(f"# {loaded.scenario.name}: simulated time against real SIP (seed {result.sim.seed})")
+    print_diff(result, sys.stdout)
+    if args.calibrate:
+        fitted = calibrate(result, loaded.path, args.calibrate)
+        print(f"\ncalibrated PBX timings written to {args.calibrate}: "
+              + ", ".join(f"{k} {v}" for k, v in fitted.items() if v))
+    return EXPECTATIONS_HELD if result.agree else EXPECTATION_FAILED
 
 
 if __name__ == "__main__":

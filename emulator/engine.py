@@ -15,15 +15,16 @@ import simpy
 from reference_impl import flow as f
 from reference_impl.codes import CodePool
 from reference_impl.directory import Centre, Directory, Service
-from reference_impl.flow import Role
+from reference_impl.flow import Role, role_of
 from reference_impl.ports import NoNotifier
 from reference_impl.records import CallbackRecord, MemoryRecords
 from reference_impl.switchboard import Ports, Switchboard
 
 from . import behaviour as b
-from .metrics import Level, Levels, compute
+from .clock import Clock, SimClock
+from .metrics import Levels, compute
 from .pbx import SimPbx
-from .rooms import SimRooms
+from .rooms import RoomServers
 from .scenario import Scenario
 
 
@@ -56,36 +57,57 @@ class SimTimers:
         return len(self._live)
 
 
-class People:
-    """The phone book of the emulator: each person's profile, each centre's agents."""
+class AgentDesk:
+    """Agents at their desks: after pickup, each types the code shown as caller ID."""
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: b.Streams) -> None:
-        self.env = env
-        self.streams = streams
-        self.person_profiles: dict[str, b.PersonProfile] = {}
-        self.agent_profiles: dict[str, b.AgentProfile] = {}    # desk phone -> its agent
-        for index, centre in enumerate(scenario.centres.values(), start=1):
-            default, own = scenario.agent(centre.agent), centre.agents()
-            for number in centre.numbers(index):
-                self.agent_profiles[number] = scenario.agent(own[number]) if number in own else default
-        self.switchboard: Switchboard | None = None
+    def __init__(self, clock: Clock, switchboard: Switchboard) -> None:
+        self.clock = clock
+        self.switchboard = switchboard
 
-    def plan(self, callback_id: str, role: Role, number: str) -> b.PhonePlan:
-        if role is Role.PERSON:
-            return b.plan_person(self.person_profiles[callback_id], self.streams)
-        return b.plan_agent(self.agent_profiles[number], self.streams)
+    def picked_up(self, callback_id: str, code: str, delay: float) -> None:
+        self.clock.later(delay, lambda: self._type(callback_id, code))
 
-    def answered(self, callback_id: str, role: Role, number: str, caller_id: str) -> None:
-        if role is Role.AGENT:
-            # The agent reads the connection code on the desk phone and types it.
-            profile = self.agent_profiles[number]
-            delay = profile.code_entry_delay.sample(self.streams["code_entry"])
-            self.env.timeout(delay).callbacks.append(lambda _: self._type_code(callback_id, caller_id))
-
-    def _type_code(self, callback_id: str, code: str) -> None:
-        assert self.switchboard is not None
+    def _type(self, callback_id: str, code: str) -> None:
         if callback_id in self.switchboard.live:   # still on the call
             self.switchboard.enter_code(code)
+
+
+class People:
+    """The phone book of the emulator: each person's profile, each desk phone's agent.
+
+    Every plan it draws is kept in `plans` (by callback and leg) when asked, so
+    the same calls can be replayed over real SIP.
+    """
+
+    def __init__(self, scenario: Scenario, streams: b.Streams, keep_plans: bool = False) -> None:
+        self.streams = streams
+        self.person_profiles: dict[str, b.PersonProfile] = {}
+        self.agent_profiles = agent_profiles(scenario)
+        self.plans: dict[tuple[str, str], b.PhonePlan] | None = {} if keep_plans else None
+        self.desk: AgentDesk | None = None
+
+    def plan(self, callback_id: str, leg: str, number: str) -> b.PhonePlan:
+        if role_of(leg) is Role.PERSON:
+            plan = b.plan_person(self.person_profiles[callback_id], self.streams)
+        else:
+            plan = b.plan_agent(self.agent_profiles[number], self.streams)
+        if self.plans is not None:
+            self.plans[(callback_id, leg)] = plan
+        return plan
+
+    def answered(self, callback_id: str, leg: str, caller_id: str, plan: b.PhonePlan) -> None:
+        if role_of(leg) is Role.AGENT and self.desk is not None:
+            self.desk.picked_up(callback_id, caller_id, plan.code_entry)
+
+
+def agent_profiles(scenario: Scenario) -> dict[str, b.AgentProfile]:
+    """Desk phone number -> the profile of the agent who answers it."""
+    profiles: dict[str, b.AgentProfile] = {}
+    for index, centre in enumerate(scenario.centres.values(), start=1):
+        default, own = scenario.agent(centre.agent), centre.agents()
+        for number in centre.numbers(index):
+            profiles[number] = scenario.agent(own[number]) if number in own else default
+    return profiles
 
 
 @dataclass
@@ -97,6 +119,7 @@ class SimResult:
     end: float
     late_events: int = 0
     open_at_end: dict[str, int] = field(default_factory=dict)
+    plans: dict[tuple[str, str], b.PhonePlan] = field(default_factory=dict)  # with keep_plans
 
 
 def build_directory(scenario: Scenario) -> Directory:
@@ -112,7 +135,7 @@ def build_directory(scenario: Scenario) -> Directory:
 
 class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int | None = None,
-                 observers: Iterable[object] = ()) -> None:
+                 observers: Iterable[object] = (), keep_plans: bool = False) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = env = simpy.Environment()
@@ -121,15 +144,16 @@ class Simulation:
         self.records = MemoryRecords()
         self.levels = Levels(terminals=sum(len(c.terminals) for c in directory.centres.values()),
                              trunk_capacity=scenario.pbx.trunks)
-        self.people = People(env, scenario, streams)
+        self.people = People(scenario, streams, keep_plans)
         deliver = self._deliver
         self.pbx = SimPbx(env, trunks=scenario.pbx.trunks,
                           post_dial_delay=scenario.pbx.post_dial_delay,
+                          answer_signalling_delay=scenario.pbx.answer_signalling_delay,
                           bridge_delay=scenario.pbx.bridge_delay, rng=streams["pbx"],
                           phones=self.people, deliver=deliver, agents=self.levels.agents,
                           trunk_level=self.levels.trunks)
         rooms = scenario.rooms
-        self.rooms = SimRooms(env, servers=rooms.servers, rooms_per_server=rooms.rooms_per_server,
+        self.rooms = RoomServers(SimClock(env), servers=rooms.servers, rooms_per_server=rooms.rooms_per_server,
                               create_delay=rooms.create_delay, join_delay=rooms.join_delay,
                               delete_delay=rooms.delete_delay, rng=streams["rooms"],
                               deliver=deliver, level=self.levels.rooms)
@@ -143,7 +167,7 @@ class Simulation:
             clock=lambda: env.now, records=self.records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
             caller_id=scenario.pbx.caller_id, observers=observers)
-        self.people.switchboard = self.switchboard
+        self.people.desk = AgentDesk(SimClock(env), self.switchboard)
         self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls
 
     def _deliver(self, callback_id: str, event: f.Event) -> None:
@@ -224,7 +248,8 @@ class Simulation:
             late_events=self.switchboard.late_events,
             open_at_end={"live": len(self.switchboard.live), "rooms": len(self.rooms.rooms),
                          "codes": self.switchboard.codes.in_use, "legs": len(self.pbx.legs),
-                         "timers": self.timers.live})
+                         "timers": self.timers.live},
+            plans=self.people.plans or {})
 
 
 def _rate_at(steps: list[tuple[float, float]], now: float) -> float:
@@ -241,5 +266,5 @@ def _next_change(steps: list[tuple[float, float]], now: float) -> float | None:
 
 
 def simulate(scenario: Scenario, *, seed: int | None = None,
-             observers: Iterable[object] = ()) -> SimResult:
-    return Simulation(scenario, seed=seed, observers=observers).run()
+             observers: Iterable[object] = (), keep_plans: bool = False) -> SimResult:
+    return Simulation(scenario, seed=seed, observers=observers, keep_plans=keep_plans).run()

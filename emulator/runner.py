@@ -41,16 +41,27 @@ class ScenarioRun:
         return [v for v in self.verdicts if not v.passed]
 
 
-def run_scenario(loaded: LoadedScenario, mode: str = "sim") -> ScenarioRun:
+def run_scenario(loaded: LoadedScenario, mode: str = "sim", time_scale: float = 1.0) -> ScenarioRun:
     scenario = loaded.scenario
     run = ScenarioRun(loaded, mode)
     if mode not in scenario.mode:
         run.skipped = f"mode {mode} not in the scenario's modes ({', '.join(scenario.mode)})"
         return run
     started = time.perf_counter()
-    result = simulate(scenario)
+    if mode == "sip":
+        from .pbx.sipp import SippError
+        from .sipmode import run_sip
+        try:
+            result = run_sip(scenario, time_scale=time_scale)
+        except SippError as error:       # the phones could not run: this run failed
+            run.verdicts = [Verdict("the SIP phones run", False, None, str(error))]
+            run.seconds = time.perf_counter() - started
+            return run
+    else:
+        result = simulate(scenario)
     run.result = result
-    run.verdicts = [*check_all(scenario.expect, result.records, result.metrics),
+    expectations = [e for e in scenario.expect if e.modes is None or mode in e.modes]
+    run.verdicts = [*check_all(expectations, result.records, result.metrics),
                     check_clean(result.open_at_end)]
     run.seconds = time.perf_counter() - started
     return run

@@ -208,6 +208,7 @@ class Pbx(Strict):
     trunks: Annotated[int, Field(ge=1)] = 60
     person_ring_timeout: Duration = 30.0
     post_dial_delay: Dist = b.Fixed(0.3)
+    answer_signalling_delay: Dist = b.Fixed(0.0)   # the phone answers -> the PBX knows
     bridge_delay: Dist = b.Fixed(0.05)
     caller_id: str = ""               # what the person's phone shows
 
@@ -268,6 +269,7 @@ class CallExpectation(Strict):
     ended_by: Literal["person", "agent"] | None = None
     told: Notice | None = None          # the person's page showed this notice
     room: bool | None = None            # a room was opened for the call
+    modes: list[Literal["sim", "sip"]] | None = None   # where it applies (default: every mode)
 
 
 class MetricExpectation(Strict):
@@ -275,6 +277,7 @@ class MetricExpectation(Strict):
     below: Duration | None = None
     above: Duration | None = None
     between: tuple[Duration, Duration] | None = None
+    modes: list[Literal["sim", "sip"]] | None = None   # where it applies (default: every mode)
 
     @model_validator(mode="after")
     def _one_bound(self) -> "MetricExpectation":

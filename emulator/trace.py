@@ -1,7 +1,8 @@
-"""The ladder of one callback: every event and command with its simulated time.
+"""The ladder of one callback: every event and command with its time.
 
-Byte-identical for the same scenario and seed: times are printed with fixed
-decimals and values in a canonical form.
+In simulated time the ladder is byte-identical for the same scenario and
+seed: times are printed with fixed decimals and values in a canonical form.
+Over SIP it also shows the SIP messages of the callback's legs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from reference_impl import flow as f
+from reference_impl.telephony import SipMessage
 
 
 def _value(value: Any) -> str:
@@ -32,16 +34,27 @@ def describe(item: f.Event | f.Command) -> str:
 
 
 class Ladder:
-    """An observer of the switchboard that keeps the lines of one callback."""
+    """An observer of the switchboard (and the SIP PBX) that keeps one callback's lines."""
 
     def __init__(self, callback_id: str) -> None:
         self.callback_id = callback_id
-        self.lines: list[str] = []
+        self._lines: list[tuple[float, int, str]] = []
+
+    def _add(self, now: float, text: str) -> None:
+        self._lines.append((now, len(self._lines), f"{now:12.3f}s  {text}"))
 
     def event(self, callback_id: str, event: f.Event, now: float) -> None:
         if callback_id == self.callback_id:
-            self.lines.append(f"{now:12.3f}s  --> {describe(event)}")
+            self._add(now, f"--> {describe(event)}")
 
     def command(self, callback_id: str, command: f.Command, now: float) -> None:
         if callback_id == self.callback_id:
-            self.lines.append(f"{now:12.3f}s  <-- {describe(command)}")
+            self._add(now, f"<-- {describe(command)}")
+
+    def sip(self, callback_id: str, leg: str, message: SipMessage) -> None:
+        if callback_id == self.callback_id:
+            self._add(message.at, f"    {leg:<8} {message.line()}")
+
+    @property
+    def lines(self) -> list[str]:
+        return [text for _, _, text in sorted(self._lines)]

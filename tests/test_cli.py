@@ -93,6 +93,16 @@ def test_trace_of_a_call_that_does_not_exist_exits_2(write_scenario, capsys) -> 
     assert "there is no call 7" in capsys.readouterr().err
 
 
-def test_sip_mode_is_refused_until_it_exists(write_scenario, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["run", "--mode", "sip", str(write_scenario())]) == 2
-    assert "not built yet" in capsys.readouterr().err
+def test_a_sim_only_scenario_is_skipped_in_sip_mode(write_scenario, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["run", "--mode", "sip", str(write_scenario())]) == 0
+    out = capsys.readouterr().out
+    assert "SKIP" in out and "0 passed, 0 failed, 1 skipped" in out
+
+
+def test_time_scale_must_be_positive(write_scenario) -> None:  # type: ignore[no-untyped-def]
+    try:
+        main(["run", "--time-scale", "0", str(write_scenario())])
+    except SystemExit as exit:
+        assert exit.code == 2
+    else:
+        raise AssertionError("--time-scale 0 was accepted")

@@ -16,7 +16,7 @@ import simpy
 from reference_impl import flow as f
 from reference_impl.flow import FailReason, Role, role_of
 
-from ..behaviour import NEVER, Answer, Distribution, PhonePlan, Rng
+from ..behaviour import NEVER, Answer, Distribution, Fixed, PhonePlan, Rng
 from ..metrics import Level
 
 Deliver = Callable[[str, f.Event], None]
@@ -25,8 +25,8 @@ Deliver = Callable[[str, f.Event], None]
 class PhoneBook(Protocol):
     """Who answers a number: the plan of the phone a leg reaches."""
 
-    def plan(self, callback_id: str, role: Role, number: str) -> PhonePlan: ...
-    def answered(self, callback_id: str, role: Role, number: str, caller_id: str) -> None: ...
+    def plan(self, callback_id: str, leg: str, number: str) -> PhonePlan: ...
+    def answered(self, callback_id: str, leg: str, caller_id: str, plan: PhonePlan) -> None: ...
 
 
 @dataclass(eq=False)
@@ -51,11 +51,15 @@ _FAILURES = {Answer.INVALID: FailReason.INVALID_NUMBER, Answer.BUSY: FailReason.
 class SimPbx:
     def __init__(self, env: simpy.Environment, *, trunks: int, post_dial_delay: Distribution,
                  bridge_delay: Distribution, rng: Rng, phones: PhoneBook,
+                 answer_signalling_delay: Distribution | None = None,
                  deliver: Deliver, agents: Level | None = None,
                  trunk_level: Level | None = None) -> None:
         self.env = env
         self.trunks = simpy.Resource(env, capacity=trunks)
         self.post_dial_delay = post_dial_delay
+        # From the phone's answer to the PBX knowing it (a real stack's 200 OK path).
+        lag = answer_signalling_delay
+        self.answer_lag = None if lag is None or (isinstance(lag, Fixed) and lag.value == 0) else lag
         self.bridge_delay = bridge_delay
         self.rng = rng
         self.phones = phones
@@ -73,7 +77,7 @@ class SimPbx:
             return
         role = role_of(leg)
         call = Leg(callback_id, leg, number, caller_id,
-                   self.phones.plan(callback_id, role, number),
+                   self.phones.plan(callback_id, leg, number),
                    self.trunks.request(), self.env.event(), since=self.env.now)
         self.legs[(callback_id, leg)] = call
         self.trunk_level.change(self.env.now, +1)
@@ -103,7 +107,7 @@ class SimPbx:
 
     def _phone(self, call: Leg):  # type: ignore[no-untyped-def]
         """One leg, from the INVITE to its end, as the dialled phone behaves."""
-        env, plan, role = self.env, call.plan, role_of(call.leg)
+        env, plan = self.env, call.plan
         try:
             yield env.timeout(self.post_dial_delay.sample(self.rng))
             if plan.answer in _FAILURES:
@@ -113,12 +117,14 @@ class SimPbx:
             if plan.answer is Answer.RING_OUT:
                 yield env.event()                  # rings until we cancel it
             yield env.timeout(plan.delay)
+            if self.answer_lag is not None:
+                yield env.timeout(self.answer_lag.sample(self.rng))
             if plan.answer is Answer.REJECT:
                 self._report(call, f.LegFailed(leg=call.leg, reason=FailReason.REJECTED))
                 return
             call.answered = True
             self._report(call, f.LegAnswered(leg=call.leg))
-            self.phones.answered(call.callback_id, role, call.number, call.caller_id)
+            self.phones.answered(call.callback_id, call.leg, call.caller_id, plan)
             if plan.patience < NEVER:
                 yield call.bridged | env.timeout(plan.patience)
                 if not call.bridged.triggered:     # gave up waiting for an agent

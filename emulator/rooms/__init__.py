@@ -1,5 +1,5 @@
-"""Video-room servers in simulated time."""
+"""Video-room servers, in simulated or real time."""
 
-from .sim import SimRooms
+from .servers import RoomServers
 
-__all__ = ["SimRooms"]
+__all__ = ["RoomServers"]

@@ -1,4 +1,4 @@
-"""Room servers in simulated time: create, join and delete take a while.
+"""Room servers: create, join and delete take a while (simulated or real time).
 
 A room is placed on the least loaded server with a free slot when it is
 asked for; with none free it is refused and the call goes on, audio only.
@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import simpy
-
 from reference_impl import flow as f
 from reference_impl.flow import Role
 
 from ..behaviour import Distribution, Rng
+from ..clock import Clock
 from ..metrics import Level
 
 Deliver = Callable[[str, f.Event], None]
@@ -29,12 +28,12 @@ class Room:
     open: bool = False
 
 
-class SimRooms:
-    def __init__(self, env: simpy.Environment, *, servers: int, rooms_per_server: int,
+class RoomServers:
+    def __init__(self, clock: Clock, *, servers: int, rooms_per_server: int,
                  create_delay: Distribution, join_delay: Distribution,
                  delete_delay: Distribution, rng: Rng, deliver: Deliver,
                  level: Level | None = None) -> None:
-        self.env = env
+        self.clock = clock
         self.capacity = rooms_per_server
         self.load = [0] * servers
         self.create_delay, self.join_delay, self.delete_delay = create_delay, join_delay, delete_delay
@@ -58,24 +57,23 @@ class SimRooms:
         self._next += 1
         room = Room(f"room-{self._next}", server, callback_id, template)
         self.rooms[room.name] = room
-        self.env.timeout(delay).callbacks.append(lambda _: self._opened(room))
+        self.clock.later(delay, lambda: self._opened(room))
 
     def join(self, callback_id: str, room: str, who: Role) -> None:
-        def joined(_: object) -> None:
+        def joined() -> None:
             if room in self.rooms:                 # deleted meanwhile: nobody joins
                 self.deliver(callback_id, f.JoinedRoom(who=who))
-        self.env.timeout(self.join_delay.sample(self.rng)).callbacks.append(joined)
+        self.clock.later(self.join_delay.sample(self.rng), joined)
 
     def delete(self, room: str) -> None:
         found = self.rooms.pop(room, None)
         if found is None:
             return
         if found.open:
-            self.level.change(self.env.now, -1)
+            self.level.change(self.clock.now(), -1)
         server = found.server
         # The slot is free once the server has torn the room down.
-        self.env.timeout(self.delete_delay.sample(self.rng)).callbacks.append(
-            lambda _: self._free(server))
+        self.clock.later(self.delete_delay.sample(self.rng), lambda: self._free(server))
 
     # -- internals -----------------------------------------------------------
 
@@ -83,7 +81,7 @@ class SimRooms:
         if self.rooms.get(room.name) is not room:
             return
         room.open = True
-        self.level.change(self.env.now, +1)
+        self.level.change(self.clock.now(), +1)
         self.deliver(room.callback_id, f.RoomCreated(room=room.name,
                                                      routing=f"server-{room.server + 1}"))
 
@@ -91,4 +89,4 @@ class SimRooms:
         self.load[server] -= 1
 
     def _later(self, delay: float, callback_id: str, event: f.Event) -> None:
-        self.env.timeout(delay).callbacks.append(lambda _: self.deliver(callback_id, event))
+        self.clock.later(delay, lambda: self.deliver(callback_id, event))

@@ -1,0 +1,195 @@
+"""Scenarios over real SIP: the sippy PBX dials SIPp phones on loopback, in real time.
+
+The scenario is first run in simulated time to draw every phone's behaviour
+(who answers, after how long, who hangs up when); the same requests are then
+replayed over SIP with those very behaviours, handed to the SIPp phones in
+each call's Request-URI. So the two modes can be compared call by call.
+Idle time between callbacks is skipped, and talk times can be compressed
+(`time_scale`): neither changes an outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from reference_impl import flow as f
+from reference_impl.codes import CodePool
+from reference_impl.flow import Role, role_of
+from reference_impl.ports import NoNotifier
+from reference_impl.records import MemoryRecords
+from reference_impl.runtime import Runtime
+from reference_impl.telephony import SipMessage, SipPbx, SipTarget, parse_sip_uri
+
+from . import behaviour as b
+from .clock import LoopClock
+from .engine import AgentDesk, People, SimResult, Simulation, build_directory
+from .metrics import Levels, compute
+from .pbx.sipp import SippPhones, phone_user
+from .rooms import RoomServers
+from .scenario import Scenario
+
+_ACTIONS = {b.Answer.INVALID: "invalid", b.Answer.BUSY: "busy", b.Answer.REJECT: "reject",
+            b.Answer.ANSWER: "answer", b.Answer.RING_OUT: "ringout"}
+
+
+@dataclass(frozen=True)
+class Request:
+    at: float
+    callback_id: str
+    service: str
+    number: str
+
+
+class PhoneDialplan:
+    """Number -> SIP target: `sip:` numbers as written, the rest to the SIPp phones."""
+
+    def __init__(self, plans: dict[tuple[str, str], b.PhonePlan], hangs_up: dict[str, str],
+                 phones: SippPhones, people: People, time_scale: float) -> None:
+        self.plans = plans
+        self.hangs_up = hangs_up          # callback -> the leg that ends the talk
+        self.phones = phones
+        self.people = people
+        self.time_scale = time_scale
+
+    def __call__(self, callback_id: str, leg: str, number: str) -> SipTarget:
+        if number.startswith("sip:"):
+            return parse_sip_uri(number)
+        plan = self.plans.get((callback_id, leg)) or self.people.plan(callback_id, leg, number)
+        talk = plan.talk / self.time_scale
+        if self.hangs_up.get(callback_id, leg) != leg:
+            talk = math.inf                 # the other side hangs up first: wait for its BYE
+        user = phone_user(_ACTIONS[plan.answer], plan.delay, plan.patience, talk)
+        host, port = self.phones.address
+        return SipTarget(user, host, port)
+
+
+class DeskWatcher:
+    """Agents type the code they see on the desk phone, once they have picked up."""
+
+    def __init__(self, plans: dict[tuple[str, str], b.PhonePlan]) -> None:
+        self.desk: AgentDesk | None = None    # set once the switchboard exists
+        self.plans = plans
+        self._codes: dict[tuple[str, str], str] = {}
+
+    def command(self, callback_id: str, command: f.Command, now: float) -> None:
+        if isinstance(command, f.Dial) and role_of(command.leg) is Role.AGENT:
+            self._codes[(callback_id, command.leg)] = command.caller_id
+
+    def event(self, callback_id: str, event: f.Event, now: float) -> None:
+        if isinstance(event, f.LegAnswered) and role_of(event.leg) is Role.AGENT:
+            code = self._codes.pop((callback_id, event.leg), "")
+            plan = self.plans.get((callback_id, event.leg))
+            assert self.desk is not None
+            self.desk.picked_up(callback_id, code, plan.code_entry if plan else 5.0)
+
+
+def _who_hangs_up(sim: Simulation, records: list) -> dict[str, str]:  # type: ignore[type-arg]
+    """For each bridged call of the simulation, the leg whose talk time ends first."""
+    plans = sim.people.plans or {}
+    out = {}
+    for record in records:
+        if "bridged" not in record.times:
+            continue
+        agent = f.agent_leg(len(record.terminals_dialled))
+        person = plans.get((record.id, f.PERSON_LEG))
+        talk = plans.get((record.id, agent))
+        if person and talk:
+            out[record.id] = f.PERSON_LEG if person.talk < talk.talk else agent
+    return out
+
+
+def run_sip(scenario: Scenario, *, seed: int | None = None, time_scale: float = 1.0,
+            observers: Iterable[object] = (),
+            on_message: Callable[[str, str, SipMessage], None] | None = None) -> SimResult:
+    """Run the scenario over real SIP; the result has the simulation's shape."""
+    sim = Simulation(scenario, seed=seed, keep_plans=True)
+    rehearsal = sim.run()
+    requests = sorted((Request(r.times["requested"], r.id, r.form["service"], r.person_number)
+                       for r in rehearsal.records), key=lambda q: (q.at, int(q.callback_id)))
+    return asyncio.run(_replay(scenario, sim, rehearsal, requests, time_scale,
+                               list(observers), on_message))
+
+
+async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
+                  requests: list[Request], time_scale: float, observers: list[object],
+                  on_message: Callable[[str, str, SipMessage], None] | None) -> SimResult:
+    loop = asyncio.get_running_loop()
+    plans = sim.people.plans or {}
+    people = People(scenario, b.Streams(rehearsal.seed + 1))   # for calls the rehearsal never made
+    people.person_profiles = sim.people.person_profiles
+    levels = Levels()
+    records = MemoryRecords()
+    with SippPhones() as phones:
+        dialplan = PhoneDialplan(plans, _who_hangs_up(sim, rehearsal.records), phones, people,
+                                 time_scale)
+        watcher = DeskWatcher(plans)
+        rooms_spec = scenario.rooms
+        runtime = Runtime(
+            directory=build_directory(scenario),
+            codes=CodePool(digits=scenario.codes.digits, first=scenario.codes.first,
+                           count=scenario.codes.count),
+            telephony=lambda rt: SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
+                                        trunks=scenario.pbx.trunks, on_message=on_message,
+                                        clock=rt.now).start(),
+            rooms=lambda rt: RoomServers(LoopClock(loop, rt.now), servers=rooms_spec.servers,
+                                         rooms_per_server=rooms_spec.rooms_per_server,
+                                         create_delay=rooms_spec.create_delay,
+                                         join_delay=rooms_spec.join_delay,
+                                         delete_delay=rooms_spec.delete_delay,
+                                         rng=sim.streams["rooms_sip"], deliver=rt.deliver,
+                                         level=levels.rooms),
+            notifier=NoNotifier(), records=records,
+            person_ring_timeout=scenario.pbx.person_ring_timeout,
+            caller_id=scenario.pbx.caller_id, observers=[*observers, watcher])
+        watcher.desk = AgentDesk(LoopClock(loop, runtime.now), runtime.switchboard)
+        pbx = runtime.telephony
+        assert isinstance(pbx, SipPbx)
+        try:
+            await _feed(runtime, requests)
+            await _drain(runtime, scenario, time_scale)
+            await _settle(lambda: pbx.legs_up == 0 and not runtime.rooms.rooms, 3.0)  # type: ignore[attr-defined]
+        finally:
+            pbx.stop()
+        sb = runtime.switchboard
+        kept = list(records)
+        end = max([r.times.get("ended", 0.0) for r in kept] + [0.0])
+        return SimResult(scenario=scenario, seed=rehearsal.seed, records=kept,
+                         metrics=compute(kept, levels, end), end=end,
+                         late_events=sb.late_events,
+                         open_at_end={"live": len(sb.live),
+                                      "rooms": len(runtime.rooms.rooms),  # type: ignore[attr-defined]
+                                      "codes": sb.codes.in_use, "legs": pbx.legs_up,
+                                      "timers": runtime.timers.live})
+
+
+async def _feed(runtime: Runtime, requests: list[Request]) -> None:
+    """Start each callback at its time; while nothing is live, jump to the next one."""
+    sb = runtime.switchboard
+    for request in requests:
+        while (gap := request.at - runtime.now()) > 0:
+            if not sb.live:
+                runtime.skip(gap)
+                break
+            await asyncio.sleep(min(gap, 0.02))
+        sb.request({"service": request.service, "name": ""}, request.number, request.callback_id)
+
+
+async def _drain(runtime: Runtime, scenario: Scenario, time_scale: float) -> None:
+    """Wait for every callback to end, or give up after the longest a call can take."""
+    ring = scenario.pbx.person_ring_timeout + sum(c.ring_timeout for c in scenario.centres.values())
+    deadline = runtime.now() + ring + 600.0 / time_scale + 60.0
+    while runtime.switchboard.live and runtime.now() < deadline:
+        await asyncio.sleep(0.02)
+    for callback_id in list(runtime.switchboard.live):
+        # Stuck: end it as the flow would on a protocol error, so nothing leaks.
+        runtime.switchboard.deliver(callback_id, f.LegHungUp(leg="stuck"))
+
+
+async def _settle(done: Callable[[], bool], seconds: float) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if done():
+            return
+        await asyncio.sleep(0.02)

@@ -1,0 +1,83 @@
+"""The SIP messages the PBX sends and receives, kept for ladders and diagnostics.
+
+sippy hands every message it sends or receives to its logger; `MessageTap`
+stands in for that logger and turns each message into a `SipMessage`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+_HEADER = re.compile(r"^(from|f|to|t|call-id|i)\s*:\s*(.*)$", re.IGNORECASE)
+_USER = re.compile(r"sips?:([^@;>\s]+)@")
+_NAMES = {"f": "from", "t": "to", "i": "call-id"}
+
+
+@dataclass(frozen=True, slots=True)
+class SipMessage:
+    at: float             # seconds, on the tap's clock
+    direction: str        # "in" or "out"
+    what: str             # the method, or the status code and reason
+    from_user: str
+    to_user: str
+    call_id: str
+
+    def line(self) -> str:
+        arrow = "-->" if self.direction == "in" else "<--"
+        return (f"{arrow} SIP {self.what} from={self.from_user} to={self.to_user} "
+                f"call-id={self.call_id}")
+
+
+def parse(text: str, direction: str, at: float) -> SipMessage | None:
+    lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
+    first = lines[0].strip()
+    if not first:
+        return None
+    if first.startswith("SIP/2.0 "):
+        what = first[8:]
+    else:
+        what = first.split(" ", 1)[0]
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line.strip():
+            break
+        match = _HEADER.match(line)
+        if match:
+            name = match.group(1).lower()
+            headers.setdefault(_NAMES.get(name, name), match.group(2).strip())
+
+    def user(value: str) -> str:
+        found = _USER.search(value)
+        return found.group(1) if found else value
+
+    return SipMessage(at, direction, what, user(headers.get("from", "")),
+                      user(headers.get("to", "")), headers.get("call-id", ""))
+
+
+class MessageTap:
+    """A stand-in for sippy's SipLogger: every message goes to `sink`."""
+
+    level = 0
+
+    def __init__(self, sink: Callable[[SipMessage], None] | None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sink = sink
+        self.clock = clock
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        if self.sink is None or len(args) < 2:
+            return
+        header, data = str(args[0]), args[1]
+        direction = "in" if header.startswith("RECEIVED") else "out" if header.startswith("SENDING") else ""
+        if not direction:
+            return
+        text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+        message = parse(text, direction, self.clock())
+        if message is not None:
+            self.sink(message)
+
+    def shutdown(self) -> None:
+        return None
