@@ -10,6 +10,7 @@ demo: $(STAMP)
 	$(VENV)/bin/callback-emu run scenarios/qa
 
 test: $(STAMP)
+	sh scripts/system-deps.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 venv: $(STAMP)

@@ -19,7 +19,7 @@ from reference_impl import flow as f
 from reference_impl.codes import CodePool
 from reference_impl.flow import Role, role_of
 from reference_impl.ports import NoNotifier
-from reference_impl.records import MemoryRecords
+from reference_impl.records import CallbackRecord, MemoryRecords
 from reference_impl.runtime import Runtime
 from reference_impl.telephony import SipMessage, SipPbx, SipTarget, parse_sip_uri
 
@@ -46,10 +46,10 @@ class Request:
 class PhoneDialplan:
     """Number -> SIP target: `sip:` numbers as written, the rest to the SIPp phones."""
 
-    def __init__(self, plans: dict[tuple[str, str], b.PhonePlan], hangs_up: dict[str, str],
+    def __init__(self, plans: dict[tuple[str, str], b.PhonePlan], talks: dict[str, "Talk"],
                  phones: SippPhones, people: People, time_scale: float) -> None:
         self.plans = plans
-        self.hangs_up = hangs_up          # callback -> the leg that ends the talk
+        self.talks = talks                # callback -> who ends its talk, and may it be compressed
         self.phones = phones
         self.people = people
         self.time_scale = time_scale
@@ -58,9 +58,13 @@ class PhoneDialplan:
         if number.startswith("sip:"):
             return parse_sip_uri(number)
         plan = self.plans.get((callback_id, leg)) or self.people.plan(callback_id, leg, number)
-        talk = plan.talk / self.time_scale
-        if self.hangs_up.get(callback_id, leg) != leg:
-            talk = math.inf                 # the other side hangs up first: wait for its BYE
+        talk = plan.talk
+        found = self.talks.get(callback_id)
+        if found is not None:
+            if found.ends != leg:
+                talk = math.inf             # the other side hangs up first: wait for its BYE
+            elif found.compress:
+                talk = _compressed(talk, found.floor, self.time_scale)
         user = phone_user(_ACTIONS[plan.answer], plan.delay, plan.patience, talk)
         host, port = self.phones.address
         return SipTarget(user, host, port)
@@ -86,18 +90,37 @@ class DeskWatcher:
             self.desk.picked_up(callback_id, code, plan.code_entry if plan else 5.0)
 
 
-def _who_hangs_up(sim: Simulation, records: list) -> dict[str, str]:  # type: ignore[type-arg]
-    """For each bridged call of the simulation, the leg whose talk time ends first."""
-    plans = sim.people.plans or {}
+@dataclass(frozen=True)
+class Talk:
+    ends: str          # the leg whose talk time runs out first: it hangs up
+    compress: bool     # no other call overlaps this talk: it may run faster
+    floor: float       # talk time kept as it is (the agent typing the code, joining the room)
+
+
+def _compressed(talk: float, floor: float, time_scale: float) -> float:
+    return talk if talk <= floor else floor + (talk - floor) / time_scale
+
+
+def _talks(plans: dict[tuple[str, str], b.PhonePlan], records: list[CallbackRecord]) -> dict[str, Talk]:
+    """For each call the simulation bridged: who hangs up, and whether its talk can be shortened.
+
+    Shortening a talk moves every later event of the system earlier, so it is
+    done only where no other call is up at the same time in the simulation:
+    then no outcome can change (terminals, codes and rooms are free either way).
+    """
+    spans = [(r.times["requested"], r.times.get("ended", math.inf), r.id) for r in records]
     out = {}
     for record in records:
         if "bridged" not in record.times:
             continue
         agent = f.agent_leg(len(record.terminals_dialled))
-        person = plans.get((record.id, f.PERSON_LEG))
-        talk = plans.get((record.id, agent))
-        if person and talk:
-            out[record.id] = f.PERSON_LEG if person.talk < talk.talk else agent
+        person, desk = plans.get((record.id, f.PERSON_LEG)), plans.get((record.id, agent))
+        if person is None or desk is None:
+            continue
+        start, end = record.times["bridged"], record.times.get("ended", math.inf)
+        alone = not any(other != record.id and s < end and e > start for s, e, other in spans)
+        out[record.id] = Talk(ends=f.PERSON_LEG if person.talk < desk.talk else agent,
+                              compress=alone, floor=desk.code_entry + 3.0)
     return out
 
 
@@ -120,10 +143,11 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
     plans = sim.people.plans or {}
     people = People(scenario, b.Streams(rehearsal.seed + 1))   # for calls the rehearsal never made
     people.person_profiles = sim.people.person_profiles
-    levels = Levels()
+    levels = Levels(terminals=sum(len(c.terminals) for c in build_directory(scenario).centres.values()),
+                    trunk_capacity=scenario.pbx.trunks)
     records = MemoryRecords()
     with SippPhones() as phones:
-        dialplan = PhoneDialplan(plans, _who_hangs_up(sim, rehearsal.records), phones, people,
+        dialplan = PhoneDialplan(plans, _talks(plans, rehearsal.records), phones, people,
                                  time_scale)
         watcher = DeskWatcher(plans)
         rooms_spec = scenario.rooms
@@ -133,7 +157,7 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
                            count=scenario.codes.count),
             telephony=lambda rt: SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
                                         trunks=scenario.pbx.trunks, on_message=on_message,
-                                        clock=rt.now).start(),
+                                        clock=rt.now, on_trunk=_counter(rt, levels)).start(),
             rooms=lambda rt: RoomServers(LoopClock(loop, rt.now), servers=rooms_spec.servers,
                                          rooms_per_server=rooms_spec.rooms_per_server,
                                          create_delay=rooms_spec.create_delay,
@@ -163,6 +187,16 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
                                       "rooms": len(runtime.rooms.rooms),  # type: ignore[attr-defined]
                                       "codes": sb.codes.in_use, "legs": pbx.legs_up,
                                       "timers": runtime.timers.live})
+
+
+def _counter(runtime: Runtime, levels: Levels) -> Callable[[str, int], None]:
+    """Trunks and agent legs in use over time, as the simulation counts them."""
+    def count(leg: str, delta: int) -> None:
+        now = runtime.now()
+        levels.trunks.change(now, delta)
+        if role_of(leg) is Role.AGENT:
+            levels.agents.change(now, delta)
+    return count
 
 
 async def _feed(runtime: Runtime, requests: list[Request]) -> None:

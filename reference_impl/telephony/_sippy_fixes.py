@@ -19,3 +19,23 @@ def apply() -> None:
         return (self.getAddr(), transport)
 
     SipURL.getTAddr = get_taddr
+
+    # A datagram that is not UTF-8 is not SIP (RFC 3261 section 7.3.1 text is
+    # UTF-8): sippy would raise on it deep in its receive path. Drop it first.
+    from sippy.SipTransactionManager import SipTransactionManager
+
+    receive = SipTransactionManager.handleIncoming
+
+    def handle_incoming(self: Any, data_in: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data_in, bytes):
+            try:
+                data_in.decode()
+            except UnicodeDecodeError:
+                DROPPED[0] += 1
+                return None
+        return receive(self, data_in, *args, **kwargs)
+
+    SipTransactionManager.handleIncoming = handle_incoming
+
+
+DROPPED = [0]   # datagrams dropped before sippy saw them

@@ -79,7 +79,8 @@ class SipPbx:
     def __init__(self, *, deliver: Deliver, dialplan: Dialplan, trunks: int = 60,
                  host: str = "127.0.0.1", port: int = 0,
                  on_message: Callable[[str, str, SipMessage], None] | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 on_trunk: Callable[[str, int], None] | None = None) -> None:
         self.deliver = deliver
         self.dialplan = dialplan
         self.trunks = trunks
@@ -92,6 +93,7 @@ class SipPbx:
         self._tap = MessageTap(sink, clock) if clock else MessageTap(sink)
         self._lock = threading.Lock()
         self._up = 0                        # legs holding a trunk
+        self.on_trunk = on_trunk            # (leg, +1 or -1) as a trunk is taken or freed
         self._legs: dict[tuple[str, str], _Leg] = {}   # reactor thread only
         self._bridges: dict[str, _Bridge] = {}
         self._config: dict[str, Any] = {}
@@ -165,13 +167,15 @@ class SipPbx:
             free = self._up < self.trunks
             if free:
                 self._up += 1
+                if self.on_trunk is not None:
+                    self.on_trunk(leg, +1)
         if not free:
             self.deliver(callback_id, f.LegFailed(leg=leg, reason=FailReason.NO_TRUNK))
             return
         try:
             target = self.dialplan(callback_id, leg, number)
         except (KeyError, ValueError):
-            self._release()
+            self._release(leg)
             self.deliver(callback_id, f.LegFailed(leg=leg, reason=FailReason.INVALID_NUMBER))
             return
         reactor().call(self._dial, callback_id, leg, target, caller_id, ring_timeout)
@@ -283,11 +287,13 @@ class SipPbx:
         bridge = self._bridges.pop(leg.callback_id, None)
         if bridge is not None:
             bridge.legs.clear()
-        self._release()
+        self._release(leg.leg)
 
-    def _release(self) -> None:
+    def _release(self, leg: str) -> None:
         with self._lock:
             self._up -= 1
+            if self.on_trunk is not None:
+                self.on_trunk(leg, -1)
 
     def _message(self, message: SipMessage) -> None:
         owner = self._call_ids.get(message.call_id)

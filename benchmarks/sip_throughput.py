@@ -1,0 +1,1183 @@
+#!/usr/bin/env python3
+"""Sustained callbacks per second through the sippy PBX to SIPp phones.
+
+Three figures, measured in one run on one machine (see benchmarks/README.md):
+
+1. The reference: SIPp's own UAC calling SIPp's own UAS on loopback (SIPp's
+   built-in ``uac`` / ``uas`` scenarios: INVITE/180/200/ACK, a pause of
+   ``--talk`` seconds, BYE/200). A step search finds the highest rate in
+   calls/s that SIPp sustains with 0 failed calls.
+2. The product: full callbacks started by a paced generator in the asyncio
+   loop at ``--rate`` for ``--seconds``, through the real `Runtime` /
+   `Switchboard` and the sippy `SipPbx` to the SIPp phones of the emulator
+   (the person answers at once, route, code, an agent terminal answers at
+   once, bridge by two re-INVITEs, a room, the person hangs up after
+   ``--talk`` seconds, the PBX hangs up the agent). Then the same step search
+   for the highest sustained callback rate.
+3. The PBX's own set-up overhead, from the SIP messages it sends and
+   receives (``SipPbx(on_message=...)``): person's 200 OK received -> agent's
+   INVITE sent, and agent's 200 OK received -> bridge complete (both
+   re-INVITEs answered), with a breakdown through the flow's events.
+
+"Sustained" means the same for both: every call/callback of the step
+succeeded (0 failures: any outcome other than connected, any SIPp failed
+call, anything left open), the generator kept its pace (achieved start
+rate >= 95 % of the offered one) and the set-up time stayed short (p99 below
+``--max-setup``: INVITE -> 200 for SIPp, request -> bridged for a callback).
+
+Each measured step of the product runs in a fresh Python process (this file
+with ``--worker``), so no step inherits another's sippy timers or heap.
+
+    .venv/bin/python benchmarks/sip_throughput.py                 # ~6-8 minutes
+    .venv/bin/python benchmarks/sip_throughput.py --quick         # ~1 minute
+    .venv/bin/python benchmarks/sip_throughput.py --rate 50 --seconds 60 --no-search
+    .venv/bin/python benchmarks/sip_throughput.py --profile --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import os
+import platform
+import pstats
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+GOAL = 100.0                 # callbacks/s, the issue's goal
+PATIENCE = 30.0              # s a phone waits for its bridge before hanging up
+TERMINALS = 5000             # agent desk phones (more than ever busy at once)
+PACE = 0.95                  # achieved start rate / offered rate to count as kept
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0..100), linear between ranks; None for no values."""
+    if not values:
+        return None
+    data = sorted(values)
+    if len(data) == 1:
+        return data[0]
+    k = (len(data) - 1) * q / 100.0
+    lo = math.floor(k)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (k - lo)
+
+
+def summary_ms(values: Sequence[float]) -> dict[str, Any]:
+    """p50/p95/p99/max in milliseconds of values in seconds."""
+    out: dict[str, Any] = {"count": len(values)}
+    for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100)):
+        v = pct(values, q)
+        out[name] = None if v is None else round(v * 1000.0, 3)
+    return out
+
+
+def fmt_ms(s: dict[str, Any] | None) -> str:
+    if not s or not s.get("count"):
+        return "n/a"
+    return (f"p50 {s['p50']:.2f} ms, p95 {s['p95']:.2f} ms, p99 {s['p99']:.2f} ms "
+            f"(max {s['max']:.1f} ms, n={s['count']})")
+
+
+def proc_cpu(pid: int | str, tid: int | None = None) -> float:
+    """CPU seconds (user + system) of a process, or of one of its threads."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
+    try:
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_udp_port() -> int:
+    from emulator.pbx.sipp import free_udp_port as free
+    return free("127.0.0.1")
+
+
+def nice_rate(rate: float) -> float:
+    """Rates as people write them: whole numbers from 10 up, one decimal below."""
+    return float(round(rate)) if rate >= 10 else round(rate, 1)
+
+
+# ---------------------------------------------------------------------------
+# 1. the reference: SIPp UAC -> SIPp UAS
+# ---------------------------------------------------------------------------
+
+def sipp_reference_step(rate: float, seconds: float, talk: float, max_setup: float) -> dict[str, Any]:
+    """SIPp's built-in uac calling its built-in uas at `rate` calls/s for `seconds`."""
+    from emulator.pbx.sipp import SippError, SippPhones, sipp_path
+
+    exe = sipp_path()
+    if exe is None:
+        raise SystemExit("SIPp not found (Debian package sip-tester)")
+    calls = max(1, round(rate * seconds))
+    work = Path(tempfile.mkdtemp(prefix="sipp-ref-"))
+    try:
+        for name in ("uac", "uas"):      # SIPp's own scenarios, as files for SippPhones
+            with open(work / f"{name}.xml", "wb") as out:
+                subprocess.run([exe, "-sd", name], stdout=out, stderr=subprocess.DEVNULL,
+                               check=False)
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        uas = SippPhones(scenario=work / "uas.xml", workdir=work / "uas")
+        uas.start()
+        uac = SippPhones(scenario=work / "uac.xml", workdir=work / "uac", extra_args=(
+            f"127.0.0.1:{uas.port}", "-r", f"{rate:g}", "-rp", "1000",
+            "-d", str(round(talk * 1000)), "-m", str(calls),
+            "-trace_rtt", "-rtt_freq", "200",
+            "-timeout", f"{int(seconds + talk + 60)}s"))
+        started = time.monotonic()
+        try:
+            uac.start()
+        except SippError:
+            uas.stop()
+            raise
+        limit = started + seconds + talk + 8     # calls still up then have failed
+        while uac.running and time.monotonic() < limit:
+            time.sleep(0.05)
+        wall = time.monotonic() - started
+        uac.stop()
+        # The UAS ends each call on the 200 to the UAC's BYE: give its stat row a second.
+        time.sleep(1.1)
+        uas.stop()
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = ((children1.ru_utime - children0.ru_utime)
+               + (children1.ru_stime - children0.ru_stime))
+        c, s = uac.counts(), uas.counts()
+        dates, rtts = [], []
+        for path in (work / "uac").glob("*_rtt.csv"):
+            for line in path.read_text(errors="replace").splitlines()[1:]:
+                parts = line.split(";")
+                if len(parts) >= 2:
+                    try:
+                        dates.append(float(parts[0]) / 1000.0)
+                        rtts.append(float(parts[1]) / 1000.0)
+                    except ValueError:
+                        pass
+        # Calls are created at the offered pace: the span of their 200 OKs is the
+        # span of their creation, within the round-trip time.
+        span = (max(dates) - min(dates)) if len(dates) > 1 else 0.0
+        achieved = (len(dates) - 1) / span if span > 0 else 0.0
+        failures = {
+            "uac_failed_calls": c.failed,
+            "uas_failed_calls": s.failed,
+            "uac_not_successful": max(0, calls - c.successful),
+        }
+        setup = summary_ms(rtts)
+        failed = sum(failures.values())
+        sustained = (failed == 0 and achieved >= PACE * rate
+                     and setup["p99"] is not None and setup["p99"] <= max_setup * 1000)
+        return {
+            "kind": "sipp", "rate": rate, "seconds": seconds, "calls": calls,
+            "successful": c.successful, "failures": failures, "failed": failed,
+            "achieved_rate": round(achieved, 1), "setup_invite_to_200": setup,
+            "retransmissions": c.retransmissions + s.retransmissions,
+            "cpu_s": round(cpu, 2),
+            "cpu_ms_per_call": round(1000 * cpu / max(1, c.successful), 3),
+            "wall_s": round(wall, 1), "sustained": sustained,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# 2 and 3. the product, in a worker process
+# ---------------------------------------------------------------------------
+
+@dataclass
+class CallTimes:
+    """Per callback: what the PBX sent and received, and what the flow did, when."""
+
+    requested: float = math.nan
+    # SIP, on the PBX's own clock (its message tap): per leg
+    p_invite_out: float = math.nan
+    p_ok_in: float = math.nan          # person's 200 OK to the INVITE
+    p_reinvite_out: float = math.nan
+    p_reinvite_ok_in: float = math.nan
+    a_invite_out: float = math.nan
+    a_ok_in: float = math.nan          # agent's 200 OK to the INVITE
+    a_reinvite_out: float = math.nan
+    a_reinvite_ok_in: float = math.nan
+    # the flow, on the same clock
+    p_answer_posted: float = math.nan   # sippy thread hands LegAnswered to asyncio
+    p_answered: float = math.nan        # the flow sees the person's LegAnswered
+    a_dial_cmd: float = math.nan        # the flow's Dial command for the agent
+    a_answer_posted: float = math.nan
+    a_answered: float = math.nan
+    bridge_cmd: float = math.nan
+    bridged: float = math.nan           # the flow sees Bridged
+
+
+# what the hooks record, one small int each
+P_INVITE_OUT, P_OK_IN, A_INVITE_OUT, A_OK_IN = 0, 1, 2, 3          # SIP, reactor thread
+P_POSTED, A_POSTED = 4, 5                                           # reactor thread
+P_ANSWERED, A_ANSWERED, A_DIAL, BRIDGE_CMD, BRIDGED = 6, 7, 8, 9, 10  # asyncio thread
+
+
+class Watch:
+    """Switchboard observer + message sink + deliver wrapper: timestamps only.
+
+    The hooks append numbers to arrays (one set per thread: an append is
+    atomic, three in a row from two threads would not be), which the garbage
+    collector never walks; everything else (matching messages to stages) is
+    done after the run. So watching costs the measured system next to nothing.
+    """
+
+    def __init__(self) -> None:
+        self.clock: Callable[[], float] = time.monotonic     # the runtime's, once it exists
+        self.r_cb, self.r_kind, self.r_at = array("l"), array("b"), array("d")   # reactor
+        self.m_cb, self.m_kind, self.m_at = array("l"), array("b"), array("d")   # asyncio
+        self.outcomes: Counter[str] = Counter()
+        self.setup_req, self.setup = array("d"), array("d")   # request time, request -> bridged
+        self.queue_delays = array("d")                        # datagram read -> reactor
+
+    def _r(self, callback_id: str, kind: int, at: float) -> None:
+        self.r_cb.append(int(callback_id))
+        self.r_kind.append(kind)
+        self.r_at.append(at)
+
+    def _m(self, callback_id: str, kind: int, at: float) -> None:
+        self.m_cb.append(int(callback_id))
+        self.m_kind.append(kind)
+        self.m_at.append(at)
+
+    # sippy's reactor thread
+    def message(self, callback_id: str, leg: str, m: Any) -> None:
+        if m.direction == "out":
+            if m.what == "INVITE":
+                self._r(callback_id, P_INVITE_OUT if leg == "person" else A_INVITE_OUT, m.at)
+        elif m.what.startswith("200"):
+            self._r(callback_id, P_OK_IN if leg == "person" else A_OK_IN, m.at)
+
+    def answered_posted(self, callback_id: str, leg: str) -> None:
+        self._r(callback_id, P_POSTED if leg == "person" else A_POSTED, self.clock())
+
+    # the asyncio thread (switchboard observer)
+    def event(self, callback_id: str, event: Any, now: float) -> None:
+        name = type(event).__name__
+        if name == "LegAnswered":
+            self._m(callback_id, P_ANSWERED if event.leg == "person" else A_ANSWERED, now)
+        elif name == "Bridged":
+            self._m(callback_id, BRIDGED, now)
+
+    def command(self, callback_id: str, command: Any, now: float) -> None:
+        name = type(command).__name__
+        if name == "Dial" and command.leg != "person":
+            self._m(callback_id, A_DIAL, now)
+        elif name == "Bridge":
+            self._m(callback_id, BRIDGE_CMD, now)
+
+    def closed(self, record: Any) -> None:
+        self.outcomes[record.outcome or "none"] += 1
+        times = record.times
+        if "bridged" in times and "requested" in times:
+            self.setup_req.append(times["requested"])
+            self.setup.append(times["bridged"] - times["requested"])
+
+    def timings(self, requested: dict[str, float]) -> dict[int, CallTimes]:
+        calls = {int(cb): CallTimes(requested=at) for cb, at in requested.items()}
+        # per leg: INVITE out, its 200 in, the re-INVITE out, its 200 in (in this
+        # order; retransmissions of a message already seen are skipped)
+        sip_steps = {P_INVITE_OUT: ("p", 0), P_OK_IN: ("p", 1),
+                     A_INVITE_OUT: ("a", 0), A_OK_IN: ("a", 1)}
+        stage_names = ("invite_out", "ok_in", "reinvite_out", "reinvite_ok_in")
+        stage: Counter[tuple[int, str]] = Counter()
+        for cb, kind, at in zip(self.r_cb, self.r_kind, self.r_at):
+            t = calls.get(cb)
+            if t is None:
+                continue
+            if kind in sip_steps:
+                side, parity = sip_steps[kind]
+                n = stage[(cb, side)]
+                if n % 2 != parity or n >= 4:
+                    continue                 # a retransmission, or after the bridge
+                setattr(t, f"{side}_{stage_names[n]}", at)
+                stage[(cb, side)] = n + 1
+            elif kind in (P_POSTED, A_POSTED):
+                name = "p_answer_posted" if kind == P_POSTED else "a_answer_posted"
+                if math.isnan(getattr(t, name)):
+                    setattr(t, name, at)
+        names = {P_ANSWERED: "p_answered", A_ANSWERED: "a_answered", A_DIAL: "a_dial_cmd",
+                 BRIDGE_CMD: "bridge_cmd", BRIDGED: "bridged"}
+        for cb, kind, at in zip(self.m_cb, self.m_kind, self.m_at):
+            t = calls.get(cb)
+            if t is not None and math.isnan(getattr(t, names[kind])):
+                setattr(t, names[kind], at)
+        return calls
+
+
+def _spans(calls: dict[int, CallTimes], start: str, end: str | tuple[str, str]) -> list[float]:
+    out = []
+    for t in calls.values():
+        a = getattr(t, start)
+        b = max(getattr(t, end[0]), getattr(t, end[1])) if isinstance(end, tuple) else getattr(t, end)
+        if not (math.isnan(a) or math.isnan(b)):
+            out.append(b - a)
+    return out
+
+
+def _overheads(calls: dict[int, CallTimes]) -> dict[str, Any]:
+    return {
+        # the two figures of the issue, from the PBX's SIP messages
+        "person_ok_to_agent_invite": summary_ms(_spans(calls, "p_ok_in", "a_invite_out")),
+        "agent_ok_to_bridged": summary_ms(_spans(calls, "a_ok_in", ("p_reinvite_ok_in",
+                                                                    "a_reinvite_ok_in"))),
+        # breakdown of the first: sippy -> asyncio, the flow, asyncio -> sippy
+        "a1_person_ok_to_answer_posted": summary_ms(_spans(calls, "p_ok_in", "p_answer_posted")),
+        "a2_answer_posted_to_flow": summary_ms(_spans(calls, "p_answer_posted", "p_answered")),
+        "a3_flow_answer_to_dial_cmd": summary_ms(_spans(calls, "p_answered", "a_dial_cmd")),
+        "a4_dial_cmd_to_invite_out": summary_ms(_spans(calls, "a_dial_cmd", "a_invite_out")),
+        # breakdown of the second
+        "b1_agent_ok_to_answer_posted": summary_ms(_spans(calls, "a_ok_in", "a_answer_posted")),
+        "b2_answer_posted_to_flow": summary_ms(_spans(calls, "a_answer_posted", "a_answered")),
+        "b3_flow_answer_to_bridge_cmd": summary_ms(_spans(calls, "a_answered", "bridge_cmd")),
+        "b4_bridge_cmd_to_reinvites_out": summary_ms(_spans(calls, "bridge_cmd", ("p_reinvite_out",
+                                                                                 "a_reinvite_out"))),
+        "b5_reinvites_out_to_both_200": summary_ms(
+            [max(t.p_reinvite_ok_in, t.a_reinvite_ok_in) - max(t.p_reinvite_out, t.a_reinvite_out)
+             for t in calls.values()
+             if not any(math.isnan(x) for x in (t.p_reinvite_ok_in, t.a_reinvite_ok_in,
+                                                t.p_reinvite_out, t.a_reinvite_out))]),
+        "b6_both_200_to_flow_bridged": summary_ms(
+            [t.bridged - max(t.p_reinvite_ok_in, t.a_reinvite_ok_in) for t in calls.values()
+             if not any(math.isnan(x) for x in (t.bridged, t.p_reinvite_ok_in, t.a_reinvite_ok_in))]),
+        # the phones' share, for comparison: INVITE out -> 200 in (SIPp answers at once)
+        "phone_invite_to_200": summary_ms(_spans(calls, "p_invite_out", "p_ok_in")
+                                          + _spans(calls, "a_invite_out", "a_ok_in")),
+    }
+
+
+def _threads_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process, named by role."""
+    names: dict[int, str] = {}
+    for t in threading.enumerate():
+        if t.native_id is None:
+            continue
+        kind = type(t).__name__
+        name = {"AsyncSender": "sippy-udp-sender", "AsyncReceiver": "sippy-udp-receiver",
+                "_MainThread": "asyncio-main"}.get(kind, t.name)
+        names[t.native_id] = name
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        out.setdefault(names.get(int(tid), "other-native"), 0.0)
+        out[names.get(int(tid), "other-native")] += proc_cpu("self", int(tid))
+    return dict(out)
+
+
+class GcWatch:
+    """How often the garbage collector ran, and how long each pass stopped every thread."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, array] = {0: array("d"), 1: array("d"), 2: array("d")}
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._start)
+
+    def summary(self) -> dict[str, Any]:
+        return {f"gen{g}": {"count": len(p), "total_ms": round(1000 * sum(p), 1),
+                            "max_ms": round(1000 * max(p), 2) if p else 0.0}
+                for g, p in self.pauses.items()}
+
+
+def make_records(kind: str) -> Any:
+    from reference_impl.records import MemoryRecords, SqliteRecords
+    if kind == "none":
+        return None
+    if kind == "memory":
+        return MemoryRecords()
+    if kind == "sqlite-file":
+        return SqliteRecords(str(Path(tempfile.mkdtemp(prefix="sip-bench-db-")) / "records.db"))
+    return SqliteRecords(":memory:")
+
+
+async def product_step(rate: float, seconds: float, talk: float, tap: bool,
+                       profile_out: str | None, records: str) -> dict[str, Any]:
+    from emulator.behaviour import Fixed, Streams
+    from emulator.clock import LoopClock
+    from emulator.pbx.sipp import SippPhones, phone_user
+    from emulator.rooms import RoomServers
+    from reference_impl import flow as f
+    from reference_impl.codes import CodePool
+    from reference_impl.directory import Centre, Directory, Service
+    from reference_impl.ports import NoNotifier
+    from reference_impl.runtime import Runtime
+    from reference_impl.telephony import SipPbx, SipTarget
+    from reference_impl.telephony._reactor import reactor
+    from reference_impl.telephony.messages import MessageTap
+
+    loop = asyncio.get_running_loop()
+    n = max(1, round(rate * seconds))
+    directory = Directory(
+        services={"bench": Service(code="bench", centres=("desk",))},
+        centres={"desk": Centre(name="desk", ring_timeout=30.0,
+                                terminals=tuple(str(7_000_000 + i) for i in range(TERMINALS)))})
+    result: dict[str, Any] = {"kind": "product", "rate": rate, "seconds": seconds,
+                              "callbacks": n, "tap": tap, "records": records}
+    with SippPhones() as phones:
+        host, port = phones.address
+        person = SipTarget(phone_user("answer", 0.0, PATIENCE, talk), host, port)
+        agent = SipTarget(phone_user("answer", 0.0, PATIENCE, math.inf), host, port)
+
+        def dialplan(callback_id: str, leg: str, number: str) -> SipTarget:
+            return person if leg == f.PERSON_LEG else agent
+
+        w = Watch()
+        holder: dict[str, Any] = {}
+
+        def make_pbx(rt: Runtime) -> SipPbx:
+            w.clock = rt.now
+            post = rt.deliver_threadsafe
+            deliver = post
+            if tap:
+                def deliver_watched(callback_id: str, event: f.Event) -> None:
+                    if type(event) is f.LegAnswered:
+                        w.answered_posted(callback_id, event.leg)
+                    post(callback_id, event)
+                deliver = deliver_watched
+            pbx = SipPbx(deliver=deliver, dialplan=dialplan, trunks=1_000_000,
+                         on_message=w.message if tap else None, clock=rt.now)
+            if tap and isinstance(getattr(pbx, "_tap", None), MessageTap):
+                # sippy hands the tap each datagram's receive time (ltime, wall
+                # clock): keep the socket -> reactor delays too
+                inner = pbx._tap
+
+                class TimedTap(MessageTap):
+                    def write(self, *args: Any, **kwargs: Any) -> None:
+                        ltime = kwargs.get("ltime")
+                        if ltime is not None:
+                            w.queue_delays.append(time.time() - ltime)
+                        inner.write(*args, **kwargs)
+                pbx._tap = TimedTap(None)
+            holder["pbx"] = pbx
+            return pbx.start()
+
+        outcomes_only = types.SimpleNamespace(closed=w.closed)   # without the tap
+
+        def make_rooms(rt: Runtime) -> RoomServers:
+            # room servers that answer at once: the rooms are not what is measured
+            rooms = RoomServers(LoopClock(loop, rt.now), servers=100, rooms_per_server=1000,
+                                create_delay=Fixed(0.0), join_delay=Fixed(0.0),
+                                delete_delay=Fixed(0.0), rng=Streams(1)["rooms"],
+                                deliver=rt.deliver)
+            holder["rooms"] = rooms
+            return rooms
+
+        runtime = Runtime(
+            directory=directory,
+            codes=CodePool(digits=6),
+            telephony=make_pbx,
+            rooms=make_rooms,
+            notifier=NoNotifier(), records=make_records(records), person_ring_timeout=30.0,
+            observers=[w if tap else outcomes_only])
+        sb = runtime.switchboard
+        pbx, rooms = holder["pbx"], holder["rooms"]
+        gcw = GcWatch()
+        gc.callbacks.append(gcw)
+
+        prof_main = prof_reactor = None
+        if profile_out:
+            import cProfile
+            prof_main, prof_reactor = cProfile.Profile(), cProfile.Profile()
+            reactor().call_sync(prof_reactor.enable)
+            prof_main.enable()
+
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        threads0 = _threads_cpu()
+        sipp0 = proc_cpu(phones.pid) if phones.pid else math.nan
+        requested: dict[str, float] = {}
+        lags = array("d")
+        form = {"service": "bench", "name": ""}
+        t0 = loop.time() + 0.05
+        first = last = 0.0
+        for i in range(n):
+            due = t0 + i / rate
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = loop.time()
+            lags.append(now - due)
+            if i == 0:
+                first = now
+            last = now
+            cb = str(i + 1)
+            requested[cb] = runtime.now()
+            sb.request(form, f"555{i:07d}", cb)
+        gen_end = loop.time()
+        deadline = gen_end + talk + 10.0         # calls still up then have failed
+        while sb.live and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        drained = loop.time()
+        not_finished = len(sb.live)
+        for _ in range(100):                       # legs and rooms let go
+            if pbx.legs_up == 0 and not rooms.rooms:
+                break
+            await asyncio.sleep(0.03)
+        window = loop.time() - first
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        threads1 = _threads_cpu()
+        sipp1 = proc_cpu(phones.pid) if phones.pid else math.nan
+        gc.callbacks.remove(gcw)
+        if prof_main is not None and prof_reactor is not None and profile_out:
+            prof_main.disable()
+            reactor().call_sync(prof_reactor.disable)
+            prof_main.dump_stats(profile_out + ".main")
+            prof_reactor.dump_stats(profile_out + ".reactor")
+        # what the heap holds once the calls are over (sippy keeps ended dialogs
+        # for its own timers): the garbage collector walks all of it in a full pass
+        objects = gc.get_objects()
+        heap = {"objects": len(objects),
+                "top_types": {f"{getattr(t, '__module__', '?')}.{t.__qualname__}": c
+                              for t, c in Counter(type(o) for o in objects).most_common(8)}}
+        del objects
+        open_left = {"live": not_finished, "legs": pbx.legs_up,
+                     "rooms": len(rooms.rooms), "codes": sb.codes.in_use,
+                     "timers": runtime.timers.live}
+        for _ in range(40):                        # SIPp's stats row comes once a second
+            c = phones.counts()
+            if c.current == 0 and c.successful + c.failed >= 2 * (n - not_finished):
+                break
+            await asyncio.sleep(0.1)
+        phones.stop()
+        counts = phones.counts()
+        pbx.stop()
+
+    connected = w.outcomes.get("connected", 0)
+    failures = {f"outcome_{k}": v for k, v in sorted(w.outcomes.items()) if k != "connected"}
+    failures["not_finished"] = not_finished
+    failures.update({f"left_open_{k}": v for k, v in open_left.items() if k != "live"})
+    failures["sipp_failed_calls"] = counts.failed
+    failures["sipp_calls_open"] = counts.current
+    failures["sipp_calls_missing"] = max(0, 2 * n - counts.successful - counts.failed)
+    failures = {k: v for k, v in failures.items() if v}
+    failed = sum(failures.values())
+    span = last - first
+    achieved = (n - 1) / span if span > 0 and n > 1 else float(n)
+    completed_rate = connected / (span + 1.0 / rate) if n > 0 else 0.0
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    setup = summary_ms(w.setup)
+    # the set-up time along the run, in sixths by request time: a queue that
+    # builds up shows as a p50 that keeps growing
+    trend: list[float | None] = []
+    if w.setup_req:
+        begin, end = min(w.setup_req), max(w.setup_req)
+        width = (end - begin) / 6 or 1.0
+        parts: list[list[float]] = [[] for _ in range(6)]
+        for at, d in zip(w.setup_req, w.setup):
+            parts[min(5, int((at - begin) / width))].append(d)
+        trend = [None if not part else round(1000 * (pct(part, 50) or 0.0), 2) for part in parts]
+    result.update({
+        "connected": connected, "outcomes": dict(w.outcomes), "failures": failures,
+        "failed": failed,
+        "achieved_start_rate": round(achieved, 2),
+        "connected_per_s": round(completed_rate, 2),
+        "generator_lag": summary_ms(lags),
+        "setup_request_to_bridged": setup,
+        "setup_p50_by_sixth_ms": trend,
+        "drain_s": round(drained - gen_end, 2),
+        "window_s": round(window, 2),
+        "cpu": {
+            "pbx_process_s": round(cpu, 2),
+            "pbx_ms_per_callback": round(1000 * cpu / max(1, n), 3),
+            "pbx_process_share_of_one_core": round(cpu / window, 3) if window > 0 else None,
+            "threads_s": {k: round(threads1.get(k, 0.0) - threads0.get(k, 0.0), 2)
+                          for k in sorted(threads1)},
+            "sipp_phones_s": round(sipp1 - sipp0, 2),
+            "sipp_ms_per_callback": round(1000 * (sipp1 - sipp0) / max(1, n), 3),
+        },
+        "sipp": {"successful": counts.successful, "failed": counts.failed,
+                 "retransmissions": counts.retransmissions,
+                 "dead_call_messages": counts.dead_call_messages,
+                 "out_of_call_messages": counts.out_of_call_messages},
+        "late_events": sb.late_events,
+        "gc": gcw.summary(),
+        "heap_after_drain": heap,
+    })
+    if tap:
+        calls = w.timings(requested)
+        result["overhead"] = _overheads(calls)
+        result["receive_queue"] = summary_ms(w.queue_delays)
+    return result
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    result = asyncio.run(product_step(args.rate, args.seconds, args.talk, args.tap,
+                                      args.profile_out, args.records))
+    with open(args.worker_out, "w") as out:
+        json.dump(result, out)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# the orchestrator
+# ---------------------------------------------------------------------------
+
+def combine(parts: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    """Several PBX processes run at once as one step: counts add up, latency
+    figures are the worst process's (each percentile's maximum over them)."""
+    def worst(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {"count": sum(d.get("count", 0) for d in dicts)}
+        for key in ("p50", "p95", "p99", "max"):
+            vals = [d[key] for d in dicts if d.get(key) is not None]
+            out[key] = max(vals) if vals else None
+        return out
+
+    def add(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+        keys = sorted({k for d in dicts for k in d})
+        return {k: sum(d.get(k, 0) for d in dicts) for k in keys}
+
+    first = parts[0]
+    cpu_s = sum(p["cpu"]["pbx_process_s"] for p in parts)
+    sipp_s = sum(p["cpu"]["sipp_phones_s"] for p in parts)
+    n = sum(p["callbacks"] for p in parts)
+    res: dict[str, Any] = {
+        "kind": "product", "rate": rate, "seconds": first["seconds"], "callbacks": n,
+        "processes": len(parts), "tap": first["tap"], "records": first["records"],
+        "connected": sum(p["connected"] for p in parts),
+        "outcomes": add([p["outcomes"] for p in parts]),
+        "failures": add([p["failures"] for p in parts]),
+        "failed": sum(p["failed"] for p in parts),
+        "achieved_start_rate": round(sum(p["achieved_start_rate"] for p in parts), 2),
+        "connected_per_s": round(sum(p["connected_per_s"] for p in parts), 2),
+        "generator_lag": worst([p["generator_lag"] for p in parts]),
+        "setup_request_to_bridged": worst([p["setup_request_to_bridged"] for p in parts]),
+        "setup_p50_by_sixth_ms": [max((x for x in col if x is not None), default=None)
+                                  for col in zip(*(p["setup_p50_by_sixth_ms"] for p in parts))],
+        "drain_s": max(p["drain_s"] for p in parts),
+        "window_s": max(p["window_s"] for p in parts),
+        "cpu": {
+            "pbx_process_s": round(cpu_s, 2),
+            "pbx_ms_per_callback": round(1000 * cpu_s / max(1, n), 3),
+            "pbx_process_share_of_one_core": round(sum(
+                p["cpu"]["pbx_process_share_of_one_core"] or 0 for p in parts), 3),
+            "threads_s": {k: round(v, 2) for k, v in add([p["cpu"]["threads_s"] for p in parts]).items()},
+            "sipp_phones_s": round(sipp_s, 2),
+            "sipp_ms_per_callback": round(1000 * sipp_s / max(1, n), 3),
+        },
+        "sipp": add([p["sipp"] for p in parts]),
+        "late_events": sum(p["late_events"] for p in parts),
+        "gc": {g: {"count": sum(p["gc"][g]["count"] for p in parts),
+                   "total_ms": round(sum(p["gc"][g]["total_ms"] for p in parts), 1),
+                   "max_ms": max(p["gc"][g]["max_ms"] for p in parts)}
+               for g in first["gc"]},
+        "sippy_tracebacks": sum(p.get("sippy_tracebacks", 0) for p in parts),
+        "per_process": parts,
+    }
+    if "overhead" in first:
+        res["overhead"] = {k: worst([p["overhead"][k] for p in parts]) for k in first["overhead"]}
+        res["receive_queue"] = worst([p["receive_queue"] for p in parts])
+    return res
+
+
+@dataclass
+class Plan:
+    seconds: float
+    probe_seconds: float
+    ref_probe_seconds: float
+    confirm: bool
+    resolution: float          # stop bisecting when hi/lo is below 1 + this
+    max_probes: int
+    budget_s: float
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    plan: Plan
+    started: float = field(default_factory=time.monotonic)
+    log: list[str] = field(default_factory=list)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+        self.log.append(text)
+
+    # -- steps ----------------------------------------------------------------
+
+    def reference(self, rate: float, seconds: float) -> dict[str, Any]:
+        res = sipp_reference_step(rate, seconds, self.args.talk, self.args.max_setup)
+        self.say(f"  sipp     {rate:8.0f} calls/s x {seconds:g}s: "
+                 f"{'sustained' if res['sustained'] else 'NOT sustained'} "
+                 f"(achieved {res['achieved_rate']:.0f}/s, failed {res['failed']}, "
+                 f"INVITE->200 p99 {res['setup_invite_to_200']['p99']} ms, "
+                 f"retrans {res['retransmissions']}, {res['cpu_ms_per_call']} ms CPU/call)")
+        return res
+
+    def product(self, rate: float, seconds: float, *, tap: bool = True,
+                profile_out: str | None = None) -> dict[str, Any]:
+        """One step: `--processes` PBX workers at once, each with its share of the rate."""
+        n = max(1, self.args.processes) if not profile_out else 1
+        with tempfile.TemporaryDirectory(prefix="sip-bench-") as tmp:
+            procs = []
+            for k in range(n):
+                out, log = Path(tmp) / f"result{k}.json", Path(tmp) / f"worker{k}.log"
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--worker",
+                       "--rate", f"{rate / n:g}", "--seconds", f"{seconds:g}",
+                       "--talk", f"{self.args.talk:g}", "--records", self.args.records,
+                       "--worker-out", str(out)]
+                if tap:
+                    cmd.append("--tap")
+                if profile_out:
+                    cmd += ["--profile-out", profile_out]
+                with open(log, "wb") as lf:
+                    procs.append((subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT,
+                                                   stdin=subprocess.DEVNULL, cwd=ROOT), out, log))
+            parts = []
+            for proc, out, log in procs:
+                try:
+                    code = proc.wait(timeout=seconds + self.args.talk + 150)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    code = proc.wait()
+                text = log.read_text(errors="replace")
+                if code != 0 or not out.exists():
+                    raise RuntimeError(f"product step at {rate:g}/s failed "
+                                       f"(exit {code}):\n{text[-3000:]}")
+                part: dict[str, Any] = json.loads(out.read_text())
+                part["sippy_tracebacks"] = text.count("Traceback")
+                parts.append(part)
+        res = parts[0] if n == 1 else combine(parts, rate)
+        max_setup_ms = self.args.max_setup * 1000
+        p99 = res["setup_request_to_bridged"]["p99"]
+        res["sustained"] = (res["failed"] == 0 and res["achieved_start_rate"] >= PACE * rate
+                            and p99 is not None and p99 <= max_setup_ms)
+        self.say(f"  callback {rate:8.1f} cb/s    x {seconds:g}s: "
+                 f"{'sustained' if res['sustained'] else 'NOT sustained'} "
+                 f"(started {res['achieved_start_rate']:.1f}/s, connected "
+                 f"{res['connected']}/{res['callbacks']}, failures {res['failed']}"
+                 f"{' ' + json.dumps(res['failures']) if res['failures'] else ''}, "
+                 f"request->bridged p99 {p99} ms, PBX {res['cpu']['pbx_ms_per_callback']} ms "
+                 f"CPU/cb, {res['cpu']['pbx_process_share_of_one_core']:.2f} of a core"
+                 f"{f' over {n} processes' if n > 1 else ''}, GC gen2 max "
+                 f"{res['gc']['gen2']['max_ms']} ms)")
+        return res
+
+    # -- search ---------------------------------------------------------------
+
+    def search(self, name: str, step: Callable[[float, float], dict[str, Any]], start: float,
+               floor: float, known: dict[float, dict[str, Any]], probe_s: float,
+               est: Callable[[float], float], budget_end: float, grow: float) -> dict[str, Any]:
+        """The highest sustained rate.
+
+        Short probes first: from `start` (or the known results) up by `grow`
+        while they hold, down while they do not, then bisect between the
+        highest that held and the lowest that did not. Then confirm at full
+        length, stepping down 10 % while it does not hold: a short probe can
+        hold where the full length does not (the heap, and with it the
+        garbage collector's pauses, grows for the first minute).
+        """
+        plan = self.plan
+        probes: list[dict[str, Any]] = []
+        ok = [r for r, v in known.items() if v["sustained"]]
+        lo: float | None = max(ok) if ok else None
+        hi: float | None = min((r for r, v in known.items()
+                                if not v["sustained"] and (lo is None or r > lo)), default=None)
+
+        def fits(seconds: float) -> bool:
+            return time.monotonic() + est(seconds) <= budget_end
+
+        def probe(rate: float) -> None:
+            nonlocal lo, hi
+            res = step(rate, probe_s)
+            probes.append(res)
+            if res["sustained"]:
+                lo = rate if lo is None else max(lo, rate)
+            else:
+                hi = rate if hi is None else min(hi, rate)
+
+        count = 0
+        if lo is None and hi is None and fits(probe_s):
+            probe(start)
+            count += 1
+        while count < plan.max_probes and (lo is None or hi is None) and fits(probe_s):
+            rate = nice_rate(lo * grow) if lo is not None else nice_rate((hi or start) / grow)
+            if rate < floor:
+                break
+            probe(rate)
+            count += 1
+        while (lo is not None and hi is not None and hi / lo > 1 + plan.resolution
+               and count < plan.max_probes and fits(probe_s)):
+            mid = nice_rate(math.sqrt(lo * hi))
+            if mid <= lo or mid >= hi:
+                break
+            probe(mid)
+            count += 1
+        if lo is not None and hi is None:
+            self.say(f"  ({name}: every probe held; {lo:g}/s is a lower bound)")
+
+        best = lo
+        confirmed: dict[str, Any] | None = None
+        note = f"from {probe_s:g} s probes only" if lo is not None else "no rate held"
+        long_ok = [r for r, v in known.items() if v["sustained"] and v["seconds"] >= plan.seconds]
+        if best is not None and plan.confirm:
+            rate = best
+            failed_long = False
+            for _ in range(4):
+                if long_ok and rate <= max(long_ok):
+                    confirmed = known[max(long_ok)]
+                    break
+                if not fits(plan.seconds):
+                    self.say(f"  ({name}: no time left to confirm {rate:g}/s for "
+                             f"{plan.seconds:g} s)")
+                    break
+                res = step(rate, plan.seconds)
+                probes.append(res)
+                if res["sustained"]:
+                    confirmed = res
+                    break
+                failed_long = True
+                rate = nice_rate(rate * 0.9)
+                if rate < floor:
+                    break
+            if confirmed is not None:
+                best = confirmed["rate"]
+                note = f"confirmed for {confirmed['seconds']:g} s"
+            elif failed_long:
+                best = None
+                note = f"held in {probe_s:g} s probes, none held for {plan.seconds:g} s"
+        return {"best": best, "lowest_failing_probe": hi, "confirmed": confirmed is not None,
+                "note": note, "confirm_seconds": confirmed["seconds"] if confirmed else None,
+                "best_result": confirmed, "probes": probes}
+
+
+def profile_summary(prefix: str, top: int = 14) -> dict[str, Any]:
+    """Where the time of each profiled thread goes, by area and by function."""
+    def area(filename: str, func: str) -> str:
+        f = filename.replace("\\", "/")
+        if "/sippy/" in f:
+            return "sippy"
+        if "/elperiodic/" in f or "ElPeriodic" in func or "call_from_thread" in func:
+            return "sippy reactor (ElPeriodic)"
+        if "/reference_impl/flow/" in f:
+            return "flow (reference_impl.flow)"
+        if "/reference_impl/telephony/" in f:
+            return "PBX adapter (reference_impl.telephony)"
+        if "/reference_impl/" in f:
+            return "switchboard/runtime (reference_impl)"
+        if "/emulator/" in f:
+            return "emulator (rooms, phones)"
+        if "benchmarks/" in f:
+            return "benchmark hooks"
+        if "/asyncio/" in f or "selectors" in f or "_asyncio" in func or "select" in func:
+            return "asyncio"
+        if f == "~":
+            name = func.strip("<>")
+            if any(k in name for k in ("socket", "sendto", "recvfrom", "getaddrinfo")):
+                return "sockets (C)"
+            if "md5" in name or "hashlib" in name:
+                return "hashlib (C)"
+            if "re.Pattern" in name or "sre" in name:
+                return "regex (C)"
+            if "lock" in name or "acquire" in name or "Condition" in name:
+                return "locks (C)"
+            return "builtins (C)"
+        if "/re/" in f or f.endswith("/re.py"):
+            return "regex"
+        if "/threading.py" in f or "/queue.py" in f:
+            return "thread hand-off (threading/queue)"
+        return "other stdlib"
+
+    out: dict[str, Any] = {}
+    for thread in ("reactor", "main"):
+        path = f"{prefix}.{thread}"
+        if not os.path.exists(path):
+            continue
+        st = pstats.Stats(path)
+        total = sum(v[2] for v in st.stats.values())   # type: ignore[attr-defined]
+        areas: Counter[str] = Counter()
+        rows = []
+        for (filename, line, func), (cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+            areas[area(filename, func)] += tt
+            short = filename.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
+            rows.append((tt, ct, nc, f"{short}:{line}({func})"))
+        rows.sort(reverse=True)
+        cum = sorted(((ct, nc, f"{filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}"
+                       f":{line}({func})")
+                      for (filename, line, func), (cc, nc, tt, ct, _c) in st.stats.items()  # type: ignore[attr-defined]
+                      if any(k in func for k in (
+                          "handleIncoming", "transmitData", "_invite", "_bridge", "_event",
+                          "deliver", "_step", "write", "recvEvent", "dispatchThreadCallback",
+                          "dispatchTimers", "handle", "parse", "collect", "_run_once"))),
+                     reverse=True)[:12]
+        out[thread] = {
+            "profiled_s": round(total, 2),
+            "areas": {k: round(v / total, 3) for k, v in areas.most_common()} if total else {},
+            "top_tottime": [{"tottime_s": round(tt, 3), "cumtime_s": round(ct, 3), "calls": nc,
+                             "function": fn} for tt, ct, nc, fn in rows[:top]],
+            "entry_points_cumtime": [{"cumtime_s": round(ct, 3), "calls": nc, "function": fn}
+                                     for ct, nc, fn in cum],
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description="Sustained callbacks/s through the sippy PBX to SIPp phones, beside "
+                    "SIPp's own UAC -> UAS rate, in one run.")
+    p.add_argument("--rate", type=float, default=GOAL,
+                   help="callbacks/s of the main run (default: the goal, %(default)g)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="length of the main run and of each confirming run (default 60, 10 with --quick)")
+    p.add_argument("--talk", type=float, default=1.0,
+                   help="seconds a bridged person talks before hanging up; SIPp's reference "
+                        "pause too (default %(default)g)")
+    p.add_argument("--max-setup", type=float, default=1.0,
+                   help="p99 set-up time (s) above which a rate is not sustained (default %(default)g)")
+    p.add_argument("--quick", action="store_true", help="a ~1-minute smoke run: short steps, no confirming runs")
+    p.add_argument("--no-search", action="store_true", help="only the main run at --rate (and the reference)")
+    p.add_argument("--no-reference", action="store_true", help="skip the SIPp UAC -> UAS reference")
+    p.add_argument("--ref-start", type=float, default=2000.0,
+                   help="first rate (calls/s) of the SIPp reference search (default %(default)g)")
+    p.add_argument("--profile", action="store_true",
+                   help="add a cProfile'd step (reactor and asyncio threads) and report where the time goes")
+    p.add_argument("--profile-rate", type=float, default=None,
+                   help="callbacks/s of the profiled step (default: the highest sustained, else --rate)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds the whole benchmark may take (default 450, 75 with --quick)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="PBX processes sharing each step's rate, each with its own SIPp phones "
+                        "(default %(default)s: the product as it is; more is an experiment)")
+    p.add_argument("--records", choices=("sqlite-memory", "sqlite-file", "memory", "none"),
+                   default="sqlite-memory",
+                   help="the switchboard's record store (default %(default)s: the product's "
+                        "SQLite store, in memory, so no disk flush is measured)")
+    p.add_argument("--json", type=str, default=None, help="write every figure as JSON to this path")
+    # the worker, run by the orchestrator in a fresh process per step
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--worker-out", type=str, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--tap", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--profile-out", type=str, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.worker:
+        if args.seconds is None:
+            args.seconds = 60.0
+        return worker_main(args)
+
+    if args.seconds is None:
+        args.seconds = 10.0 if args.quick else 60.0
+    if args.quick:
+        plan = Plan(seconds=args.seconds, probe_seconds=min(5.0, args.seconds),
+                    ref_probe_seconds=min(3.0, args.seconds), confirm=False, resolution=0.3,
+                    max_probes=3, budget_s=args.budget or 75.0)
+    else:
+        plan = Plan(seconds=args.seconds, probe_seconds=min(10.0, args.seconds),
+                    ref_probe_seconds=min(5.0, args.seconds), confirm=True, resolution=0.12,
+                    max_probes=6, budget_s=args.budget or 450.0)
+    bench = Bench(args, plan)
+    budget_end = bench.started + plan.budget_s
+    cpus = os.cpu_count() or 1
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
+    command = " ".join([".venv/bin/python", "benchmarks/sip_throughput.py",
+                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    bench.say(f"sip_throughput: {affinity} CPUs usable ({cpus} online), Python "
+              f"{platform.python_version()}, talk {args.talk:g}s, budget {plan.budget_s:.0f}s")
+
+    talk = args.talk
+    # what a step takes when it holds (one that fails waits up to ~10 s more for its calls)
+    ref_est = lambda s: s + talk + 4.0          # noqa: E731
+    prod_est = lambda s: s + talk + 6.0         # noqa: E731
+    # share the budget: reference ~35 %, product the rest
+    ref_end = bench.started + plan.budget_s * (0.25 if args.no_search else 0.3)
+    results: dict[str, Any] = {
+        "benchmark": "sip_throughput", "command": command,
+        "machine": {"cpus_usable": affinity, "cpus_online": cpus,
+                    "python": platform.python_version(), "platform": platform.platform()},
+        "parameters": {"rate": args.rate, "seconds": args.seconds, "talk": args.talk,
+                       "max_setup_s": args.max_setup, "quick": args.quick, "records": args.records,
+                       "processes": args.processes,
+                       "probe_seconds": plan.probe_seconds, "goal_cb_per_s": GOAL},
+    }
+
+    # 1. the reference
+    ref: dict[str, Any] | None = None
+    if not args.no_reference:
+        bench.say("reference: SIPp uac -> SIPp uas on loopback")
+        ref = bench.search("sipp", bench.reference, args.ref_start, 10.0, {},
+                           plan.ref_probe_seconds, ref_est, ref_end, grow=2.0)
+        results["reference"] = ref
+
+    # 2. the main run at --rate (with the message tap: the overhead figures)
+    bench.say(f"product: callbacks through the sippy PBX to SIPp phones")
+    main_run = bench.product(args.rate, args.seconds)
+    results["main_run"] = main_run
+
+    # the step search
+    search: dict[str, Any] | None = None
+    if not args.no_search:
+        reserve = prod_est(min(20.0, args.seconds)) if args.profile else 0.0
+        search = bench.search("product", lambda r, s: bench.product(r, s), args.rate, 1.0,
+                              {args.rate: main_run}, plan.probe_seconds, prod_est,
+                              budget_end - reserve, grow=1.5)
+        results["search"] = search
+
+    # the profile
+    if args.profile:
+        prate = args.profile_rate or (search["best"] if search and search["best"] else args.rate)
+        pseconds = min(20.0, args.seconds)
+        bench.say(f"profile: cProfile on the reactor and asyncio threads, {prate:g} cb/s x "
+                  f"{pseconds:g}s (profiling slows the process: shares matter, not rates)")
+        with tempfile.TemporaryDirectory(prefix="sip-prof-") as tmp:
+            prefix = str(Path(tmp) / "prof")
+            prof_run = bench.product(prate, pseconds, profile_out=prefix)
+            results["profile"] = {"run": prof_run, "threads": profile_summary(prefix)}
+
+    # 3. the summary
+    best_cb = search["best"] if search else (args.rate if main_run["sustained"] else None)
+    ref_best = ref["best"] if ref else None
+    results["figures"] = figures = {
+        "main_rate_cb_per_s": args.rate,
+        "main_sustained": main_run["sustained"],
+        "main_connected_per_s": main_run["connected_per_s"],
+        "main_failures": main_run["failed"],
+        "max_sustained_cb_per_s": best_cb,
+        "max_sustained_confirmed_seconds": (search or {}).get("confirm_seconds"),
+        "sipp_reference_calls_per_s": ref_best,
+        "sipp_reference_confirmed_seconds": (ref or {}).get("confirm_seconds"),
+        "sipp_reference_is_lower_bound": bool(ref and ref["best"] and ref["lowest_failing_probe"] is None),
+        "max_sustained_is_lower_bound": bool(search and search["best"]
+                                             and search["lowest_failing_probe"] is None),
+        "search_note": (search or {}).get("note"),
+        "sipp_reference_note": (ref or {}).get("note"),
+        "ratio_callbacks_to_sipp_calls": (round(best_cb / ref_best, 4)
+                                          if best_cb and ref_best else None),
+        "ratio_sip_calls_to_sipp_calls": (round(2 * best_cb / ref_best, 4)
+                                          if best_cb and ref_best else None),
+        "goal_cb_per_s": GOAL,
+        "goal_met": bool(best_cb and best_cb >= GOAL),
+        "overhead_person_ok_to_agent_invite_ms": main_run.get("overhead", {}).get(
+            "person_ok_to_agent_invite"),
+        "overhead_agent_ok_to_bridged_ms": main_run.get("overhead", {}).get("agent_ok_to_bridged"),
+        "reference_invite_to_200_ms": None,
+        "elapsed_s": round(bench.elapsed(), 1),
+    }
+    # the reference for the overhead: one SIP round trip between two SIPp, at its best rate
+    if ref and ref.get("best_result"):
+        figures["reference_invite_to_200_ms"] = ref["best_result"]["setup_invite_to_200"]
+    elif ref:
+        ok = [r for r in ref["probes"] if r["sustained"]]
+        if ok:
+            figures["reference_invite_to_200_ms"] = max(ok, key=lambda r: r["rate"])["setup_invite_to_200"]
+
+    print_summary(bench, results)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=2)
+        print(f"JSON: {args.json}")
+    return 0
+
+
+def print_summary(bench: Bench, results: dict[str, Any]) -> None:
+    fig = results["figures"]
+    run = results["main_run"]
+    m = results["machine"]
+    ov = run.get("overhead", {})
+    cpu = run["cpu"]
+    procs = results["parameters"]["processes"]
+    lines = ["", "=" * 78,
+             "SIP throughput: callbacks through the sippy PBX beside SIPp UAC -> UAS",
+             "=" * 78,
+             f"machine    {m['cpus_usable']} CPUs usable, Python {m['python']}, {m['platform']}"]
+    if procs > 1:
+        lines.append(f"EXPERIMENT {procs} PBX processes share each step's rate "
+                     f"(the product runs one)")
+    ref_best = fig["sipp_reference_calls_per_s"]
+    bound = ">= " if fig["sipp_reference_is_lower_bound"] else ""
+    lines.append("reference  SIPp uac -> uas, highest sustained: "
+                 + (f"{bound}{ref_best:g} calls/s ({fig['sipp_reference_note']})"
+                    if ref_best else "n/a"))
+    best = fig["max_sustained_cb_per_s"]
+    bound = ">= " if fig["max_sustained_is_lower_bound"] else ""
+    lines.append("product    callbacks, highest sustained:        "
+                 + (f"{bound}{best:g} cb/s ({fig['search_note'] or 'main run'})"
+                    if best else f"none ({fig['search_note'] or 'main run failed'})"))
+    if fig["ratio_callbacks_to_sipp_calls"] is not None:
+        lines.append(f"ratio      product / reference = {fig['ratio_callbacks_to_sipp_calls']:.4f} "
+                     f"(callbacks/s per SIPp call/s; {fig['ratio_sip_calls_to_sipp_calls']:.4f} "
+                     f"counting a callback as its 2 SIP calls)")
+    lines.append(f"goal       >= {fig['goal_cb_per_s']:g} cb/s sustained for "
+                 f"{results['parameters']['seconds']:g} s: {'MET' if fig['goal_met'] else 'NOT MET'}")
+    lines.append(f"main run   {run['rate']:g} cb/s offered for {run['seconds']:g} s: "
+                 f"{'sustained' if run['sustained'] else 'NOT sustained'}; started "
+                 f"{run['achieved_start_rate']:.1f}/s, connected {run['connected']}/"
+                 f"{run['callbacks']} ({run['connected_per_s']:.1f}/s), failures {run['failed']}"
+                 f"{' ' + json.dumps(run['failures']) if run['failures'] else ''}")
+    lines.append(f"           request -> bridged: {fmt_ms(run['setup_request_to_bridged'])}")
+    lines.append(f"           its p50 along the run (sixths): "
+                 + ", ".join("-" if x is None else f"{x:g}" for x in run["setup_p50_by_sixth_ms"])
+                 + " ms")
+    lines.append(f"           SIPp phones: {run['sipp']['successful']} calls ok, "
+                 f"{run['sipp']['failed']} failed, {run['sipp']['retransmissions']} retransmissions")
+    lines.append(f"           CPU: PBX {cpu['pbx_ms_per_callback']} ms/callback = "
+                 f"{cpu['pbx_process_share_of_one_core']:.2f} of one core ("
+                 + ", ".join(f"{k} {v:g} s" for k, v in cpu["threads_s"].items() if v >= 0.05)
+                 + f"); SIPp phones {cpu['sipp_ms_per_callback']} ms/callback")
+    g = run["gc"]["gen2"]
+    heap = run.get("heap_after_drain", {}).get("objects")
+    lines.append(f"           GC: {g['count']} full collections, {g['total_ms'] / 1000:.1f} s in all, "
+                 f"longest {g['max_ms']:.0f} ms (every thread stops)"
+                 + (f"; {heap:,} objects on the heap after the calls" if heap else ""))
+    lines.append("PBX set-up overhead (main run, timestamps of the PBX's own SIP messages):")
+    lines.append(f"  person's 200 OK in -> agent's INVITE out: {fmt_ms(ov.get('person_ok_to_agent_invite'))}")
+    lines.append(f"  agent's 200 OK in  -> bridge complete:    {fmt_ms(ov.get('agent_ok_to_bridged'))}")
+    lines.append(f"  reference, SIPp uac INVITE -> 200 via SIPp uas (SIPp counts whole ms): "
+                 f"{fmt_ms(fig['reference_invite_to_200_ms'])}")
+    if ov:
+        lines.append(f"  beside it, our INVITE -> the SIPp phone's 200 (as the PBX sees it): "
+                     f"{fmt_ms(ov.get('phone_invite_to_200'))}")
+        a1, a2 = ov["a1_person_ok_to_answer_posted"]["p50"], ov["a2_answer_posted_to_flow"]["p50"]
+        a3, a4 = ov["a3_flow_answer_to_dial_cmd"]["p50"], ov["a4_dial_cmd_to_invite_out"]["p50"]
+        lines.append(f"  first, p50 by part: sippy to the hand-off {a1} ms, wait for the asyncio "
+                     f"loop {a2} ms, flow {a3} ms, back to sippy + INVITE out {a4} ms")
+        b = [ov[k]["p50"] for k in ("b1_agent_ok_to_answer_posted", "b2_answer_posted_to_flow",
+                                   "b3_flow_answer_to_bridge_cmd", "b4_bridge_cmd_to_reinvites_out",
+                                   "b5_reinvites_out_to_both_200")]
+        lines.append(f"  second, p50 by part: sippy {b[0]} ms, asyncio wait {b[1]} ms, flow "
+                     f"{b[2]} ms, re-INVITEs out {b[3]} ms, phones answer both {b[4]} ms")
+        lines.append(f"  datagram read -> handled by the reactor: {fmt_ms(run.get('receive_queue'))}")
+    prof = results.get("profile")
+    if prof:
+        lines.append(f"profile ({prof['run']['rate']:g} cb/s for {prof['run']['seconds']:g} s, "
+                     f"cProfile, shares of each thread's profiled time):")
+        for thread, data in prof["threads"].items():
+            areas = ", ".join(f"{k} {v * 100:.0f}%" for k, v in list(data["areas"].items())[:7])
+            lines.append(f"  {thread} thread ({data['profiled_s']} s): {areas}")
+            for row in data["top_tottime"][:6]:
+                lines.append(f"      {row['tottime_s']:7.2f} s  {row['function']}")
+    lines.append(f"elapsed    {fig['elapsed_s']:.0f} s")
+    lines.append(f"reproduce  {results['command']}")
+    lines.append("=" * 78)
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
