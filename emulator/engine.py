@@ -23,6 +23,7 @@ from reference_impl.switchboard import Ports, Switchboard
 from . import behaviour as b
 from .clock import Clock, SimClock
 from .metrics import Levels, compute
+from .stats import Collector
 from .pbx import SimPbx
 from .rooms import RoomServers
 from .scenario import Scenario
@@ -120,6 +121,8 @@ class SimResult:
     late_events: int = 0
     open_at_end: dict[str, int] = field(default_factory=dict)
     plans: dict[tuple[str, str], b.PhonePlan] = field(default_factory=dict)  # with keep_plans
+    collector: Collector | None = None
+    samples: list[tuple[float, int, int, int, int]] = field(default_factory=list)
 
 
 def build_directory(scenario: Scenario) -> Directory:
@@ -135,13 +138,20 @@ def build_directory(scenario: Scenario) -> Directory:
 
 class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int | None = None,
-                 observers: Iterable[object] = (), keep_plans: bool = False) -> None:
+                 observers: Iterable[object] = (), keep_plans: bool = False,
+                 keep_records: bool = True, interval: float = 0.0) -> None:
+        """`keep_records=False` streams statistics only (load runs: memory stays flat);
+        `interval` > 0 also samples the levels and counts callbacks per interval."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = env = simpy.Environment()
         self.streams = streams = b.Streams(self.seed)
         self.directory = directory = build_directory(scenario)
-        self.records = MemoryRecords()
+        self.records = MemoryRecords() if keep_records else None
+        arrivals = scenario.arrivals
+        self.warmup = arrivals.warmup if arrivals else 0.0
+        self.collector = Collector(self.warmup, interval)
+        self.samples: list[tuple[float, int, int, int, int]] = []   # t, agents, rooms, live, trunks
         self.levels = Levels(terminals=sum(len(c.terminals) for c in directory.centres.values()),
                              trunk_capacity=scenario.pbx.trunks)
         self.people = People(scenario, streams, keep_plans)
@@ -166,12 +176,32 @@ class Simulation:
                         timers=self.timers),
             clock=lambda: env.now, records=self.records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
-            caller_id=scenario.pbx.caller_id, observers=observers)
+            caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers])
+        self._last_end = 0.0
         self.people.desk = AgentDesk(SimClock(env), self.switchboard)
         self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls
 
     def _deliver(self, callback_id: str, event: f.Event) -> None:
         self.switchboard.deliver(callback_id, event)
+
+    def closed(self, record: CallbackRecord) -> None:
+        self._last_end = max(self._last_end, record.times.get("ended", 0.0))
+
+    def _end_warmup(self) -> None:
+        for level in (self.levels.rooms, self.levels.agents, self.levels.trunks):
+            level.restart(self.env.now)
+
+    def _sampler(self):  # type: ignore[no-untyped-def]
+        """The levels at every interval, while traffic may still come or calls are up."""
+        arrivals = self.scenario.arrivals
+        horizon = arrivals.duration if arrivals else 0.0
+        while True:
+            levels = self.levels
+            self.samples.append((self.env.now, levels.agents.value, levels.rooms.value,
+                                 len(self.switchboard.live), levels.trunks.value))
+            if self.env.now >= horizon and not self.switchboard.live:
+                return
+            yield self.env.timeout(self.collector.interval)
 
     # -- traffic -------------------------------------------------------------
 
@@ -235,16 +265,19 @@ class Simulation:
             self.env.process(self._explicit())
         if self.scenario.arrivals is not None:
             self.env.process(self._arrivals())
+        if self.warmup > 0:
+            self.env.timeout(self.warmup).callbacks.append(lambda _: self._end_warmup())
+        if self.collector.interval > 0:
+            self.env.process(self._sampler())
         self.env.run()
-        records = list(self.records)
+        records = list(self.records) if self.records is not None else []
         arrivals = self.scenario.arrivals
         # The run ends when the last call does (stale cancelled timers may fire later).
-        end = max([r.times.get("ended", 0.0) for r in records] +
-                  [arrivals.duration if arrivals else 0.0])
-        warmup = arrivals.warmup if arrivals else 0.0
+        end = max(self._last_end, arrivals.duration if arrivals else 0.0)
         return SimResult(
             scenario=self.scenario, seed=self.seed, records=records,
-            metrics=compute(records, self.levels, end, warmup), end=end,
+            metrics=compute(self.collector, self.levels, end), end=end,
+            collector=self.collector, samples=self.samples,
             late_events=self.switchboard.late_events,
             open_at_end={"live": len(self.switchboard.live), "rooms": len(self.rooms.rooms),
                          "codes": self.switchboard.codes.in_use, "legs": len(self.pbx.legs),

@@ -10,20 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-import numpy as np
-
 from reference_impl.flow import Outcome
 from reference_impl.records import CallbackRecord
 
-# name -> (from stage, to stage) in a record's `times`
-STAGES: dict[str, tuple[str, str]] = {
-    "time_to_ring": ("requested", "person_ringing"),
-    "time_to_person": ("requested", "person_answered"),
-    "time_to_agent": ("person_answered", "agent_answered"),
-    "callback_latency": ("requested", "bridged"),
-    "time_to_room": ("bridged", "person_in_room"),
-    "agent_join_delay": ("bridged", "agent_in_room"),
-}
+from .stats import STAGES, Collector
+
 SERIES = (*STAGES, "failovers")
 # Quality metrics of the network model: named now, measured once links exist.
 QUALITY = ("video_startup", "video_stall_ratio", "video_bitrate", "chat_latency",
@@ -69,6 +60,11 @@ class Level:
     peak: int = 0
     _area: float = 0.0
     _since: float = 0.0
+    _start: float = 0.0
+
+    def restart(self, now: float) -> None:
+        """Forget the past (the end of a warm-up): means and peaks count from now."""
+        self._area, self._since, self._start, self.peak = 0.0, now, now, self.value
 
     def change(self, now: float, delta: int) -> None:
         self._area += self.value * (now - self._since)
@@ -77,9 +73,10 @@ class Level:
         self.peak = max(self.peak, self.value)
 
     def mean(self, end: float, capacity: float = 1.0) -> float:
-        """The time-weighted mean over [0, end], as a fraction of `capacity`."""
+        """The time-weighted mean since the start (or restart), as a fraction of `capacity`."""
         area = self._area + self.value * (end - self._since)
-        return area / (end * capacity) if end > 0 else 0.0
+        span = end - self._start
+        return area / (span * capacity) if span > 0 else 0.0
 
 
 @dataclass
@@ -93,22 +90,19 @@ class Levels:
     trunk_capacity: int = 1
 
 
-def compute(records: Iterable[CallbackRecord], levels: Levels, end: float,
-            warmup: float = 0.0) -> dict[str, float | None]:
+def compute(collector: Collector, levels: Levels, end: float) -> dict[str, float | None]:
     """Every metric of `metric_names()`; None where there is nothing to measure."""
-    kept = [r for r in records if r.times.get("requested", 0.0) >= warmup]
     values: dict[str, float | None] = {name: None for name in metric_names()}
-    for name, (start, stop) in STAGES.items():
-        _series(values, name, [r.times[stop] - r.times[start] for r in kept
-                               if start in r.times and stop in r.times])
-    _series(values, "failovers", [float(r.failovers) for r in kept if r.centre is not None])
-    total = len(kept)
+    for name in SERIES:
+        series = collector.series[name]
+        values[f"{name}.count"] = float(series.count)
+        if series.count:
+            p50, p95, p99 = series.quantiles([50, 95, 99])
+            values.update({f"{name}.p50": p50, f"{name}.p95": p95, f"{name}.p99": p99,
+                           f"{name}.mean": series.mean, f"{name}.max": series.peak})
     for outcome in Outcome:
-        hits = sum(r.outcome == outcome.value for r in kept)
-        values[f"outcomes.{outcome.value}"] = hits / total if total else None
-    bridged = [r for r in kept if "bridged" in r.times]
-    values["rooms_refused"] = (sum(r.room_refused for r in bridged) / len(bridged)
-                               if bridged else None)
+        values[f"outcomes.{outcome.value}"] = collector.fraction(outcome)
+    values["rooms_refused"] = collector.refused / collector.bridged if collector.bridged else None
     values["concurrent_rooms.max"] = float(levels.rooms.peak)
     values["concurrent_rooms.mean"] = levels.rooms.mean(end)
     values["agent_occupancy.max"] = levels.agents.peak / levels.terminals
@@ -116,17 +110,6 @@ def compute(records: Iterable[CallbackRecord], levels: Levels, end: float,
     values["trunk_occupancy.max"] = levels.trunks.peak / levels.trunk_capacity
     values["trunk_occupancy.mean"] = levels.trunks.mean(end, levels.trunk_capacity)
     return values
-
-
-def _series(values: dict[str, float | None], name: str, samples: list[float]) -> None:
-    values[f"{name}.count"] = float(len(samples))
-    if not samples:
-        return
-    data = np.asarray(samples)
-    p50, p95, p99 = np.percentile(data, [50, 95, 99])
-    values.update({f"{name}.p50": float(p50), f"{name}.p95": float(p95),
-                   f"{name}.p99": float(p99), f"{name}.mean": float(data.mean()),
-                   f"{name}.max": float(data.max())})
 
 
 def outcome_counts(records: Iterable[CallbackRecord]) -> Mapping[str, int]:

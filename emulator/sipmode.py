@@ -27,6 +27,7 @@ from . import behaviour as b
 from .clock import LoopClock
 from .engine import AgentDesk, People, SimResult, Simulation, build_directory
 from .metrics import Levels, compute
+from .stats import Collector
 from .pbx.sipp import SippPhones, phone_user
 from .rooms import RoomServers
 from .scenario import Scenario
@@ -143,6 +144,7 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
     plans = sim.people.plans or {}
     people = People(scenario, b.Streams(rehearsal.seed + 1))   # for calls the rehearsal never made
     people.person_profiles = sim.people.person_profiles
+    collector = Collector()
     levels = Levels(terminals=sum(len(c.terminals) for c in build_directory(scenario).centres.values()),
                     trunk_capacity=scenario.pbx.trunks)
     records = MemoryRecords()
@@ -167,7 +169,7 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
                                          level=levels.rooms),
             notifier=NoNotifier(), records=records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
-            caller_id=scenario.pbx.caller_id, observers=[*observers, watcher])
+            caller_id=scenario.pbx.caller_id, observers=[collector, *observers, watcher])
         watcher.desk = AgentDesk(LoopClock(loop, runtime.now), runtime.switchboard)
         pbx = runtime.telephony
         assert isinstance(pbx, SipPbx)
@@ -181,7 +183,7 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
         kept = list(records)
         end = max([r.times.get("ended", 0.0) for r in kept] + [0.0])
         return SimResult(scenario=scenario, seed=rehearsal.seed, records=kept,
-                         metrics=compute(kept, levels, end), end=end,
+                         metrics=compute(collector, levels, end), end=end, collector=collector,
                          late_events=sb.late_events,
                          open_at_end={"live": len(sb.live),
                                       "rooms": len(runtime.rooms.rooms),  # type: ignore[attr-defined]
