@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import scenario as sc
 from .runner import print_table, run_scenario, write_json, write_junit
@@ -45,6 +45,23 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--time-scale", type=_positive, default=1.0, metavar="K",
                        help="sip mode: talk times run K times faster")
 
+    load = commands.add_parser("load", help="a load simulation: replications, confidence intervals")
+    load.add_argument("file", type=Path, metavar="FILE")
+    load.add_argument("--replications", type=_count, default=1, metavar="N",
+                      help="independent runs, each with its own seed (default 1)")
+    load.add_argument("--seed", type=int, help="override the scenario's seed")
+    load.add_argument("--workers", type=_count, metavar="W",
+                      help="local processes (default: one per core, at most N)")
+    load.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                      help="run the replications on this Dask cluster")
+    load.add_argument("--interval", type=_positive, metavar="SECONDS",
+                      help="time-series and --stats-csv interval (default: ~300 points)")
+    load.add_argument("--json", type=Path, metavar="PATH", help="write the study as JSON")
+    load.add_argument("--csv", type=Path, metavar="PATH", help="write every metric as CSV")
+    load.add_argument("--report", type=Path, metavar="PATH", help="write an HTML report")
+    load.add_argument("--stats-csv", type=Path, metavar="PATH",
+                      help="a periodic statistics file like SIPp's -trace_stat")
+
     diff = commands.add_parser("diff", help="run a scenario in sim and over real SIP and compare")
     diff.add_argument("file", type=Path, metavar="FILE")
     diff.add_argument("--seed", type=int, help="override the scenario's seed")
@@ -62,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "diff":
             return _diff(args)
+        if args.command == "load":
+            return _load(args)
         return _trace(args)
     except sc.ScenarioError as error:
         print(f"callback-emu: {error}", file=sys.stderr)
@@ -97,6 +116,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
     return value
 
 
@@ -151,6 +180,55 @@ def _trace(args: argparse.Namespace) -> int:
     for line in ladder.lines:
         print(line)
     return EXPECTATIONS_HELD
+
+
+_KEY_METRICS = ("callback_latency.p50", "callback_latency.p95", "time_to_agent.p95",
+                "outcomes.connected", "outcomes.no_agent", "outcomes.person_abandoned",
+                "failovers.mean", "agent_occupancy.mean", "trunk_occupancy.max",
+                "concurrent_rooms.max")
+
+
+def _load(args: argparse.Namespace) -> int:
+    from .load import default_interval, failed_expectations, run_replications, study
+    from .outputs import write_json, write_metrics_csv, write_stats_csv
+
+    (loaded,) = _load_all([str(args.file)], args.seed)
+    scenario = loaded.scenario
+    if scenario.arrivals is None:
+        raise sc.ScenarioError(str(args.file), None, "arrivals",
+                               "a load simulation needs an arrival process",
+                               "add 'arrivals: {rate: 120/h, duration: 8h}'; "
+                               "explicit callbacks are for 'callback-emu run'")
+    interval = args.interval or default_interval(scenario)
+    runs = run_replications(scenario, args.replications, workers=args.workers,
+                            interval=interval, scheduler=args.scheduler)
+    document = study(scenario, runs, interval)
+    _print_study(document)
+    if args.json:
+        write_json(document, args.json)
+    if args.csv:
+        write_metrics_csv(document, args.csv)
+    if args.stats_csv:
+        write_stats_csv(runs[0], interval, args.stats_csv)
+    if args.report:
+        from .report import write_report
+        write_report(args.report, document)
+    return EXPECTATION_FAILED if failed_expectations(document) else EXPECTATIONS_HELD
+
+
+def _print_study(document: dict[str, Any]) -> None:
+    print(f"# {document['scenario']}: {document['replications']} replication(s), "
+          f"{document['callbacks']} callbacks after the warm-up")
+    print(f"{'metric':<28} {'mean':>10}  95% confidence interval")
+    for name in _KEY_METRICS:
+        value = document["metrics"][name]
+        mean, ci = value["mean"], value["ci95"]
+        shown = "-" if mean is None else f"{mean:.4g}"
+        band = "" if ci is None else f"[{ci[0]:.4g}, {ci[1]:.4g}]"
+        print(f"{name:<28} {shown:>10}  {band}")
+    for verdict in document["expectations"]:
+        state = "held" if verdict["passed"] else "FAILED"
+        print(f"expect {verdict['expect']}: {state} ({verdict['value']})")
 
 
 def _diff(args: argparse.Namespace) -> int:
