@@ -129,7 +129,8 @@ def build_directory(scenario: Scenario) -> Directory:
     centres = {}
     for index, (name, spec) in enumerate(scenario.centres.items(), start=1):
         centres[name] = Centre(name=name, terminals=tuple(spec.numbers(index)),
-                               ring_timeout=spec.ring_timeout)
+                               ring_timeout=spec.ring_timeout,
+                               queue_max_wait=spec.queue.max_wait if spec.queue else None)
     services = {code: Service(code=code, centres=tuple(s.centres), room_template=s.room_template,
                               label=s.label or code)
                 for code, s in scenario.services.items()}

@@ -22,7 +22,7 @@ QUALITY = ("video_startup", "video_stall_ratio", "video_bitrate", "chat_latency"
 SERIES_SUFFIXES = ("p50", "p95", "p99", "mean", "max", "count")
 LEVELS = ("concurrent_rooms", "agent_occupancy", "trunk_occupancy")
 LEVEL_SUFFIXES = ("mean", "max")
-FRACTIONS = ("rooms_refused", *(f"outcomes.{o.value}" for o in Outcome))
+FRACTIONS = ("rooms_refused", "queued", *(f"outcomes.{o.value}" for o in Outcome))
 
 
 def metric_names() -> list[str]:
@@ -103,6 +103,7 @@ def compute(collector: Collector, levels: Levels, end: float) -> dict[str, float
     for outcome in Outcome:
         values[f"outcomes.{outcome.value}"] = collector.fraction(outcome)
     values["rooms_refused"] = collector.refused / collector.bridged if collector.bridged else None
+    values["queued"] = collector.queued / collector.callbacks if collector.callbacks else None
     values["concurrent_rooms.max"] = float(levels.rooms.peak)
     values["concurrent_rooms.mean"] = levels.rooms.mean(end)
     values["agent_occupancy.max"] = levels.agents.peak / levels.terminals

@@ -466,9 +466,6 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
         for i, terminal in enumerate(centre.terminals if isinstance(centre.terminals, list) else []):
             if isinstance(terminal, Terminal):
                 agent(terminal.agent, ("centres", name, "terminals", i, "agent"))
-        if centre.queue is not None:
-            fail(("centres", name, "queue"), "centre queues are not modelled yet",
-                 "remove 'queue' for now: queueing at a centre comes with the load issue")
         for number in centre.numbers(index):
             if number in numbers:
                 fail(("centres", name, "terminals"),

@@ -126,6 +126,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "callback_latency": ("requested", "bridged"),
     "time_to_room": ("bridged", "person_in_room"),
     "agent_join_delay": ("bridged", "agent_in_room"),
+    "queue_wait": ("queued", "dequeued"),      # on hold at a centre for a free terminal
 }
 
 
@@ -150,6 +151,7 @@ class Collector:
         self.callbacks = 0
         self.bridged = 0
         self.refused = 0
+        self.queued = 0
         self.intervals: dict[int, Interval] = {}
 
     def closed(self, record: CallbackRecord) -> None:
@@ -168,6 +170,8 @@ class Collector:
         if "bridged" in times:
             self.bridged += 1
             self.refused += record.room_refused
+        if "queued" in times:
+            self.queued += 1
         if self.interval > 0:
             self._count(int(requested // self.interval), outcome, times)
 

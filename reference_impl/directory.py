@@ -55,7 +55,8 @@ class Directory:
             if missing:
                 raise NoCentreForService(
                     f"service {service.code!r} names unknown centre(s): {', '.join(missing)}")
-            centres = tuple(CentreRoute(name=n, ring_timeout=self.centres[n].ring_timeout)
+            centres = tuple(CentreRoute(name=n, ring_timeout=self.centres[n].ring_timeout,
+                                        queue_max_wait=self.centres[n].queue_max_wait)
                             for n in service.centres)
             self._routes[service.code] = ServiceRoute(
                 service_code=service.code, centres=centres, room_template=service.room_template)

@@ -57,6 +57,8 @@ class Switchboard:
         self._forms: dict[str, Mapping[str, str]] = {}
         self._ids = count(1)
         self._queue: deque[tuple[str, f.Event]] = deque()
+        # Callbacks on hold for a terminal, per centre, first come first served.
+        self._holding: dict[str, dict[str, None]] = {name: {} for name in directory.centres}
         self._busy = False
         self._on_event = _hooks(observers, "event")
         self._on_command = _hooks(observers, "command")
@@ -66,7 +68,8 @@ class Switchboard:
             f.StartTimer: self._start_timer, f.CancelTimer: self._cancel_timer,
             f.FindRoute: self._find_route, f.AllocateCode: self._allocate_code,
             f.ReleaseCode: self._release_code, f.SeizeTerminal: self._seize_terminal,
-            f.ReleaseTerminal: self._release_terminal, f.CreateRoom: self._create_room,
+            f.ReleaseTerminal: self._release_terminal, f.AwaitTerminal: self._await_terminal,
+            f.LeaveQueue: self._leave_queue, f.CreateRoom: self._create_room,
             f.JoinRoom: self._join_room, f.DeleteRoom: self._delete_room,
             f.NotifyPerson: self._notify, f.CloseRecord: self._close,
         }
@@ -201,7 +204,23 @@ class Switchboard:
 
     def _release_terminal(self, cb: f.Callback, cmd: f.Command) -> None:
         assert isinstance(cmd, f.ReleaseTerminal)
-        self.terminals.release(cmd.terminal)
+        centre = self.terminals.release(cmd.terminal)
+        holding = self._holding[centre]
+        if holding:
+            # The first caller on hold at that centre gets the terminal.
+            owner = next(iter(holding))
+            del holding[owner]
+            terminal = self.terminals.seize(centre)
+            assert terminal is not None
+            self.deliver(owner, f.TerminalSeized(terminal=terminal))
+
+    def _await_terminal(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.AwaitTerminal)
+        self._holding[cmd.centre][cb.callback_id] = None
+
+    def _leave_queue(self, cb: f.Callback, cmd: f.Command) -> None:
+        assert isinstance(cmd, f.LeaveQueue)
+        self._holding[cmd.centre].pop(cb.callback_id, None)
 
     def _create_room(self, cb: f.Callback, cmd: f.Command) -> None:
         assert isinstance(cmd, f.CreateRoom)

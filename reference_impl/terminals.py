@@ -38,9 +38,11 @@ class TerminalPool:
             heapq.heappush(free, index)
         return found
 
-    def release(self, terminal: str) -> None:
+    def release(self, terminal: str) -> str:
+        """Free a terminal; returns its centre."""
         centre, index = self._held.pop(terminal)
         heapq.heappush(self._free[centre], index)
+        return centre
 
     def busy(self, centre: str) -> int:
         return len(self._numbers[centre]) - len(self._free[centre])

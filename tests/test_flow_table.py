@@ -32,6 +32,9 @@ ROUTE = ServiceRoute(service_code="loans", room_template="advisor",
                      centres=(CentreRoute(name="north", ring_timeout=15.0),
                               CentreRoute(name="south", ring_timeout=20.0)))
 NOWHERE = ServiceRoute(service_code="loans", centres=())
+HOLD = ServiceRoute(service_code="loans",               # north keeps callers on hold for 60 s
+                    centres=(CentreRoute(name="north", ring_timeout=15.0, queue_max_wait=60.0),
+                             CentreRoute(name="south", ring_timeout=20.0)))
 CODE = "0042"
 
 # -- a driver that keeps its own account of what the callback holds --------------
@@ -137,11 +140,17 @@ _SEIZING: list[Prefix] = [
     _ALLOCATING[1] + (GOT_CODE, N1, LegFailed(leg="agent-1", reason=FailReason.BUSY)),
     _ALLOCATING[0] + (GOT_CODE, NoFreeTerminal()),
 ]
+_QUEUED: list[Prefix] = [
+    (REQ, P_ANS, RouteFound(route=HOLD), GOT_CODE, NoFreeTerminal()),
+    (REQ, P_ANS, RouteFound(route=HOLD), GOT_CODE, N1,
+     LegFailed(leg="agent-1", reason=FailReason.BUSY), NoFreeTerminal()),
+]
 _DIALLING_AGENT: list[Prefix] = [
     _SEIZING[0] + (N1,),
     _SEIZING[1] + (N2,),                                     # agent-2, same centre
     _SEIZING[2] + (S1,),                                     # agent-1, next centre
     _SEIZING[0] + (N1, A1_RING, TimerFired(timer="ring:agent-1"), S1),
+    _QUEUED[0] + (N1,),                                      # a terminal freed for us
 ]
 _AGENT_RINGING: list[Prefix] = [
     p + (LegRinging(leg=f"agent-{sum(isinstance(e, TerminalSeized) for e in p)}"),)
@@ -162,6 +171,7 @@ PREFIXES: dict[State, list[Prefix]] = {
     State.ROUTING: _ROUTING,
     State.ALLOCATING_CODE: _ALLOCATING,
     State.SEIZING_TERMINAL: _SEIZING,
+    State.QUEUED: _QUEUED,
     State.DIALLING_AGENT: _DIALLING_AGENT,
     State.AGENT_RINGING: _AGENT_RINGING,
     State.BRIDGING: _BRIDGING,
@@ -198,6 +208,7 @@ SAMPLES: dict[str, Sample] = {
     **{f"agent_{name}": make for name, make in _LEG_SAMPLES},
     "unknown_leg_answered": lambda a: LegAnswered(leg="agent-9"),
     "unknown_timer": lambda a: TimerFired(timer="ring:agent-9"),
+    "queue_timer": lambda a: TimerFired(timer="queue:north"),
     "RouteFound": lambda a: ROUTED,
     "RouteFound_nowhere": lambda a: RouteFound(route=NOWHERE),
     "CodeAllocated": lambda a: CodeAllocated(code="0099"),

@@ -65,3 +65,34 @@ def test_no_agent_matches_erlang_b(terminals: int, load: float) -> None:
     assert abs(blocked.mean() - expected) <= 4 * error + 0.02 * expected, (
         blocked.mean(), expected, error)
     assert error < 0.1 * expected          # the check is sharp enough to mean something
+
+
+def erlang_c(servers: int, load: float) -> float:
+    """Probability that a caller waits in an M/M/N queue."""
+    blocking = erlang_b(servers, load)
+    return servers * blocking / (servers - load * (1 - blocking))
+
+
+def queue_system(terminals: int, load: float, calls: int) -> str:
+    # The loss system, with an unbounded hold queue at the centre.
+    return loss_system(terminals, load, calls).replace(
+        "ring_timeout: 15s\n", "ring_timeout: 15s\n    queue: {max_wait: 100000h}\n")
+
+
+@pytest.mark.parametrize("terminals,load", [(5, 3.0), (5, 4.0), (8, 6.5)])
+def test_waiting_matches_erlang_c(terminals: int, load: float) -> None:
+    scenario = loads(queue_system(terminals, load, calls=8000)).scenario
+    runs = run_replications(scenario, 6, workers=2, progress=False)
+    waited = np.array([r.metrics["queued"] for r in runs], dtype=float)
+    # Mean wait over every caller = P(wait) x the mean wait of those who waited.
+    wait = np.array([r.metrics["queued"] * r.metrics["queue_wait.mean"] for r in runs])
+    assert all(r.metrics["outcomes.connected"] == 1.0 for r in runs)   # nobody is turned away
+    p_wait = erlang_c(terminals, load)
+    mean_wait = p_wait * 180.0 / (terminals - load)       # W_q = C / (N mu - lambda)
+    # Same tolerance argument as for Erlang B; the mean wait is noisier (heavy
+    # correlation between neighbours in a queue near saturation), hence 5 %.
+    for measured, expected, slack in ((waited, p_wait, 0.02), (wait, mean_wait, 0.05)):
+        error = measured.std(ddof=1) / np.sqrt(len(measured))
+        assert abs(measured.mean() - expected) <= 4 * error + slack * expected, (
+            measured.mean(), expected, error)
+        assert error < 0.15 * expected

@@ -6,9 +6,9 @@ package imports nothing that does IO and nothing from the rest of the project.
 
 from ._state import IGNORED, TRANSITIONS, State
 from ._types import (PERSON_LEG, CentreRoute, FailReason, Notice, Outcome, Role,
-                     ServiceRoute, agent_leg, ring_timer, role_of)
+                     ServiceRoute, agent_leg, queue_timer, ring_timer, role_of)
 from .callback import Callback, LegState, Step, event_kind
-from .commands import (AllocateCode, Bridge, CancelTimer, CloseRecord, Command,
+from .commands import (AllocateCode, AwaitTerminal, Bridge, LeaveQueue, CancelTimer, CloseRecord, Command,
                        CreateRoom, DeleteRoom, Dial, FindRoute, Hangup, JoinRoom,
                        NotifyPerson, ReleaseCode, ReleaseTerminal, SeizeTerminal,
                        StartTimer)
@@ -21,7 +21,8 @@ from .events import (AgentEnteredCode, Bridged, CallbackRequested, CodeAllocated
 
 __all__ = [
     "State", "TRANSITIONS", "IGNORED", "PERSON_LEG", "CentreRoute", "FailReason",
-    "Notice", "Outcome", "Role", "ServiceRoute", "agent_leg", "ring_timer", "role_of",
+    "Notice", "Outcome", "Role", "ServiceRoute", "agent_leg", "queue_timer", "ring_timer",
+    "role_of", "AwaitTerminal", "LeaveQueue",
     "Callback", "LegState", "Step", "event_kind",
     "AllocateCode", "Bridge", "CancelTimer", "CloseRecord", "Command", "CreateRoom",
     "DeleteRoom", "Dial", "FindRoute", "Hangup", "JoinRoom", "NotifyPerson",

@@ -21,6 +21,7 @@ class State(Enum):
     ROUTING = "routing"                    # the person answered; FindRoute sent
     ALLOCATING_CODE = "allocating_code"    # AllocateCode sent
     SEIZING_TERMINAL = "seizing_terminal"  # SeizeTerminal sent
+    QUEUED = "queued"                      # on hold for a free terminal (AwaitTerminal sent)
     DIALLING_AGENT = "dialling_agent"      # Dial(agent) sent, code as caller ID
     AGENT_RINGING = "agent_ringing"
     BRIDGING = "bridging"                  # the agent answered; Bridge sent
@@ -31,7 +32,7 @@ class State(Enum):
 S = State
 
 # Stages where the person is on the line, waiting for an agent.
-_WAITING_FOR_AGENT = (S.ROUTING, S.ALLOCATING_CODE, S.SEIZING_TERMINAL,
+_WAITING_FOR_AGENT = (S.ROUTING, S.ALLOCATING_CODE, S.SEIZING_TERMINAL, S.QUEUED,
                       S.DIALLING_AGENT, S.AGENT_RINGING, S.BRIDGING)
 _DIALLING_PERSON = (S.DIALLING_PERSON, S.PERSON_RINGING)
 _DIALLING_AGENT = (S.DIALLING_AGENT, S.AGENT_RINGING)
@@ -50,8 +51,9 @@ TRANSITIONS: dict[tuple[State, str], str] = {
     (S.ROUTING, "RouteFound"): "_route_found",
     (S.ALLOCATING_CODE, "CodeAllocated"): "_code_allocated",
     (S.ALLOCATING_CODE, "CodesExhausted"): "_codes_exhausted",
-    (S.SEIZING_TERMINAL, "TerminalSeized"): "_terminal_seized",
+    **_each((S.SEIZING_TERMINAL, S.QUEUED), "TerminalSeized", "_terminal_seized"),
     (S.SEIZING_TERMINAL, "NoFreeTerminal"): "_no_free_terminal",
+    (S.QUEUED, "queue_timer"): "_queue_timed_out",
     (S.DIALLING_AGENT, "agent_ringing"): "_agent_ringing",
     **_each(_DIALLING_AGENT, "agent_answered", "_agent_answered"),
     **_each(_DIALLING_AGENT, "agent_failed", "_agent_failed"),
@@ -62,8 +64,8 @@ TRANSITIONS: dict[tuple[State, str], str] = {
     **_each((S.BRIDGING, S.CONNECTED), "AgentEnteredCode", "_code_entered"),
     # The code shows on a desk phone while it rings: an agent may type it before
     # anyone answers, even at a centre that has rung out. Nobody joins on it.
-    **_each((S.SEIZING_TERMINAL, S.DIALLING_AGENT, S.AGENT_RINGING), "AgentEnteredCode",
-            "_code_too_early"),
+    **_each((S.SEIZING_TERMINAL, S.QUEUED, S.DIALLING_AGENT, S.AGENT_RINGING),
+            "AgentEnteredCode", "_code_too_early"),
     (S.CONNECTED, "RoomCreated"): "_room_created",
     (S.CONNECTED, "RoomRefused"): "_room_refused",
     (S.CONNECTED, "JoinedRoom"): "_joined_room",

@@ -63,6 +63,7 @@ class CentreRoute:
 
     name: str
     ring_timeout: float
+    queue_max_wait: float | None = None   # hold for a free terminal this long (None: no queue)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,3 +89,7 @@ def role_of(leg: str) -> Role:
 
 def ring_timer(leg: str) -> str:
     return f"ring:{leg}"
+
+
+def queue_timer(centre: str) -> str:
+    return f"queue:{centre}"

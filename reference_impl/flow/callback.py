@@ -16,7 +16,7 @@ from . import commands as c
 from . import events as e
 from ._state import IGNORED, REPLY_KINDS, TRANSITIONS, State
 from ._types import (PERSON_LEG, FailReason, Notice, Outcome, Role, ServiceRoute,
-                     agent_leg, ring_timer, role_of)
+                     agent_leg, queue_timer, ring_timer, role_of)
 from .errors import CallAlreadyEnded, FlowError, OutOfTurn, UnexpectedEvent, UnknownLeg
 
 
@@ -66,8 +66,8 @@ def event_kind(event: e.Event) -> str:
     if isinstance(event, e.LegEvent):
         return f"{role_of(event.leg).value}_{_LEG_VERBS[type(event)]}"
     if isinstance(event, e.TimerFired):
-        leg = event.timer.partition(":")[2]
-        return f"{role_of(leg).value}_ring_timer"
+        kind, _, name = event.timer.partition(":")
+        return "queue_timer" if kind == "queue" else f"{role_of(name).value}_ring_timer"
     return type(event).__name__
 
 
@@ -99,8 +99,11 @@ class Callback:
         self.notices: list[Notice] = []
         self._centre_index = -1
         self._tried: set[str] = set()       # terminals tried at the current centre
+        self._centre_marks: set[str] = set()
         self._agent_leg: str | None = None
         self._terminal_held: str | None = None
+        self._queued_at: str | None = None     # the centre whose queue we are in
+        self._queue_deadline = 0.0
         self._code_held = False
         self._room_state = RoomState.NONE
         self._agent_has_code = False
@@ -205,6 +208,7 @@ class Callback:
                 self.legs[leg] = LegState.ENDED
                 out.append(c.Hangup(leg=leg, reason=outcome.value))
         out += self._release_terminal()
+        out += self._leave_queue()
         if self._room_state is RoomState.OPEN and self.room:
             self._room_state = RoomState.DELETED
             out.append(c.DeleteRoom(room=self.room))
@@ -290,6 +294,7 @@ class Callback:
         self._centre_index = index
         self.centre = self.route.centres[index].name
         self._tried = set()
+        self._centre_marks = set()
         self._log("centre", self.centre)
         return self._seize()
 
@@ -300,6 +305,7 @@ class Callback:
 
     def _terminal_seized(self, ev: e.TerminalSeized) -> list[c.Command]:
         assert self.route is not None and self.code is not None
+        out = self._leave_queue_quietly()
         self._terminal_held = self.terminal = ev.terminal
         self._tried.add(ev.terminal)
         self.terminals_dialled.append(ev.terminal)
@@ -307,11 +313,54 @@ class Callback:
         timeout = self.route.centres[self._centre_index].ring_timeout
         self._log("dial agent", f"{ev.terminal} at {self.centre}, caller ID {self.code}")
         self._to(State.DIALLING_AGENT)
-        return self._dial(leg, ev.terminal, self.code, timeout)
+        return out + self._dial(leg, ev.terminal, self.code, timeout)
+
+    def _leave_queue_quietly(self) -> list[c.Command]:
+        """A terminal came to us from the queue: the driver took us out of it."""
+        centre, self._queued_at = self._queued_at, None
+        if centre is None:
+            return []
+        self._mark("dequeued")
+        timer = queue_timer(centre)
+        if timer not in self.timers:
+            return []
+        self.timers.discard(timer)
+        return [c.CancelTimer(timer=timer)]
 
     def _no_free_terminal(self, ev: e.NoFreeTerminal) -> list[c.Command]:
-        self._log("no free terminal", self.centre or "")
-        return self._try_centre(self._centre_index + 1)
+        assert self.route is not None and self.centre is not None
+        self._log("no free terminal", self.centre)
+        max_wait = self.route.centres[self._centre_index].queue_max_wait
+        if max_wait is None:
+            return self._try_centre(self._centre_index + 1)
+        if "queue_entered" not in self._centre_marks:
+            self._centre_marks.add("queue_entered")
+            self._queue_deadline = self._now + max_wait
+            self._mark("queued")
+        left = self._queue_deadline - self._now
+        if left <= 0:
+            return self._try_centre(self._centre_index + 1)
+        timer = queue_timer(self.centre)
+        self.timers.add(timer)
+        self._queued_at = self.centre
+        self._log("on hold", f"for a terminal at {self.centre}, up to {left:g}s")
+        self._to(State.QUEUED)
+        return [c.AwaitTerminal(centre=self.centre), c.StartTimer(timer=timer, delay=left)]
+
+    def _queue_timed_out(self, ev: e.TimerFired) -> list[c.Command]:
+        self._log("gave up waiting", f"for a terminal at {self.centre}")
+        return self._leave_queue() + self._try_centre(self._centre_index + 1)
+
+    def _leave_queue(self) -> list[c.Command]:
+        centre, self._queued_at = self._queued_at, None
+        if centre is None:
+            return []
+        out: list[c.Command] = [c.LeaveQueue(centre=centre)]
+        timer = queue_timer(centre)
+        if timer in self.timers:
+            self.timers.discard(timer)
+            out.append(c.CancelTimer(timer=timer))
+        return out
 
     def _agent_ringing(self, ev: e.LegRinging) -> list[c.Command]:
         self.legs[ev.leg] = LegState.RINGING

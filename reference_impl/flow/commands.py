@@ -76,6 +76,18 @@ class SeizeTerminal(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AwaitTerminal(Command):
+    """*reply*, later: `TerminalSeized` once a terminal of `centre` is free (a queue, FIFO)."""
+
+    centre: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LeaveQueue(Command):
+    centre: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReleaseTerminal(Command):
     terminal: str
 
@@ -112,6 +124,6 @@ class CloseRecord(Command):
 
 __all__ = [
     "Command", "Dial", "Hangup", "Bridge", "StartTimer", "CancelTimer", "FindRoute",
-    "AllocateCode", "ReleaseCode", "SeizeTerminal", "ReleaseTerminal", "CreateRoom",
+    "AllocateCode", "ReleaseCode", "SeizeTerminal", "AwaitTerminal", "LeaveQueue", "ReleaseTerminal", "CreateRoom",
     "JoinRoom", "DeleteRoom", "NotifyPerson", "CloseRecord",
 ]

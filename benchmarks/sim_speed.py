@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+"""Simulated callbacks per wall-second: the emulator against two references.
+
+Three figures, measured in one run, on one machine, with the same load:
+
+1. The product: a load scenario (Poisson arrivals of typical people, three
+   centres of typical agents with failover, enough terminals, trunks, codes and
+   room slots that nothing is starved) run through
+   ``emulator.engine.simulate``: the whole flow of ``reference_impl`` under
+   SimPy, as a load run does it (records, metrics and all, whatever
+   ``simulate`` keeps today).
+2. The ceiling of SimPy: a bare SimPy model of the same flow, written below
+   (``BareFlow``): a person process (post-dial delay, then busy, invalid,
+   declines or rings, its answer racing the person ring timer; patience racing
+   the bridge) and an agent process (a terminal from a ``simpy.Container``
+   of the centre, a trunk, post-dial delay, busy -> next terminal, the pickup
+   racing the centre's ring timer, ring-out -> next centre, bridge, talk, hang
+   up), with the room (create, joins, delete) and the agent typing the code as
+   SimPy callbacks. Same distributions, same probabilities, same load; it
+   keeps only counters. ``bare core`` is the same model without the room and
+   the code entry (the flow the issue lists), printed for information.
+3. Ciw on an M/M/c of equal load: the same arrival rate, c = the number of
+   terminals, mean service = the terminal-seconds per callback of the bare
+   model (so c * utilisation is the same number of busy terminals).
+
+Each figure is the median of ``--repeats`` timed runs after one warm-up run
+of each; the runs of the three are interleaved so that noise from the machine
+falls on all alike. An untimed run counts SimPy events per callback for the
+product and the bare model (where the time goes, in events).
+
+Goal (the issue): the product at >= 1/2 of the bare SimPy model's speed and
+>= 3x Ciw's.
+
+    .venv/bin/python benchmarks/sim_speed.py                      # ~1.5 minutes
+    .venv/bin/python benchmarks/sim_speed.py --callbacks 10000 --repeats 1   # a quick look
+    .venv/bin/python benchmarks/sim_speed.py --json out.json
+    .venv/bin/python benchmarks/sim_speed.py --profile 20000       # cProfile of the product only
+
+Needs the project's virtualenv and Ciw (``pip install ciw``); ``--no-ciw``
+skips the Ciw reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import inspect
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import simpy
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+GOAL_VS_BARE = 0.5           # product / bare SimPy model
+GOAL_VS_CIW = 3.0            # product / Ciw M/M/c
+DEFAULT_CALLBACKS = 40_000   # the whole default run takes ~1.5 minutes here
+
+# -- the load, shared by the scenario and the bare model ---------------------
+
+RATE = 2.0                   # callbacks/s (7,200/h)
+TERMINALS = 250              # per centre; ~35 % busy on average at this load
+CENTRES = ("madrid", "barcelona", "valencia")
+RING_TIMEOUT = 15.0          # s, every centre
+# service -> (share of arrivals, centres in failover order)
+SERVICES: dict[str, tuple[float, tuple[str, ...]]] = {
+    "mortgages": (0.4, ("madrid", "barcelona", "valencia")),
+    "insurance": (0.3, ("barcelona", "valencia", "madrid")),
+    "loans": (0.3, ("valencia", "madrid", "barcelona")),
+}
+TRUNKS = 2000                # ~600 legs up at once at this load
+ROOM_SERVERS, ROOMS_PER_SERVER = 4, 250   # ~300 rooms open at once
+
+# The built-in profiles the scenario names (emulator/behaviour.py), and the
+# PBX and room defaults (emulator/scenario.py), written out for the bare model.
+PERSON = dict(invalid=0.01, busy=0.05, reject=0.03, answer=0.85,
+              answer_median=6.0, answer_sigma=0.6, reject_delay=3.0, patience=90.0)
+AGENT = dict(busy=0.05, answer=0.95, pickup_median=4.0, pickup_sigma=0.5,
+             talk_mean=180.0, code_low=5.0, code_high=15.0)
+PBX = dict(post_dial=0.3, bridge=0.05, person_ring_timeout=30.0)
+ROOMS = dict(create=0.2, join=0.5, delete=0.1)
+
+
+def scenario_yaml(callbacks: int, seed: int = 1) -> str:
+    """The load scenario: `callbacks` expected arrivals (Poisson, RATE/s)."""
+    services = "\n".join(f"  {name}: {{centres: [{', '.join(centres)}]}}"
+                         for name, (_, centres) in SERVICES.items())
+    centres = "\n".join(f"  {name}: {{terminals: {TERMINALS}, ring_timeout: {RING_TIMEOUT:g}s, "
+                        f"agent: typical}}" for name in CENTRES)
+    shares = ", ".join(f"{name}: {share}" for name, (share, _) in SERVICES.items())
+    return f"""\
+name: simulation speed benchmark
+description: Poisson arrivals of typical people, three centres of typical agents with failover
+seed: {seed}
+services:
+{services}
+centres:
+{centres}
+pbx: {{trunks: {TRUNKS}, person_ring_timeout: {PBX['person_ring_timeout']:g}s,
+       post_dial_delay: {{fixed: {PBX['post_dial']:g}s}}, bridge_delay: {{fixed: {PBX['bridge']:g}s}}}}
+rooms: {{servers: {ROOM_SERVERS}, rooms_per_server: {ROOMS_PER_SERVER}}}
+arrivals:
+  rate: {RATE:g}/s
+  services: {{{shares}}}
+  person: typical
+  duration: {callbacks / RATE:g}s
+"""
+
+
+def check_profiles() -> None:
+    """Refuse to run if the built-in profiles moved away from what the bare model copies."""
+    from emulator import behaviour as b
+    person, agent = b.PEOPLE["typical"], b.AGENTS["typical"]
+    same = (person.invalid_probability == PERSON["invalid"]
+            and person.busy_probability == PERSON["busy"]
+            and person.reject_probability == PERSON["reject"]
+            and person.answer_probability == PERSON["answer"]
+            and person.answer_delay == b.LogNormal(PERSON["answer_median"], PERSON["answer_sigma"])
+            and person.reject_delay == b.Fixed(PERSON["reject_delay"])
+            and person.patience == PERSON["patience"] and person.talk_time is None
+            and agent.busy_probability == AGENT["busy"]
+            and agent.answer_probability == AGENT["answer"]
+            and agent.pickup_delay == b.LogNormal(AGENT["pickup_median"], AGENT["pickup_sigma"])
+            and agent.talk_time == b.Exponential(AGENT["talk_mean"])
+            and agent.code_entry_delay == b.Uniform(AGENT["code_low"], AGENT["code_high"]))
+    if not same:
+        raise SystemExit("the built-in 'typical' profiles changed: update PERSON/AGENT in "
+                         "benchmarks/sim_speed.py so the bare model stays the same flow")
+
+
+# -- 1. the product ----------------------------------------------------------
+
+class _Closed:
+    """Counts the callbacks the switchboard closes (works with or without records)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def closed(self, record: object) -> None:
+        self.count += 1
+
+
+def load_scenario(callbacks: int, seed: int = 1) -> Any:
+    from emulator.scenario import loads
+    return loads(scenario_yaml(callbacks, seed)).scenario
+
+
+def run_product(scenario: Any, keep_records: str = "default") -> dict[str, Any]:
+    """One timed `simulate` of the scenario; `keep_records` 'yes'/'no' goes through
+    `Simulation(keep_records=...)` where the engine has it, 'default' calls `simulate`."""
+    from emulator import engine
+    closed = _Closed()
+    gc.collect()
+    start = time.perf_counter()
+    if keep_records == "default":
+        result = engine.simulate(scenario, observers=[closed])
+    else:
+        if "keep_records" not in inspect.signature(engine.Simulation).parameters:
+            raise SystemExit("this engine's Simulation has no keep_records")
+        result = engine.Simulation(scenario, observers=[closed],
+                                   keep_records=keep_records == "yes").run()
+    wall = time.perf_counter() - start
+    count = closed.count or len(result.records)
+    metrics = result.metrics
+    outcomes = {k.removeprefix("outcomes."): v for k, v in metrics.items()
+                if k.startswith("outcomes.") and v}
+    out = {"callbacks": count, "wall_s": wall, "per_s": count / wall,
+           "records_kept": len(result.records), "outcomes": outcomes,
+           "agent_occupancy_mean": metrics.get("agent_occupancy.mean"),
+           # busy-terminal seconds per callback (agent legs up, time-weighted over the run)
+           "terminal_seconds_per_callback": (metrics.get("agent_occupancy.mean") or 0.0)
+           * TERMINALS * len(CENTRES) * result.end / max(1, count),
+           "trunk_occupancy_max": metrics.get("trunk_occupancy.max"),
+           "failovers_mean": metrics.get("failovers.mean"),
+           "open_at_end": result.open_at_end}
+    del result
+    return out
+
+
+# -- 2. the bare SimPy model of the same flow --------------------------------
+
+class BareFlow:
+    """The callback flow in plain SimPy: processes racing timeouts, counters only."""
+
+    def __init__(self, env: simpy.Environment, seed: int, rooms: bool = True) -> None:
+        self.env = env
+        self.rng = random.Random(seed)
+        self.rooms = rooms
+        self.terminals = {name: simpy.Container(env, capacity=TERMINALS, init=TERMINALS)
+                          for name in CENTRES}
+        self.trunks = simpy.Container(env, capacity=TRUNKS, init=TRUNKS)
+        self.room_load = [0] * ROOM_SERVERS
+        self.outcomes: dict[str, int] = {}
+        self.terminal_seconds = 0.0
+        self.failovers = 0
+        self.ended = 0
+        self.rooms_refused = 0
+        names = list(SERVICES)
+        weights = [SERVICES[n][0] for n in names]
+        cum, total = [], 0.0
+        for w in weights:
+            total += w
+            cum.append(total)
+        self._services = [(c / total, SERVICES[n][1]) for c, n in zip(cum, names)]
+
+    # arrivals
+    def arrivals(self, duration: float):  # type: ignore[no-untyped-def]
+        env, rng, timeout = self.env, self.rng, self.env.timeout
+        now = 0.0
+        while True:
+            gap = rng.expovariate(RATE)
+            if now + gap >= duration:
+                return
+            yield timeout(gap)
+            now += gap
+            u = rng.random()
+            route = next(centres for edge, centres in self._services if u < edge)
+            env.process(self.callback(route))
+
+    def _end(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        self.ended += 1
+
+    # the person's leg and the flow around it
+    def callback(self, route: tuple[str, ...]):  # type: ignore[no-untyped-def]
+        env, rng, timeout = self.env, self.rng, self.env.timeout
+        p = PERSON
+        if self.trunks.level < 1:
+            self._end("no_trunk")
+            return
+        self.trunks.get(1)
+        try:
+            ring_timer = timeout(PBX["person_ring_timeout"])      # started with the dial
+            u0, u1, u2, u3 = rng.random(), rng.random(), rng.random(), rng.random()
+            yield timeout(PBX["post_dial"])
+            if u0 < p["invalid"]:
+                self._end("person_invalid_number")
+                return
+            if u1 < p["busy"]:
+                self._end("person_busy")
+                return
+            if u2 < p["reject"]:
+                phone = timeout(p["reject_delay"])
+            elif u3 >= p["answer"]:
+                yield ring_timer                                  # rings out
+                self._end("person_no_answer")
+                return
+            else:
+                phone = timeout(rng.lognormvariate(math.log(p["answer_median"]), p["answer_sigma"]))
+            fired = yield phone | ring_timer
+            if phone not in fired:
+                self._end("person_no_answer")
+                return
+            if u2 < p["reject"]:
+                self._end("person_rejected")
+                return
+            # answered: find an agent while the person's patience runs
+            bridged = env.event()
+            agent = env.process(self.agent(route, bridged))
+            patience = timeout(p["patience"])
+            fired = yield bridged | patience
+            if bridged not in fired:
+                if agent.is_alive:
+                    agent.interrupt()
+                self._end("person_abandoned")
+                return
+            if bridged.value is None or bridged.value is False:
+                self._end("no_agent" if bridged.value is None else "no_trunk")
+                return
+            room = self._room(bridged.value) if self.rooms else None
+            yield agent                                           # the agent talks, hangs up
+            if room is not None:
+                room()
+            self._end("connected")
+        finally:
+            self.trunks.put(1)
+
+    # the agent's legs: centres in order, terminals within a centre
+    def agent(self, route: tuple[str, ...], bridged: simpy.Event):  # type: ignore[no-untyped-def]
+        env, rng, timeout = self.env, self.rng, self.env.timeout
+        a = AGENT
+        for index, centre in enumerate(route):
+            if index:
+                self.failovers += 1
+            pool = self.terminals[centre]
+            while pool.level >= 1:
+                if self.trunks.level < 1:
+                    bridged.succeed(False)                        # no trunk for the agent leg
+                    return
+                pool.get(1)
+                self.trunks.get(1)
+                seized = env.now
+                try:
+                    ring_timer = timeout(RING_TIMEOUT)
+                    u0, u1 = rng.random(), rng.random()
+                    yield timeout(PBX["post_dial"])
+                    if u0 < a["busy"]:
+                        continue                                  # busy desk phone: next terminal
+                    if u1 >= a["answer"]:
+                        yield ring_timer
+                        break                                     # rang out: next centre
+                    phone = timeout(rng.lognormvariate(math.log(a["pickup_median"]), a["pickup_sigma"]))
+                    fired = yield phone | ring_timer
+                    if phone not in fired:
+                        break
+                    # answered: the code on the desk phone is typed a while later
+                    entry = rng.uniform(a["code_low"], a["code_high"])
+                    yield timeout(PBX["bridge"])
+                    bridged.succeed(entry)
+                    yield timeout(rng.expovariate(1.0 / a["talk_mean"]))
+                    return
+                except simpy.Interrupt:
+                    return                                        # the person hung up
+                finally:
+                    self.terminals[centre].put(1)
+                    self.trunks.put(1)
+                    self.terminal_seconds += env.now - seized
+        bridged.succeed(None)                                     # every centre tried
+
+    # the room: created at the bridge, joined by the person, and by the agent
+    # once the code is typed; deleted at the end
+    def _room(self, entry: float) -> Callable[[], None] | None:
+        env, load = self.env, self.room_load
+        server = min(range(ROOM_SERVERS), key=load.__getitem__)
+        if load[server] >= ROOMS_PER_SERVER:
+            self.rooms_refused += 1
+            return None
+        load[server] += 1
+        state = {"open": False, "code": False, "alive": True}
+
+        def join(_: object) -> None:
+            pass
+
+        def opened(_: object) -> None:
+            if state["alive"]:
+                state["open"] = True
+                env.timeout(ROOMS["join"]).callbacks.append(join)          # the person
+                if state["code"]:
+                    env.timeout(ROOMS["join"]).callbacks.append(join)      # the agent
+
+        def typed(_: object) -> None:
+            if state["alive"]:
+                state["code"] = True
+                if state["open"]:
+                    env.timeout(ROOMS["join"]).callbacks.append(join)
+
+        def free(_: object) -> None:
+            load[server] -= 1
+
+        def delete() -> None:
+            state["alive"] = False
+            env.timeout(ROOMS["delete"]).callbacks.append(free)
+
+        env.timeout(ROOMS["create"]).callbacks.append(opened)
+        # typed `entry` after the pickup; the bridge took PBX["bridge"] since
+        env.timeout(max(0.0, entry - PBX["bridge"])).callbacks.append(typed)
+        return delete
+
+
+def run_bare(callbacks: int, seed: int = 1, rooms: bool = True,
+             env_class: type[simpy.Environment] = simpy.Environment) -> dict[str, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    env = env_class()
+    model = BareFlow(env, seed, rooms)
+    env.process(model.arrivals(callbacks / RATE))
+    env.run()
+    wall = time.perf_counter() - start
+    n = model.ended
+    return {"callbacks": n, "wall_s": wall, "per_s": n / wall,
+            "outcomes": {k: v / n for k, v in sorted(model.outcomes.items())},
+            "terminal_seconds_per_callback": model.terminal_seconds / n,
+            "failovers_mean": model.failovers / max(1, model.outcomes.get("connected", 0)
+                                                    + model.outcomes.get("no_agent", 0)
+                                                    + model.outcomes.get("person_abandoned", 0)),
+            "rooms_refused": model.rooms_refused}
+
+
+# -- 3. Ciw on an M/M/c of equal load ----------------------------------------
+
+def run_ciw(customers: int, servers: int, mean_service: float, seed: int = 1) -> dict[str, Any]:
+    import ciw
+    network = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=RATE)],
+        service_distributions=[ciw.dists.Exponential(rate=1.0 / mean_service)],
+        number_of_servers=[servers])
+    gc.collect()
+    start = time.perf_counter()
+    ciw.seed(seed)
+    sim = ciw.Simulation(network)
+    sim.simulate_until_max_customers(customers, method="Finish")
+    wall = time.perf_counter() - start
+    n = len(sim.get_all_records())
+    return {"customers": n, "wall_s": wall, "per_s": n / wall,
+            "servers": servers, "mean_service_s": mean_service}
+
+
+# -- events per callback -----------------------------------------------------
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it schedules."""
+
+    scheduled = 0
+
+    def schedule(self, event: simpy.Event, priority: int = 1, delay: float = 0) -> None:  # type: ignore[override]
+        CountingEnvironment.scheduled += 1
+        super().schedule(event, priority, delay)   # type: ignore[arg-type]
+
+
+def count_events(callbacks: int, seed: int) -> dict[str, float]:
+    """SimPy events scheduled per callback (untimed runs), product and bare."""
+    from emulator import engine
+    out: dict[str, float] = {}
+    saved = engine.simpy.Environment
+    CountingEnvironment.scheduled = 0
+    engine.simpy.Environment = CountingEnvironment   # type: ignore[misc]
+    try:
+        result = run_product(load_scenario(callbacks, seed))
+    finally:
+        engine.simpy.Environment = saved             # type: ignore[misc]
+    out["product"] = CountingEnvironment.scheduled / result["callbacks"]
+    for label, rooms in (("bare", True), ("bare_core", False)):
+        CountingEnvironment.scheduled = 0
+        bare = run_bare(callbacks, seed, rooms, CountingEnvironment)
+        out[label] = CountingEnvironment.scheduled / bare["callbacks"]
+    return out
+
+
+# -- the machine -------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in ("simpy", "numpy", "ciw"):
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", "?")
+        except ImportError:
+            versions[name] = None
+    return {"python": f"{platform.python_implementation()} {platform.python_version()}",
+            "platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(),
+            "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            **versions}
+
+
+# -- profile -----------------------------------------------------------------
+
+def profile(callbacks: int, seed: int, top: int) -> None:
+    import cProfile
+    import pstats
+    scenario = load_scenario(callbacks, seed)
+    run_product(load_scenario(max(1000, callbacks // 10), seed))   # warm-up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    result = run_product(scenario)
+    profiler.disable()
+    print(f"cProfile of simulate, {result['callbacks']:,} callbacks "
+          f"({result['wall_s']:.1f} s under the profiler)\n")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+# -- main --------------------------------------------------------------------
+
+def _median(runs: list[dict[str, Any]]) -> float:
+    return statistics.median(r["per_s"] for r in runs)
+
+
+def _fmt_outcomes(outcomes: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--callbacks", type=int, default=DEFAULT_CALLBACKS,
+                        help=f"callbacks (expected arrivals) per timed run (default {DEFAULT_CALLBACKS:,})")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (median; default 3)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep-records", choices=("default", "yes", "no"), default="default",
+                        help="'default' calls simulate() as is; yes/no pass keep_records to Simulation")
+    parser.add_argument("--no-ciw", action="store_true", help="skip the Ciw reference")
+    parser.add_argument("--no-events", action="store_true", help="skip counting events per callback")
+    parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="only cProfile simulate on N callbacks and print the top functions")
+    parser.add_argument("--top", type=int, default=15, help="functions shown by --profile")
+    args = parser.parse_args(argv)
+
+    check_profiles()
+    if args.profile:
+        profile(args.profile, args.seed, args.top)
+        return 0
+
+    n, seed = args.callbacks, args.seed
+    info = machine()
+    command = " ".join([".venv/bin/python benchmarks/sim_speed.py", f"--callbacks {n}",
+                        f"--repeats {args.repeats}", f"--seed {seed}"]
+                       + ([f"--keep-records {args.keep_records}"] if args.keep_records != "default" else [])
+                       + (["--no-ciw"] if args.no_ciw else []))
+    print(f"simulation speed: {n:,} callbacks per run at {RATE:g}/s, "
+          f"{len(CENTRES)} centres x {TERMINALS} terminals, {TRUNKS} trunks; "
+          f"median of {args.repeats} after a warm-up", flush=True)
+
+    scenario = load_scenario(n, seed)
+    warm = max(2000, n // 10)
+    run_product(load_scenario(warm, seed), args.keep_records)
+    bare_warm = run_bare(warm, seed)
+    run_bare(warm, seed, rooms=False)
+    servers = TERMINALS * len(CENTRES)
+    mean_service = bare_warm["terminal_seconds_per_callback"]
+    if not args.no_ciw:
+        run_ciw(warm, servers, mean_service, seed)
+
+    product: list[dict[str, Any]] = []
+    bare: list[dict[str, Any]] = []
+    core: list[dict[str, Any]] = []
+    ciw_runs: list[dict[str, Any]] = []
+    for i in range(args.repeats):
+        product.append(run_product(scenario, args.keep_records))
+        bare.append(run_bare(n, seed))
+        core.append(run_bare(n, seed, rooms=False))
+        if i == 0:   # the load of the M/M/c: terminal-seconds per callback at full size
+            mean_service = bare[0]["terminal_seconds_per_callback"]
+        if not args.no_ciw:
+            ciw_runs.append(run_ciw(n, servers, mean_service, seed))
+        print(f"  run {i + 1}: product {product[-1]['per_s']:,.0f}/s, bare {bare[-1]['per_s']:,.0f}/s, "
+              f"bare core {core[-1]['per_s']:,.0f}/s"
+              + (f", Ciw {ciw_runs[-1]['per_s']:,.0f}/s" if ciw_runs else ""), flush=True)
+
+    events = {} if args.no_events else count_events(min(n, 10_000), seed)
+
+    fig = {"product": _median(product), "bare": _median(bare), "bare_core": _median(core),
+           "ciw": _median(ciw_runs) if ciw_runs else None}
+    vs_bare = fig["product"] / fig["bare"]
+    vs_core = fig["product"] / fig["bare_core"]
+    vs_ciw = fig["product"] / fig["ciw"] if fig["ciw"] else None
+    ok_bare, ok_ciw = vs_bare >= GOAL_VS_BARE, (vs_ciw is not None and vs_ciw >= GOAL_VS_CIW)
+
+    p0, b0 = product[0], bare[0]
+    print()
+    print(f"product    simulate(): {fig['product']:>9,.0f} callbacks/s   "
+          f"({p0['callbacks']:,} callbacks in {statistics.median(r['wall_s'] for r in product):.2f} s; "
+          f"records kept: {p0['records_kept']:,})")
+    print(f"reference  bare SimPy, same flow: {fig['bare']:>9,.0f} callbacks/s   "
+          f"({b0['callbacks']:,} callbacks in {statistics.median(r['wall_s'] for r in bare):.2f} s)")
+    print(f"           bare SimPy, no room/code entry: {fig['bare_core']:,.0f} callbacks/s")
+    if fig["ciw"]:
+        print(f"reference  Ciw M/M/c:      {fig['ciw']:>9,.0f} customers/s   "
+              f"(lambda {RATE:g}/s, c = {servers}, mean service {mean_service:.1f} s, "
+              f"{ciw_runs[0]['customers']:,} customers)")
+    print(f"ratio      product / bare SimPy: {vs_bare:.2f}   (vs bare core: {vs_core:.2f})")
+    if vs_ciw is not None:
+        print(f"ratio      product / Ciw:        {vs_ciw:.2f}")
+    print(f"goal       product >= {GOAL_VS_BARE:g} x bare SimPy: {'MET' if ok_bare else 'NOT MET'}; "
+          f">= {GOAL_VS_CIW:g} x Ciw: "
+          + ("not measured" if vs_ciw is None else ("MET" if ok_ciw else "NOT MET")))
+    if events:
+        print(f"events     SimPy events scheduled per callback: product {events['product']:.1f}, "
+              f"bare {events['bare']:.1f}, bare core {events['bare_core']:.1f}")
+    print(f"same flow? outcomes, product: {_fmt_outcomes(p0['outcomes'])}")
+    print(f"                     bare:    {_fmt_outcomes(b0['outcomes'])}")
+    print(f"           busy-terminal seconds per callback: product "
+          f"{p0['terminal_seconds_per_callback']:.1f}, bare {b0['terminal_seconds_per_callback']:.1f} "
+          f"(x {RATE:g}/s = the busy terminals, of {servers}); "
+          f"trunks at most {p0['trunk_occupancy_max']:.0%} used")
+    print(f"machine    {info['python']}, simpy {info['simpy']}, numpy {info['numpy']}, ciw {info['ciw']}; "
+          f"{info['cpu']}, {info['cpus']} CPUs, load average at start "
+          f"{' '.join(f'{x:.2f}' for x in info['loadavg_at_start'] or [])}")
+    print(f"command    {command}")
+
+    if args.json:
+        doc = {"callbacks": n, "repeats": args.repeats, "seed": seed, "rate_per_s": RATE,
+               "terminals": servers, "trunks": TRUNKS, "keep_records": args.keep_records,
+               "figures_per_s": fig,
+               "ratios": {"product_vs_bare": vs_bare, "product_vs_bare_core": vs_core,
+                          "product_vs_ciw": vs_ciw},
+               "goal": {"vs_bare": GOAL_VS_BARE, "vs_ciw": GOAL_VS_CIW,
+                        "met_vs_bare": ok_bare, "met_vs_ciw": ok_ciw if vs_ciw is not None else None},
+               "events_per_callback": events,
+               "runs": {"product": product, "bare": bare, "bare_core": core, "ciw": ciw_runs},
+               "machine": info, "command": command}
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"json       {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
