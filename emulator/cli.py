@@ -62,6 +62,21 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--stats-csv", type=Path, metavar="PATH",
                       help="a periodic statistics file like SIPp's -trace_stat")
 
+    sweep = commands.add_parser("sweep", help="vary keys of a scenario; find the smallest "
+                                "configuration that meets a target")
+    sweep.add_argument("file", type=Path, metavar="FILE")
+    sweep.add_argument("--vary", action="append", required=True, metavar="KEY=LO..HI",
+                       help="a dotted key of the file and its values (LO..HI, LO..HI:STEP, A,B,C)")
+    sweep.add_argument("--target", metavar="METRIC<VALUE,...",
+                       help="what must hold, e.g. 'outcomes.no_agent<0.02,callback_latency.p95<25s'")
+    sweep.add_argument("--replications", type=_count, default=3, metavar="N")
+    sweep.add_argument("--seed", type=int, help="override the scenario's seed")
+    sweep.add_argument("--workers", type=_count, metavar="W")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the points' replications on this Dask cluster")
+    sweep.add_argument("--json", type=Path, metavar="PATH")
+    sweep.add_argument("--report", type=Path, metavar="PATH")
+
     diff = commands.add_parser("diff", help="run a scenario in sim and over real SIP and compare")
     diff.add_argument("file", type=Path, metavar="FILE")
     diff.add_argument("--seed", type=int, help="override the scenario's seed")
@@ -81,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diff(args)
         if args.command == "load":
             return _load(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _trace(args)
     except sc.ScenarioError as error:
         print(f"callback-emu: {error}", file=sys.stderr)
@@ -229,6 +246,53 @@ def _print_study(document: dict[str, Any]) -> None:
     for verdict in document["expectations"]:
         state = "held" if verdict["passed"] else "FAILED"
         print(f"expect {verdict['expect']}: {state} ({verdict['value']})")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .outputs import write_json
+    from .sweep import Point, Sweep, parse_target, parse_vary
+
+    (loaded,) = _load_all([str(args.file)], args.seed)
+    try:
+        varies = [parse_vary(text) for text in args.vary]
+        target = parse_target(args.target) if args.target else None
+    except ValueError as error:
+        raise sc.ScenarioError(str(args.file), None, "", str(error), "see callback-emu sweep -h")
+
+    def show(point: Point) -> None:
+        setting = ", ".join(f"{k}={v}" for k, v in point.setting.items())
+        shown = ", ".join(f"{name} {_mean(point.metrics[name])}"
+                          for name in (c.metric for c in target or []))
+        verdict = "" if point.met is None else ("  meets the target" if point.met else "  misses")
+        print(f"{setting}: {shown}{verdict}", flush=True)
+
+    sweep = Sweep(loaded.path, varies, target, args.replications, args.workers,
+                  args.scheduler, on_point=show)
+    answer = sweep.run()
+    document = {"scenario": loaded.scenario.name, "description": loaded.scenario.description,
+                "seed": loaded.scenario.seed, "replications": args.replications,
+                "callbacks": 0, "metrics": answer.metrics if answer else {},
+                "expectations": [], "sweep": sweep.document(answer)}
+    summary = document["sweep"]
+    print(f"evaluated {summary['evaluated']} of {summary['grid']} configurations")
+    if not sweep.monotone:
+        print("the metrics are not monotone in the varied keys here: the whole grid was run")
+    if target is not None:
+        if answer is None:
+            print(f"no configuration meets {args.target}")
+        else:
+            print("smallest configuration that meets the target: "
+                  + ", ".join(f"{k}={v}" for k, v in answer.setting.items()))
+    if args.json:
+        write_json(document, args.json)
+    if args.report:
+        from .report import write_report
+        write_report(args.report, document)
+    return EXPECTATION_FAILED if target is not None and answer is None else EXPECTATIONS_HELD
+
+
+def _mean(value: dict[str, Any]) -> str:
+    return "-" if value["mean"] is None else f"{value['mean']:.4g}"
 
 
 def _diff(args: argparse.Namespace) -> int:

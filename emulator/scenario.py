@@ -409,7 +409,7 @@ def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Pa
     key, line = _locate(tuple(first["loc"]), lines)
     if first["type"] == "extra_forbidden":
         unknown = str(first["loc"][-1])
-        close = difflib.get_close_matches(unknown, _all_keys(), n=1)
+        close = difflib.get_close_matches(unknown, [k for k in _all_keys() if k != unknown], n=1)
         hint = f"did you mean {close[0]!r}?" if close else "see SCENARIOS.md for the keys"
         return ScenarioError(str(path), line, key, f"unknown key {unknown!r}", hint)
     if first["type"] == "missing":
