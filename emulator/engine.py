@@ -140,7 +140,8 @@ def build_directory(scenario: Scenario) -> Directory:
 class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int | None = None,
                  observers: Iterable[object] = (), keep_plans: bool = False,
-                 keep_records: bool = True, interval: float = 0.0) -> None:
+                 keep_records: bool = True, interval: float = 0.0,
+                 progress: Callable[[float], None] | None = None) -> None:
         """`keep_records=False` streams statistics only (load runs: memory stays flat);
         `interval` > 0 also samples the levels and counts callbacks per interval."""
         self.scenario = scenario
@@ -179,6 +180,7 @@ class Simulation:
             person_ring_timeout=scenario.pbx.person_ring_timeout,
             caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers])
         self._last_end = 0.0
+        self._progress = progress       # told the fraction of the arrivals' duration done
         self.people.desk = AgentDesk(SimClock(env), self.switchboard)
         self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls
 
@@ -191,6 +193,12 @@ class Simulation:
     def _end_warmup(self) -> None:
         for level in (self.levels.rooms, self.levels.agents, self.levels.trunks):
             level.restart(self.env.now)
+
+    def _ticker(self, duration: float):  # type: ignore[no-untyped-def]
+        assert self._progress is not None
+        for step in range(1, 101):
+            yield self.env.timeout(duration / 100)
+            self._progress(step / 100)
 
     def _sampler(self):  # type: ignore[no-untyped-def]
         """The levels at every interval, while traffic may still come or calls are up."""
@@ -270,6 +278,8 @@ class Simulation:
             self.env.timeout(self.warmup).callbacks.append(lambda _: self._end_warmup())
         if self.collector.interval > 0:
             self.env.process(self._sampler())
+        if self._progress is not None and self.scenario.arrivals is not None:
+            self.env.process(self._ticker(self.scenario.arrivals.duration))
         self.env.run()
         records = list(self.records) if self.records is not None else []
         arrivals = self.scenario.arrivals

@@ -49,11 +49,13 @@ def default_interval(scenario: Scenario) -> float:
     return max(60.0, round(duration / 300 / 60) * 60.0)
 
 
-def replicate(scenario: Scenario, seed: int, interval: float) -> Replication:
+def replicate(scenario: Scenario, seed: int, interval: float,
+              progress: Callable[[float], None] | None = None) -> Replication:
     """One replication (top level: it runs in worker processes)."""
     from .engine import Simulation
 
-    sim = Simulation(scenario, seed=seed, keep_records=False, interval=interval)
+    sim = Simulation(scenario, seed=seed, keep_records=False, interval=interval,
+                     progress=progress)
     result = sim.run()
     assert result.collector is not None
     return Replication(seed, result.metrics, result.collector, result.samples, result.end)
@@ -64,6 +66,8 @@ def run_replications(scenario: Scenario, replications: int, *, workers: int | No
                      progress: bool | None = None) -> list[Replication]:
     seeds = replication_seeds(scenario.seed, replications)
     step = interval or default_interval(scenario)
+    if replications == 1 and not scheduler:
+        return [_one_with_progress(scenario, seeds[0], step, progress)]
     bar = _progress(replications, progress)
     try:
         if scheduler:
@@ -89,17 +93,34 @@ def run_replications(scenario: Scenario, replications: int, *, workers: int | No
     return results
 
 
+def _one_with_progress(scenario: Scenario, seed: int, interval: float,
+                       wanted: bool | None) -> Replication:
+    """A single replication in this process: the bar follows its simulated time."""
+    bar = _progress(100, wanted, unit="%")
+    done = [0]
+
+    def tick(fraction: float) -> None:
+        step = int(fraction * 100) - done[0]
+        done[0] += step
+        bar.update(step)
+
+    try:
+        return replicate(scenario, seed, interval, tick)
+    finally:
+        bar.close()
+
+
 class _Silent:
     def update(self, n: int) -> None: ...
     def close(self) -> None: ...
 
 
-def _progress(total: int, wanted: bool | None) -> Any:
+def _progress(total: int, wanted: bool | None, unit: str = "replication") -> Any:
     """A progress bar on a terminal; silent when the output is not one."""
     if wanted is False or (wanted is None and not sys.stderr.isatty()):
         return _Silent()
     from tqdm import tqdm
-    return tqdm(total=total, unit="replication", file=sys.stderr, leave=False)
+    return tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
 
 
 # -- aggregation ---------------------------------------------------------------

@@ -106,3 +106,17 @@ def test_a_failed_expectation_exits_1(tmp_path: Path) -> None:
     path = tmp_path / "day.yaml"
     path.write_text(DAY.replace("above: 0.5", "above: 0.99"))
     assert main(["load", str(path)]) == 1
+
+
+def test_a_single_run_reports_its_progress_in_simulated_time() -> None:
+    from emulator.engine import Simulation
+
+    seen: list[float] = []
+    Simulation(loads(DAY).scenario, keep_records=False, progress=seen.append).run()
+    assert len(seen) == 100 and seen[0] == 0.01 and seen[-1] == 1.0
+    assert seen == sorted(seen)
+
+
+def test_progress_is_silent_when_not_on_a_terminal(capsys) -> None:  # type: ignore[no-untyped-def]
+    run_replications(loads(DAY).scenario, 2, progress=None)   # stderr is captured: no tty
+    assert capsys.readouterr().err == ""
