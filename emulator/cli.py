@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        return _dispatch(args)
+    except BrokenPipeError:               # `callback-emu ... | head`: the reader has gone
+        sys.stderr.close()
+        return EXPECTATIONS_HELD
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    try:
         if args.command == "run":
             return _run(args)
         if args.command == "diff":
@@ -261,8 +269,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     def show(point: Point) -> None:
         setting = ", ".join(f"{k}={v}" for k, v in point.setting.items())
-        shown = ", ".join(f"{name} {_mean(point.metrics[name])}"
-                          for name in (c.metric for c in target or []))
+        names = [c.metric for c in target] if target else list(_SWEEP_SHOWN)
+        shown = ", ".join(f"{name} {_mean(point.metrics[name])}" for name in names)
         verdict = "" if point.met is None else ("  meets the target" if point.met else "  misses")
         print(f"{setting}: {shown}{verdict}", flush=True)
 
@@ -289,6 +297,9 @@ def _sweep(args: argparse.Namespace) -> int:
         from .report import write_report
         write_report(args.report, document)
     return EXPECTATION_FAILED if target is not None and answer is None else EXPECTATIONS_HELD
+
+
+_SWEEP_SHOWN = ("callback_latency.p95", "outcomes.no_agent", "agent_occupancy.mean")
 
 
 def _mean(value: dict[str, Any]) -> str:

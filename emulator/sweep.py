@@ -102,7 +102,8 @@ def configured(raw: dict[str, Any], path: Path, setting: dict[str, int]) -> Scen
                                 "e.g. centres.madrid.terminals")
         node[parts[-1]] = value
     try:
-        return loads(yaml.safe_dump(data), path).scenario
+        # Keys keep their order: services and centres are drawn in file order.
+        return loads(yaml.safe_dump(data, sort_keys=False), path).scenario
     except ScenarioError as error:
         raise ScenarioError(str(path), None, key, f"--vary {key}: {error.message}",
                             error.hint) from None
@@ -154,7 +155,8 @@ class Sweep:
             for values in self.grid():
                 self.evaluate(values)
             return None
-        answer = self._bisect() if len(self.varies) == 1 else self._walk()
+        moving = [v for v in self.varies if len(v.values) > 1]
+        answer = self._bisect() if len(moving) == 1 else self._walk()
         # Under monotonicity the largest configuration meets the target whenever
         # any does: one more point that can show the assumption wrong.
         self.evaluate(tuple(max(v.values) for v in self.varies))
@@ -166,11 +168,15 @@ class Sweep:
         return answer
 
     def _bisect(self) -> Point | None:
-        values = self.varies[0].values
+        """One key moves (the others have one value each): bisect it."""
+        axis = next(i for i, v in enumerate(self.varies) if len(v.values) > 1)
+        fixed = [v.values[0] for v in self.varies]
+        values = self.varies[axis].values
         low, high, found = 0, len(values) - 1, None
         while low <= high:
             middle = (low + high) // 2
-            point = self.evaluate((values[middle],))
+            point = self.evaluate(tuple(values[middle] if i == axis else x
+                                        for i, x in enumerate(fixed)))
             if point.met:
                 found, high = point, middle - 1
             else:

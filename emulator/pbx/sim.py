@@ -89,6 +89,7 @@ class SimPbx:
         call = self.legs.get((callback_id, leg))
         if call is None or call.process is None or not call.process.is_alive:
             return
+        self._free(call)        # the trunk is free at once, whatever the process does next
         if call.process is self.env.active_process:
             # The flow hung up the very leg whose news it is handling: a process
             # cannot interrupt itself, so the interrupt lands a moment later.
@@ -111,7 +112,7 @@ class SimPbx:
         try:
             yield env.timeout(self.post_dial_delay.sample(self.rng))
             if plan.answer in _FAILURES:
-                self._report(call, f.LegFailed(leg=call.leg, reason=_FAILURES[plan.answer]))
+                self._final(call, f.LegFailed(leg=call.leg, reason=_FAILURES[plan.answer]))
                 return
             self._report(call, f.LegRinging(leg=call.leg))
             if plan.answer is Answer.RING_OUT:
@@ -120,7 +121,7 @@ class SimPbx:
             if self.answer_lag is not None:
                 yield env.timeout(self.answer_lag.sample(self.rng))
             if plan.answer is Answer.REJECT:
-                self._report(call, f.LegFailed(leg=call.leg, reason=FailReason.REJECTED))
+                self._final(call, f.LegFailed(leg=call.leg, reason=FailReason.REJECTED))
                 return
             call.answered = True
             self._report(call, f.LegAnswered(leg=call.leg))
@@ -128,12 +129,12 @@ class SimPbx:
             if plan.patience < NEVER:
                 yield call.bridged | env.timeout(plan.patience)
                 if not call.bridged.triggered:     # gave up waiting for an agent
-                    self._report(call, f.LegHungUp(leg=call.leg))
+                    self._final(call, f.LegHungUp(leg=call.leg))
                     return
             else:
                 yield call.bridged
             yield env.timeout(plan.talk) if plan.talk < NEVER else env.event()
-            self._report(call, f.LegHungUp(leg=call.leg))
+            self._final(call, f.LegHungUp(leg=call.leg))
         except simpy.Interrupt:
             pass                                   # our CANCEL or BYE
         finally:
@@ -152,7 +153,14 @@ class SimPbx:
     def _report(self, call: Leg, event: f.Event) -> None:
         self.deliver(call.callback_id, event)
 
+    def _final(self, call: Leg, event: f.Event) -> None:
+        """The leg's last news: its trunk is free before the flow dials anew on it."""
+        self._free(call)
+        self.deliver(call.callback_id, event)
+
     def _free(self, call: Leg) -> None:
+        if not call.alive:
+            return
         call.alive = False
         self.legs.pop((call.callback_id, call.leg), None)
         self.trunks.release(call.trunk)

@@ -336,10 +336,10 @@ class Callback:
         if "queue_entered" not in self._centre_marks:
             self._centre_marks.add("queue_entered")
             self._queue_deadline = self._now + max_wait
-            self._mark("queued")
         left = self._queue_deadline - self._now
         if left <= 0:
             return self._try_centre(self._centre_index + 1)
+        self._mark("queued")
         timer = queue_timer(self.centre)
         self.timers.add(timer)
         self._queued_at = self.centre
@@ -355,6 +355,7 @@ class Callback:
         centre, self._queued_at = self._queued_at, None
         if centre is None:
             return []
+        self._mark("dequeued")             # gave up, or hung up, on hold: the wait counts
         out: list[c.Command] = [c.LeaveQueue(centre=centre)]
         timer = queue_timer(centre)
         if timer in self.timers:
