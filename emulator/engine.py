@@ -178,7 +178,8 @@ class Simulation:
                         timers=self.timers),
             clock=lambda: env.now, records=self.records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
-            caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers])
+            caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers],
+            timelines=keep_records)
         self._last_end = 0.0
         self._progress = progress       # told the fraction of the arrivals' duration done
         self.people.desk = AgentDesk(SimClock(env), self.switchboard)
@@ -189,6 +190,8 @@ class Simulation:
 
     def closed(self, record: CallbackRecord) -> None:
         self._last_end = max(self._last_end, record.times.get("ended", 0.0))
+        if self.records is None:               # streaming: keep nothing per finished call
+            self.people.person_profiles.pop(record.id, None)
 
     def _end_warmup(self) -> None:
         for level in (self.levels.rooms, self.levels.agents, self.levels.trunks):

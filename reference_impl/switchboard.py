@@ -41,7 +41,7 @@ class Switchboard:
     def __init__(self, *, directory: Directory, codes: CodePool, ports: Ports, clock: Clock,
                  records: RecordStore | None = None, person_ring_timeout: float = 30.0,
                  caller_id: str = "", observers: Iterable[object] = (),
-                 save_every_step: bool = False) -> None:
+                 save_every_step: bool = False, timelines: bool = True) -> None:
         self.directory = directory
         self.codes = codes
         self.terminals = TerminalPool(directory)
@@ -50,6 +50,7 @@ class Switchboard:
         self.records = records
         # Live pages read records as calls move on; a simulation only needs them at the ends.
         self.save_every_step = save_every_step
+        self.timelines = timelines          # each callback's step-by-step timeline
         self.person_ring_timeout = person_ring_timeout
         self.caller_id = caller_id
         self.live: dict[str, f.Callback] = {}
@@ -91,7 +92,7 @@ class Switchboard:
         elif self._taken(callback_id):
             raise ValueError(f"callback id {callback_id} is already used")
         callback = f.Callback(callback_id, person_ring_timeout=self.person_ring_timeout,
-                              caller_id=self.caller_id)
+                              caller_id=self.caller_id, keep_timeline=self.timelines)
         self.live[callback_id] = callback
         self._forms[callback_id] = form
         self.deliver(callback_id, f.CallbackRequested(service_code=service_code,

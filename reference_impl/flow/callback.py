@@ -75,7 +75,7 @@ class Callback:
     """The call flow of one callback, from the form to the end of the call."""
 
     def __init__(self, callback_id: str, *, person_ring_timeout: float,
-                 caller_id: str = "") -> None:
+                 caller_id: str = "", keep_timeline: bool = True) -> None:
         self.callback_id = callback_id
         self.person_ring_timeout = person_ring_timeout
         self.caller_id = caller_id          # what the person's phone shows
@@ -96,6 +96,7 @@ class Callback:
         self.timers: set[str] = set()
         self.times: dict[str, float] = {}   # stage -> first time reached
         self.timeline: list[Step] = []
+        self._keep_timeline = keep_timeline   # off in load runs: only stage times are needed
         self.notices: list[Notice] = []
         self._centre_index = -1
         self._tried: set[str] = set()       # terminals tried at the current centre
@@ -168,7 +169,8 @@ class Callback:
     # -- bookkeeping ---------------------------------------------------------
 
     def _log(self, what: str, detail: str = "") -> None:
-        self.timeline.append(Step(self._now, what, detail))
+        if self._keep_timeline:
+            self.timeline.append(Step(self._now, what, detail))
 
     def _mark(self, stage: str) -> None:
         self.times.setdefault(stage, self._now)
