@@ -155,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     per_callback = (peak - base) / run["callbacks"] if run["callbacks"] else float("nan")
     samples = [s for s in run["rss_samples"] if s[1] >= MB]
     along = ""
-    if len(samples) >= 5:
-        marks = [samples[int(i * (len(samples) - 1) / 4)] for i in range(5)]
-        along = ", ".join(f"{t:.0f} s {rss / MB:,.0f} MB" for t, rss in marks)
+    if len(samples) >= 8:
+        marks = [samples[int(q * (len(samples) - 1))] for q in (0.25, 0.5, 0.75)]
+        top = max(samples, key=lambda s: s[1])
+        along = (", ".join(f"{t:.0f} s {rss / MB:,.0f} MB" for t, rss in marks)
+                 + f"; highest sample {top[1] / MB:,.0f} MB at {top[0]:.0f} s of {samples[-1][0]:.0f} s")
     met = peak / MB < GOAL_MB
     print()
     print(f"run        peak RSS {peak / MB:,.1f} MB  ({run['callbacks']:,} callbacks in "
@@ -173,10 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"goal       peak RSS < {GOAL_MB:g} MB for 1,000,000 callbacks: "
               + ("MET" if met else "NOT MET"))
     else:
-        guess = (base + per_callback * 1_000_000) / MB
+        guess = ""
+        if len(samples) >= 8 and run["callbacks"]:
+            # growth between 30 % and 90 % of the run, callbacks taken as even in time
+            (_, lo), (_, hi) = samples[int(0.3 * (len(samples) - 1))], samples[int(0.9 * (len(samples) - 1))]
+            slope = max(0, hi - lo) / (0.6 * run["callbacks"])
+            guess = (f"; from the growth along this run ({slope:,.0f} bytes per callback), "
+                     f"1,000,000 would peak near {(peak + slope * (1_000_000 - run['callbacks'])) / MB:,.0f} MB")
         print(f"goal       peak RSS < {GOAL_MB:g} MB for 1,000,000 callbacks: not judged "
-              f"(this run: {n:,}); if memory grows linearly, 1,000,000 would peak near "
-              f"{guess:,.0f} MB")
+              f"(this run: {n:,}){guess}")
     print(f"machine    {platform.python_implementation()} {platform.python_version()}, "
           f"{platform.platform()}, {os.cpu_count()} CPUs")
     print(f"command    {command}")

@@ -20,6 +20,7 @@ class Reactor:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._ed2: Any = None
+        self.escaped = 0            # errors that escaped sippy's loop (it was restarted)
         self.thread = threading.Thread(target=self._run, name="sippy-reactor", daemon=True)
         self.thread.start()
         self._ready.wait(30)
@@ -43,7 +44,13 @@ class Reactor:
         from sippy.Time.Timeout import Timeout
         Timeout(lambda: None, 1.0, -1)
         self._ready.set()
-        ED2.loop()
+        while True:
+            # sippy reports its handlers' errors itself; one that escapes (or its
+            # report failing) must not end the thread every PBX of the process uses.
+            try:
+                ED2.loop()
+            except Exception:  # noqa: BLE001
+                self.escaped += 1
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run `fn(*args)` in the reactor thread, soon."""

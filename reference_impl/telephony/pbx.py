@@ -50,7 +50,7 @@ def parse_sip_uri(uri: str) -> SipTarget:
 # plan looks at the number alone; the emulator also uses the call and leg.
 Dialplan = Callable[[str, str, str], SipTarget]
 
-_TM_LINGER = 40.0   # seconds: longer than sippy's dead-dialog timers
+_TM_LINGER = 300.0  # seconds: longer than any of sippy's transaction and dialog timers
 
 # What we offer while a phone waits for its bridge: a held audio stream.
 _HOLD_SDP = ("v=0\r\no=callback 1 1 IN IP4 {host}\r\ns=callback\r\nc=IN IP4 {host}\r\n"
