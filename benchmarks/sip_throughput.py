@@ -124,6 +124,22 @@ def machine_busy_s() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def udp_drops() -> int:
+    """Datagrams the kernel dropped for a full receive buffer, machine-wide (/proc/net/snmp)."""
+    try:
+        with open("/proc/net/snmp") as f:
+            lines = [line.split() for line in f if line.startswith("Udp:")]
+        return int(dict(zip(lines[0][1:], lines[1][1:]))["RcvbufErrors"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return -1
+
+
+# SIPp's own socket buffers default to 64 KB: bursts overflow them and the
+# lost datagrams come back as retransmissions, then failed calls. Every SIPp
+# here (reference and phones) gets 4 MB (the usual net.core.rmem_max).
+SIPP_BUFFERS = ("-buff_size", "4194304")
+
+
 def free_udp_port() -> int:
     from emulator.pbx.sipp import free_udp_port as free
     return free("127.0.0.1")
@@ -154,13 +170,14 @@ def sipp_reference_step(rate: float, seconds: float, talk: float, max_setup: flo
                                check=False)
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         busy0, self0 = machine_busy_s(), time.process_time()
-        uas = SippPhones(scenario=work / "uas.xml", workdir=work / "uas")
+        drops0 = udp_drops()
+        uas = SippPhones(scenario=work / "uas.xml", workdir=work / "uas", extra_args=SIPP_BUFFERS)
         uas.start()
         uac = SippPhones(scenario=work / "uac.xml", workdir=work / "uac", extra_args=(
             f"127.0.0.1:{uas.port}", "-r", f"{rate:g}", "-rp", "1000",
             "-d", str(round(talk * 1000)), "-m", str(calls),
             "-trace_rtt", "-rtt_freq", "200",
-            "-timeout", f"{int(seconds + talk + 60)}s"))
+            "-timeout", f"{int(seconds + talk + 60)}s", *SIPP_BUFFERS))
         started = time.monotonic()
         try:
             uac.start()
@@ -179,6 +196,7 @@ def sipp_reference_step(rate: float, seconds: float, talk: float, max_setup: flo
         cpu = ((children1.ru_utime - children0.ru_utime)
                + (children1.ru_stime - children0.ru_stime))
         others = machine_busy_s() - busy0 - cpu - (time.process_time() - self0)
+        drops = udp_drops() - drops0
         wall_all = time.monotonic() - started
         c, s = uac.counts(), uas.counts()
         dates, rtts = [], []
@@ -213,6 +231,7 @@ def sipp_reference_step(rate: float, seconds: float, talk: float, max_setup: flo
             "cpu_ms_per_call": round(1000 * cpu / max(1, c.successful), 3),
             "wall_s": round(wall, 1), "sustained": sustained,
             "other_load_cores": round(max(0.0, others) / wall_all, 2) if wall_all > 0 else None,
+            "udp_receive_buffer_drops": drops,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -494,7 +513,7 @@ async def product_step(rate: float, seconds: float, talk: float, tap: bool,
                               "callbacks": n, "tap": tap, "records": records,
                               "sippy_speedups": speedups,
                               "switch_interval_s": sys.getswitchinterval()}
-    with SippPhones() as phones:
+    with SippPhones(extra_args=SIPP_BUFFERS) as phones:
         host, port = phones.address
         person = SipTarget(phone_user("answer", 0.0, PATIENCE, talk), host, port)
         agent = SipTarget(phone_user("answer", 0.0, PATIENCE, math.inf), host, port)
@@ -565,7 +584,7 @@ async def product_step(rate: float, seconds: float, talk: float, tap: bool,
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         threads0 = _threads_cpu()
         sipp0 = proc_cpu(phones.pid) if phones.pid else math.nan
-        busy0 = machine_busy_s()
+        busy0, drops0 = machine_busy_s(), udp_drops()
         requested: dict[str, float] = {}
         lags = array("d")
         form = {"service": "bench", "name": ""}
@@ -598,7 +617,7 @@ async def product_step(rate: float, seconds: float, talk: float, tap: bool,
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         threads1 = _threads_cpu()
         sipp1 = proc_cpu(phones.pid) if phones.pid else math.nan
-        busy1 = machine_busy_s()
+        busy1, drops1 = machine_busy_s(), udp_drops()
         gc.callbacks.remove(gcw)
         if prof_main is not None and prof_reactor is not None and profile_out:
             prof_main.disable()
@@ -670,6 +689,7 @@ async def product_step(rate: float, seconds: float, talk: float, tap: bool,
         # CPU the rest of the machine used meanwhile (other people's tests...)
         "other_load_cores": round(max(0.0, (busy1 - busy0) - cpu - (sipp1 - sipp0)) / window, 2)
         if window > 0 else None,
+        "udp_receive_buffer_drops": drops1 - drops0,
         "sipp": {"successful": counts.successful, "failed": counts.failed,
                  "retransmissions": counts.retransmissions,
                  "dead_call_messages": counts.dead_call_messages,
@@ -750,6 +770,7 @@ def combine(parts: list[dict[str, Any]], rate: float) -> dict[str, Any]:
         "sippy_tracebacks": sum(p.get("sippy_tracebacks", 0) for p in parts),
         # each process saw the others as foreign load: take the least
         "other_load_cores": min((p.get("other_load_cores") or 0.0) for p in parts),
+        "udp_receive_buffer_drops": max(p.get("udp_receive_buffer_drops", 0) for p in parts),
         "per_process": parts,
     }
     if "overhead" in first:
@@ -766,6 +787,7 @@ class Plan:
     confirm: bool
     resolution: float          # stop bisecting when hi/lo is below 1 + this
     max_probes: int
+    ref_max_probes: int
     budget_s: float
 
 
@@ -792,7 +814,7 @@ class Bench:
                  f"(achieved {res['achieved_rate']:.0f}/s, failed {res['failed']}, "
                  f"INVITE->200 p99 {res['setup_invite_to_200']['p99']} ms, "
                  f"retrans {res['retransmissions']}, {res['cpu_ms_per_call']} ms CPU/call, "
-                 f"other load {res['other_load_cores']} cores)")
+                 f"UDP drops {res['udp_receive_buffer_drops']}, other load {res['other_load_cores']} cores)")
         return res
 
     def product(self, rate: float, seconds: float, *, tap: bool = True,
@@ -845,24 +867,28 @@ class Bench:
                  f"request->bridged p99 {p99} ms, PBX {res['cpu']['pbx_ms_per_callback']} ms "
                  f"CPU/cb, {res['cpu']['pbx_process_share_of_one_core']:.2f} of a core"
                  f"{f' over {n} processes' if n > 1 else ''}, GC gen2 max "
-                 f"{res['gc']['gen2']['max_ms']} ms, other load {res.get('other_load_cores')} cores)")
+                 f"{res['gc']['gen2']['max_ms']} ms, UDP drops {res.get('udp_receive_buffer_drops')}, "
+                 f"other load {res.get('other_load_cores')} cores)")
         return res
 
     # -- search ---------------------------------------------------------------
 
     def search(self, name: str, step: Callable[[float, float], dict[str, Any]], start: float,
                floor: float, known: dict[float, dict[str, Any]], probe_s: float,
-               est: Callable[[float], float], budget_end: float, grow: float) -> dict[str, Any]:
+               est: Callable[[float], float], budget_end: float, grow: float,
+               max_probes: int | None = None) -> dict[str, Any]:
         """The highest sustained rate.
 
         Short probes first: from `start` (or the known results) up by `grow`
         while they hold, down while they do not, then bisect between the
         highest that held and the lowest that did not. Then confirm at full
-        length, stepping down 10 % while it does not hold: a short probe can
+        length, stepping down while it does not hold (to between it and the
+        best full-length run that held, else by 20 %): a short probe can
         hold where the full length does not (the heap, and with it the
         garbage collector's pauses, grows for the first minute).
         """
         plan = self.plan
+        max_probes = max_probes or plan.max_probes
         probes: list[dict[str, Any]] = []
         ok = [r for r, v in known.items() if v["sustained"]]
         lo: float | None = max(ok) if ok else None
@@ -885,14 +911,14 @@ class Bench:
         if lo is None and hi is None and fits(probe_s):
             probe(start)
             count += 1
-        while count < plan.max_probes and (lo is None or hi is None) and fits(probe_s):
+        while count < max_probes and (lo is None or hi is None) and fits(probe_s):
             rate = nice_rate(lo * grow) if lo is not None else nice_rate((hi or start) / grow)
             if rate < floor:
                 break
             probe(rate)
             count += 1
         while (lo is not None and hi is not None and hi / lo > 1 + plan.resolution
-               and count < plan.max_probes and fits(probe_s)):
+               and count < max_probes and fits(probe_s)):
             mid = nice_rate(math.sqrt(lo * hi))
             if mid <= lo or mid >= hi:
                 break
@@ -905,12 +931,12 @@ class Bench:
         confirmed: dict[str, Any] | None = None
         note = f"from {probe_s:g} s probes only" if lo is not None else "no rate held"
         long_ok = [r for r, v in known.items() if v["sustained"] and v["seconds"] >= plan.seconds]
+        long_best = max(long_ok) if long_ok else None
         if best is not None and plan.confirm:
             rate = best
-            failed_long = False
-            for _ in range(4):
-                if long_ok and rate <= max(long_ok):
-                    confirmed = known[max(long_ok)]
+            failed_long: float | None = None       # the lowest full-length run that failed
+            for _ in range(3):
+                if long_best is not None and rate <= long_best:
                     break
                 if not fits(plan.seconds):
                     self.say(f"  ({name}: no time left to confirm {rate:g}/s for "
@@ -919,16 +945,29 @@ class Bench:
                 res = step(rate, plan.seconds)
                 probes.append(res)
                 if res["sustained"]:
-                    confirmed = res
+                    confirmed, long_best = res, rate
+                    known = {**known, rate: res}
+                    if failed_long is None:
+                        break                        # the best probe holds at full length
+                else:
+                    failed_long = rate
+                # bisect between the best full-length run that held and the lowest
+                # that failed; with none that held yet, 20 % down
+                assert failed_long is not None
+                nxt = nice_rate(math.sqrt(long_best * failed_long) if long_best is not None
+                                else failed_long * 0.8)
+                if (nxt < floor or (long_best is not None and nxt <= long_best * 1.04)
+                        or nxt >= failed_long / 1.04):
                     break
-                failed_long = True
-                rate = nice_rate(rate * 0.9)
-                if rate < floor:
-                    break
+                rate = nxt
+            if confirmed is None and long_best is not None:
+                confirmed = known[long_best]
             if confirmed is not None:
                 best = confirmed["rate"]
                 note = f"confirmed for {confirmed['seconds']:g} s"
-            elif failed_long:
+                if failed_long is not None:
+                    note += f"; {failed_long:g}/s did not hold that long"
+            elif failed_long is not None:
                 best = None
                 note = (f"{probe_s:g} s probes held up to {probe_best:g}/s; none of the "
                         f"full-length runs tried held for {plan.seconds:g} s")
@@ -1070,11 +1109,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         plan = Plan(seconds=args.seconds, probe_seconds=min(5.0, args.seconds),
                     ref_probe_seconds=min(3.0, args.seconds), confirm=False, resolution=0.3,
-                    max_probes=3, budget_s=args.budget or 75.0)
+                    max_probes=3, ref_max_probes=3, budget_s=args.budget or 75.0)
     else:
         plan = Plan(seconds=args.seconds, probe_seconds=min(10.0, args.seconds),
                     ref_probe_seconds=min(5.0, args.seconds), confirm=True, resolution=0.12,
-                    max_probes=5, budget_s=args.budget or 480.0)
+                    max_probes=5, ref_max_probes=7, budget_s=args.budget or 480.0)
     bench = Bench(args, plan)
     budget_end = bench.started + plan.budget_s
     cpus = os.cpu_count() or 1
@@ -1110,7 +1149,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_reference:
         bench.say("reference: SIPp uac -> SIPp uas on loopback")
         ref = bench.search("sipp", bench.reference, args.ref_start, 10.0, {},
-                           plan.ref_probe_seconds, ref_est, ref_end, grow=2.0)
+                           plan.ref_probe_seconds, ref_est, ref_end, grow=2.0,
+                           max_probes=plan.ref_max_probes)
         results["reference"] = ref
 
     # 2. the main run at --rate (with the message tap: the overhead figures)
