@@ -22,7 +22,7 @@ from reference_impl.switchboard import Ports, Switchboard
 
 from . import behaviour as b
 from .clock import Clock, SimClock
-from .metrics import Levels, compute
+from .metrics import Level, Levels, compute
 from .stats import Collector
 from .pbx import SimPbx
 from .rooms import RoomServers
@@ -137,6 +137,20 @@ def build_directory(scenario: Scenario) -> Directory:
     return Directory(services=services, centres=centres)
 
 
+def room_servers(scenario: Scenario, clock: Clock, rng: b.Rng, deliver: Deliver,
+                 level: Level) -> RoomServers:
+    """The scenario's room servers, in either time domain."""
+    spec = scenario.rooms
+    return RoomServers(clock, servers=spec.servers, rooms_per_server=spec.rooms_per_server,
+                       create_delay=spec.create_delay, join_delay=spec.join_delay,
+                       delete_delay=spec.delete_delay, rng=rng, deliver=deliver, level=level)
+
+
+def code_pool(scenario: Scenario) -> CodePool:
+    spec = scenario.codes
+    return CodePool(digits=spec.digits, first=spec.first, count=spec.count)
+
+
 class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int | None = None,
                  observers: Iterable[object] = (), keep_plans: bool = False,
@@ -165,15 +179,11 @@ class Simulation:
                           phones=self.people, deliver=deliver, agents=self.levels.agents,
                           trunk_level=self.levels.trunks)
         rooms = scenario.rooms
-        self.rooms = RoomServers(SimClock(env), servers=rooms.servers, rooms_per_server=rooms.rooms_per_server,
-                              create_delay=rooms.create_delay, join_delay=rooms.join_delay,
-                              delete_delay=rooms.delete_delay, rng=streams["rooms"],
-                              deliver=deliver, level=self.levels.rooms)
+        self.rooms = room_servers(scenario, SimClock(env), streams["rooms"], deliver,
+                                  self.levels.rooms)
         self.timers = SimTimers(env, deliver)
-        codes = scenario.codes
         self.switchboard = Switchboard(
-            directory=directory, codes=CodePool(digits=codes.digits, first=codes.first,
-                                                count=codes.count),
+            directory=directory, codes=code_pool(scenario),
             ports=Ports(telephony=self.pbx, rooms=self.rooms, notifier=NoNotifier(),
                         timers=self.timers),
             clock=lambda: env.now, records=self.records,

@@ -204,5 +204,3 @@ _EMPTY = _Empty()
 def failed_expectations(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in document["expectations"] if not e["passed"]]
 
-
-Mapper = Callable[..., list[Replication]]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from reference_impl import flow as f
-from reference_impl.codes import CodePool
 from reference_impl.flow import Role, role_of
 from reference_impl.ports import NoNotifier
 from reference_impl.records import CallbackRecord, MemoryRecords
@@ -25,11 +24,11 @@ from reference_impl.telephony import SipMessage, SipPbx, SipTarget, parse_sip_ur
 
 from . import behaviour as b
 from .clock import LoopClock
-from .engine import AgentDesk, People, SimResult, Simulation, build_directory
+from .engine import (AgentDesk, People, SimResult, Simulation, build_directory, code_pool,
+                     room_servers)
 from .metrics import Levels, compute
 from .stats import Collector
 from .pbx.sipp import SippPhones, phone_user
-from .rooms import RoomServers
 from .scenario import Scenario
 
 _ACTIONS = {b.Answer.INVALID: "invalid", b.Answer.BUSY: "busy", b.Answer.REJECT: "reject",
@@ -152,21 +151,14 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
         dialplan = PhoneDialplan(plans, _talks(plans, rehearsal.records), phones, people,
                                  time_scale)
         watcher = DeskWatcher(plans)
-        rooms_spec = scenario.rooms
         runtime = Runtime(
             directory=build_directory(scenario),
-            codes=CodePool(digits=scenario.codes.digits, first=scenario.codes.first,
-                           count=scenario.codes.count),
+            codes=code_pool(scenario),
             telephony=lambda rt: SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
                                         trunks=scenario.pbx.trunks, on_message=on_message,
                                         clock=rt.now, on_trunk=_counter(rt, levels)).start(),
-            rooms=lambda rt: RoomServers(LoopClock(loop, rt.now), servers=rooms_spec.servers,
-                                         rooms_per_server=rooms_spec.rooms_per_server,
-                                         create_delay=rooms_spec.create_delay,
-                                         join_delay=rooms_spec.join_delay,
-                                         delete_delay=rooms_spec.delete_delay,
-                                         rng=sim.streams["rooms_sip"], deliver=rt.deliver,
-                                         level=levels.rooms),
+            rooms=lambda rt: room_servers(scenario, LoopClock(loop, rt.now),
+                                          sim.streams["rooms_sip"], rt.deliver, levels.rooms),
             notifier=NoNotifier(), records=records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
             caller_id=scenario.pbx.caller_id, observers=[collector, *observers, watcher])
