@@ -1,0 +1,22 @@
+"""Callback records: every field of DESIGN.md plus the timeline of each step.
+
+Stores with one interface (`RecordStore`): `MemoryRecords` for the emulator and
+tests; `SqliteRecords` (a file, or ":memory:"), the default of the real system;
+`PostgresRecords` for a `postgresql://` URL. `open_records` picks one from a
+string. The switchboard writes a record when the callback starts and when it
+ends, and at every step when asked to (`save_every_step`, for live pages);
+`put` replaces the whole record in one transaction, so a reader never sees
+half of one. The SQL stores create and migrate their schema when they open
+(`_schema.py`).
+"""
+
+from ._open import open_records
+from ._postgres import PostgresRecords
+from ._record import CallbackRecord, MemoryRecords, RecordStore, record_of
+from ._schema import LATEST as SCHEMA_VERSION
+from ._schema import RecordNotStored, RecordsError, SchemaTooNew
+from ._sqlite import SqliteRecords
+
+__all__ = ["CallbackRecord", "MemoryRecords", "PostgresRecords", "RecordNotStored",
+           "RecordStore", "RecordsError", "SCHEMA_VERSION", "SchemaTooNew", "SqliteRecords",
+           "open_records", "record_of"]

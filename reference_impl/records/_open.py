@@ -1,0 +1,37 @@
+"""One string from configuration to a records store."""
+
+from __future__ import annotations
+
+from ._postgres import PostgresRecords, mask_password
+from ._record import RecordStore
+from ._sqlite import SqliteRecords
+
+_SQLITE = "sqlite://"
+
+
+def open_records(url_or_path: str) -> RecordStore:
+    """`postgresql://…` (or `postgres://…`): PostgreSQL; `sqlite:///path`, a plain path
+    or ":memory:": SQLite. `sqlite:///` is followed by the path as is, so
+    `sqlite:////var/lib/x.db` is absolute and `sqlite:///x.db` relative (as in SQLAlchemy).
+    """
+    if url_or_path.startswith(("postgresql://", "postgres://")):
+        return PostgresRecords(url_or_path)
+    return SqliteRecords(_sqlite_path(url_or_path))
+
+
+def _sqlite_path(url_or_path: str) -> str:
+    if url_or_path.startswith(_SQLITE):
+        path = url_or_path[len(_SQLITE):]
+        if path == "":
+            return ":memory:"                    # "sqlite://", as SQLAlchemy reads it
+        if not path.startswith("/") or path == "/":
+            raise ValueError(f"records URL {url_or_path!r}: expected sqlite:///<path>")
+        return path[1:]
+    if "://" in url_or_path:
+        raise ValueError(f"records URL {mask_password(url_or_path)!r}: unknown scheme "
+                         f"{url_or_path.partition('://')[0]!r}; use postgresql://…, "
+                         "sqlite:///<path> or a file path")
+    if not url_or_path.strip():
+        raise ValueError("records: an empty path; give a file path, sqlite:///<path>, "
+                         "postgresql://… or :memory:")
+    return url_or_path

@@ -1,0 +1,74 @@
+"""The callback record, a snapshot of a callback, and the in-memory store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping, Protocol
+
+from ..flow import Callback, Step
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallbackRecord:
+    id: str
+    form: Mapping[str, str]
+    person_number: str
+    service_code: str
+    state: str
+    outcome: str | None = None
+    centre: str | None = None              # the centre dialled last (the one that answered)
+    terminal: str | None = None            # the desk phone dialled last
+    terminals_dialled: tuple[str, ...] = ()
+    code: str | None = None                # the connection code shown as caller ID
+    room: str | None = None
+    room_routing: str | None = None        # which room server hosts the room
+    room_refused: bool = False             # no server could open it: audio only
+    notices: tuple[str, ...] = ()          # what the person's page was told, in order
+    failovers: int = 0
+    ended_by: str | None = None
+    times: Mapping[str, float] = field(default_factory=dict)
+    timeline: tuple[Step, ...] = ()
+
+
+def record_of(callback: Callback, form: Mapping[str, str]) -> CallbackRecord:
+    """A snapshot of a callback as its record."""
+    return CallbackRecord(
+        id=callback.callback_id, form=dict(form), person_number=callback.person_number,
+        service_code=callback.service_code, state=callback.state.value,
+        outcome=callback.outcome.value if callback.outcome else None,
+        centre=callback.centre, terminal=callback.terminal,
+        terminals_dialled=tuple(callback.terminals_dialled), code=callback.code,
+        room=callback.room, room_routing=callback.room_routing,
+        room_refused=callback.room_refused,
+        notices=tuple(n.value for n in callback.notices), failovers=callback.failovers,
+        ended_by=callback.ended_by.value if callback.ended_by else None,
+        times=dict(callback.times), timeline=tuple(callback.timeline))
+
+
+class RecordStore(Protocol):
+    def put(self, record: CallbackRecord) -> None: ...
+    def get(self, callback_id: str) -> CallbackRecord | None: ...
+    def __iter__(self) -> Iterator[CallbackRecord]: ...
+    def __len__(self) -> int: ...
+
+
+class MemoryRecords:
+    """Records in a dict: for the emulator and tests. Iterates in first-put order."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, CallbackRecord] = {}
+
+    def put(self, record: CallbackRecord) -> None:
+        self._records[record.id] = record
+
+    def get(self, callback_id: str) -> CallbackRecord | None:
+        return self._records.get(callback_id)
+
+    def __iter__(self) -> Iterator[CallbackRecord]:
+        return iter(list(self._records.values()))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def close(self) -> None:
+        """Nothing to release; here so every store closes the same way."""
