@@ -1,4 +1,5 @@
-"""Durations (`300ms`, `4s`, `2min`, `1h`) and rates (`120/h`, `2/min`, `0.5/s`)."""
+"""Durations (`300ms`, `4s`, `2min`, `1h`), rates (`120/h`, `2/min`, `0.5/s`) and
+bit rates (`1.2Mbit/s`, `800kbit/s`, `1Gbps`)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,33 @@ def parse_rate(value: object) -> float:
     if not math.isfinite(rate) or rate < 0:
         raise ValueError(f"{value!r}: a rate is a finite number, 0 or more")
     return rate
+
+
+_BITS = {"bit/s": 1.0, "bps": 1.0, "kbit/s": 1e3, "kbps": 1e3, "mbit/s": 1e6, "mbps": 1e6,
+         "gbit/s": 1e9, "gbps": 1e9}
+_BITRATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z/]+)\s*$")
+
+
+def parse_bitrate(value: object) -> float:
+    """Bits per second from `1.2Mbit/s`, `800kbit/s`, `1Gbps`, ... or a number of bit/s."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a bit rate")
+    if isinstance(value, (int, float)):
+        bits = float(value)
+    elif isinstance(value, str):
+        match = _BITRATE.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a bit rate (write e.g. 1.2Mbit/s, 800kbit/s, 1Gbit/s)")
+        number, unit = match.groups()
+        if unit.lower() not in _BITS:
+            # Bytes are a common slip (MB/s): refuse rather than guess a factor of 8.
+            raise ValueError(f"{value!r}: unknown unit {unit!r} (use bit/s, kbit/s, Mbit/s or Gbit/s)")
+        bits = float(number) * _BITS[unit.lower()]
+    else:
+        raise ValueError(f"{value!r} is not a bit rate (write e.g. 1.2Mbit/s, 800kbit/s, 1Gbit/s)")
+    if not math.isfinite(bits) or bits < 0:
+        raise ValueError(f"{value!r}: a bit rate is a finite number, 0 or more")
+    return bits
 
 
 def format_seconds(seconds: float) -> str:
