@@ -1,15 +1,18 @@
 #!/bin/sh
 # System packages the test suite needs: SIPp (Debian `sip-tester`) for the real
-# SIP phones. Installed with apt when missing; a machine that cannot (no root,
-# no apt) runs the suite anyway and the SIP tests say why they skip.
+# SIP phones; the PostgreSQL server (Debian `postgresql`) for the records tests,
+# which start a throwaway cluster from /usr/lib/postgresql/<version>/bin (off
+# PATH, hence dpkg). Installed with apt when missing; a machine that cannot (no
+# root, no apt) runs the suite anyway and the tests say why they skip.
 set -eu
 missing=""
 command -v sipp >/dev/null 2>&1 || missing="$missing sip-tester"
+dpkg -s postgresql 2>/dev/null | grep -q "^Status: install ok installed" || missing="$missing postgresql"
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing:$missing"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 else
-    echo "system-deps: cannot install$missing (needs root and apt-get); SIP tests will skip" >&2
+    echo "system-deps: cannot install$missing (needs root and apt-get); SIP and PostgreSQL tests will skip" >&2
 fi
