@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from ._postgres import PostgresRecords, mask_password
 from ._record import RecordStore
 from ._sqlite import SqliteRecords
 
 _SQLITE = "sqlite://"
+# "name:" at the start reads as a URL scheme ("sqlite:/x.db" is a typo, not a file);
+# one letter is a Windows drive.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 def open_records(url_or_path: str) -> RecordStore:
@@ -27,10 +32,10 @@ def _sqlite_path(url_or_path: str) -> str:
         if not path.startswith("/") or path == "/":
             raise ValueError(f"records URL {url_or_path!r}: expected sqlite:///<path>")
         return path[1:]
-    if "://" in url_or_path:
+    if _SCHEME.match(url_or_path):
         raise ValueError(f"records URL {mask_password(url_or_path)!r}: unknown scheme "
-                         f"{url_or_path.partition('://')[0]!r}; use postgresql://…, "
-                         "sqlite:///<path> or a file path")
+                         f"{url_or_path.partition(':')[0]!r}; use postgresql://…, "
+                         "sqlite:///<path> or a file path (./name for one with a colon)")
     if not url_or_path.strip():
         raise ValueError("records: an empty path; give a file path, sqlite:///<path>, "
                          "postgresql://… or :memory:")
