@@ -122,7 +122,7 @@ class SimResult:
     open_at_end: dict[str, int] = field(default_factory=dict)
     plans: dict[tuple[str, str], b.PhonePlan] = field(default_factory=dict)  # with keep_plans
     collector: Collector | None = None
-    samples: list[tuple[float, int, int, int, int]] = field(default_factory=list)
+    samples: list[tuple[float, int, int, int, int, int]] = field(default_factory=list)
 
 
 def build_directory(scenario: Scenario) -> Directory:
@@ -138,12 +138,12 @@ def build_directory(scenario: Scenario) -> Directory:
 
 
 def room_servers(scenario: Scenario, clock: Clock, rng: b.Rng, deliver: Deliver,
-                 level: Level) -> RoomServers:
-    """The scenario's room servers, in either time domain."""
-    spec = scenario.rooms
-    return RoomServers(clock, servers=spec.servers, rooms_per_server=spec.rooms_per_server,
-                       create_delay=spec.create_delay, join_delay=spec.join_delay,
-                       delete_delay=spec.delete_delay, rng=rng, deliver=deliver, level=level)
+                 level: Level, levels: Levels | None = None) -> RoomServers:
+    """The scenario's room servers, in either time domain (`levels`: egress and waits too)."""
+    warmup = scenario.arrivals.warmup if scenario.arrivals else 0.0
+    return RoomServers.from_spec(scenario.rooms, clock, rng=rng, deliver=deliver, level=level,
+                                 egress_level=levels.egress if levels else None,
+                                 waits=levels.room_wait if levels else None, warmup=warmup)
 
 
 def code_pool(scenario: Scenario) -> CodePool:
@@ -167,20 +167,21 @@ class Simulation:
         arrivals = scenario.arrivals
         self.warmup = arrivals.warmup if arrivals else 0.0
         self.collector = Collector(self.warmup, interval)
-        self.samples: list[tuple[float, int, int, int, int]] = []   # t, agents, rooms, live, trunks
+        # t, agents, rooms, live, trunks, room egress (bit/s)
+        self.samples: list[tuple[float, int, int, int, int, int]] = []
         self.levels = Levels(terminals=sum(len(c.terminals) for c in directory.centres.values()),
                              trunk_capacity=scenario.pbx.trunks)
         self.people = People(scenario, streams, keep_plans)
         deliver = self._deliver
-        self.pbx = SimPbx(env, trunks=scenario.pbx.trunks,
+        self.clock = clock = SimClock(env)
+        self.pbx = SimPbx(clock, trunks=scenario.pbx.trunks,
                           post_dial_delay=scenario.pbx.post_dial_delay,
                           answer_signalling_delay=scenario.pbx.answer_signalling_delay,
                           bridge_delay=scenario.pbx.bridge_delay, rng=streams["pbx"],
                           phones=self.people, deliver=deliver, agents=self.levels.agents,
                           trunk_level=self.levels.trunks)
-        rooms = scenario.rooms
-        self.rooms = room_servers(scenario, SimClock(env), streams["rooms"], deliver,
-                                  self.levels.rooms)
+        self.rooms = room_servers(scenario, clock, streams["rooms"], deliver,
+                                  self.levels.rooms, self.levels)
         self.timers = SimTimers(env, deliver)
         self.switchboard = Switchboard(
             directory=directory, codes=code_pool(scenario),
@@ -188,11 +189,11 @@ class Simulation:
                         timers=self.timers),
             clock=lambda: env.now, records=self.records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
-            caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers],
+            caller_id=scenario.pbx.caller_id, observers=[self.collector, self, self.rooms, *observers],
             timelines=keep_records)
         self._last_end = 0.0
         self._progress = progress       # told the fraction of the arrivals' duration done
-        self.people.desk = AgentDesk(SimClock(env), self.switchboard)
+        self.people.desk = AgentDesk(clock, self.switchboard)
         self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls
 
     def _deliver(self, callback_id: str, event: f.Event) -> None:
@@ -204,7 +205,8 @@ class Simulation:
             self.people.person_profiles.pop(record.id, None)
 
     def _end_warmup(self) -> None:
-        for level in (self.levels.rooms, self.levels.agents, self.levels.trunks):
+        for level in (self.levels.rooms, self.levels.agents, self.levels.trunks,
+                      self.levels.egress):
             level.restart(self.env.now)
 
     def _ticker(self, duration: float):  # type: ignore[no-untyped-def]
@@ -220,7 +222,8 @@ class Simulation:
         while True:
             levels = self.levels
             self.samples.append((self.env.now, levels.agents.value, levels.rooms.value,
-                                 len(self.switchboard.live), levels.trunks.value))
+                                 len(self.switchboard.live), levels.trunks.value,
+                                 levels.egress.value))
             if self.env.now >= horizon and not self.switchboard.live:
                 return
             yield self.env.timeout(self.collector.interval)

@@ -1,22 +1,25 @@
-"""The PBX in simulated time: trunks, dialling, ringing, answers, bridging, hang-ups.
+"""The emulated PBX: trunks, dialling, ringing, answers, bridging, hang-ups.
 
-Each leg is a SimPy process (`phone`) that plays the plan drawn for the phone
-it dialled; the PBX reports what the phone does as flow events. Our own
-hang-up (a CANCEL while ringing, a BYE once answered) reaches the process as
-`simpy.Interrupt`. A leg holds one trunk from dial to hang-up.
+It runs on the `Clock` of either time domain: SimPy's simulated time for
+QA and load runs, an asyncio loop for `callback-emu serve`. Each leg plays
+the plan drawn for the phone it dialled as a chain of scheduled steps (the
+number is reached, the phone answers, the person gives up, the talk ends);
+every step first checks that the leg is still up, so our own hang-up (a
+CANCEL while ringing, a BYE once answered) needs no interrupt: it frees the
+trunk and the steps still queued fall into nothing. A leg holds one trunk
+from dial to hang-up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
-
-import simpy
 
 from reference_impl import flow as f
 from reference_impl.flow import FailReason, Role, role_of
 
 from ..behaviour import NEVER, Answer, Distribution, Fixed, PhonePlan, Rng
+from ..clock import Clock
 from ..metrics import Level
 
 Deliver = Callable[[str, f.Event], None]
@@ -29,33 +32,32 @@ class PhoneBook(Protocol):
     def answered(self, callback_id: str, leg: str, caller_id: str, plan: PhonePlan) -> None: ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Leg:
     callback_id: str
     leg: str
     number: str
     caller_id: str
     plan: PhonePlan
-    trunk: simpy.resources.resource.Request
-    bridged: simpy.Event
-    process: simpy.Process | None = None
+    agent: bool
     answered: bool = False
+    bridged: bool = False
     alive: bool = True
     since: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
 
 _FAILURES = {Answer.INVALID: FailReason.INVALID_NUMBER, Answer.BUSY: FailReason.BUSY}
 
 
 class SimPbx:
-    def __init__(self, env: simpy.Environment, *, trunks: int, post_dial_delay: Distribution,
+    def __init__(self, clock: Clock, *, trunks: int, post_dial_delay: Distribution,
                  bridge_delay: Distribution, rng: Rng, phones: PhoneBook,
                  answer_signalling_delay: Distribution | None = None,
                  deliver: Deliver, agents: Level | None = None,
                  trunk_level: Level | None = None) -> None:
-        self.env = env
-        self.trunks = simpy.Resource(env, capacity=trunks)
+        self.clock = clock
+        self.capacity = trunks
+        self.trunks_used = 0
         self.post_dial_delay = post_dial_delay
         # From the phone's answer to the PBX knowing it (a real stack's 200 OK path).
         lag = answer_signalling_delay
@@ -68,90 +70,91 @@ class SimPbx:
         self.trunk_level = trunk_level or Level()
         self.legs: dict[tuple[str, str], Leg] = {}
 
+    @property
+    def legs_up(self) -> int:
+        return len(self.legs)
+
     # -- the Telephony port --------------------------------------------------
 
     def dial(self, callback_id: str, leg: str, number: str, caller_id: str,
              ring_timeout: float) -> None:
-        if self.trunks.count >= self.trunks.capacity:
+        if self.trunks_used >= self.capacity:
             self.deliver(callback_id, f.LegFailed(leg=leg, reason=FailReason.NO_TRUNK))
             return
-        role = role_of(leg)
+        now = self.clock.now()
         call = Leg(callback_id, leg, number, caller_id,
-                   self.phones.plan(callback_id, leg, number),
-                   self.trunks.request(), self.env.event(), since=self.env.now)
+                   self.phones.plan(callback_id, leg, number), role_of(leg) is Role.AGENT,
+                   since=now)
         self.legs[(callback_id, leg)] = call
-        self.trunk_level.change(self.env.now, +1)
-        if role is Role.AGENT:
-            self.agents.change(self.env.now, +1)
-        call.process = self.env.process(self._phone(call))
+        self.trunks_used += 1
+        self.trunk_level.change(now, +1)
+        if call.agent:
+            self.agents.change(now, +1)
+        self.clock.later(self.post_dial_delay.sample(self.rng), lambda: self._reached(call))
 
     def hangup(self, callback_id: str, leg: str, reason: str) -> None:
         call = self.legs.get((callback_id, leg))
-        if call is None or call.process is None or not call.process.is_alive:
-            return
-        self._free(call)        # the trunk is free at once, whatever the process does next
-        if call.process is self.env.active_process:
-            # The flow hung up the very leg whose news it is handling: a process
-            # cannot interrupt itself, so the interrupt lands a moment later.
-            self.env.timeout(0).callbacks.append(lambda _: self._interrupt(call, reason))
-        else:
-            call.process.interrupt(reason)
-
-    def _interrupt(self, call: Leg, reason: str) -> None:
-        if call.process is not None and call.process.is_alive:
-            call.process.interrupt(reason)
+        if call is not None:
+            self._free(call)      # the steps still scheduled for it see `alive` is False
 
     def bridge(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
-        self.env.process(self._bridge(callback_id, person_leg, agent_leg))
+        self.clock.later(self.bridge_delay.sample(self.rng),
+                         lambda: self._bridged(callback_id, person_leg, agent_leg))
 
-    # -- processes -----------------------------------------------------------
+    def is_up(self, callback_id: str, leg: str) -> bool:
+        return (callback_id, leg) in self.legs
 
-    def _phone(self, call: Leg):  # type: ignore[no-untyped-def]
-        """One leg, from the INVITE to its end, as the dialled phone behaves."""
-        env, plan = self.env, call.plan
-        try:
-            yield env.timeout(self.post_dial_delay.sample(self.rng))
-            if plan.answer in _FAILURES:
-                self._final(call, f.LegFailed(leg=call.leg, reason=_FAILURES[plan.answer]))
-                return
-            self._report(call, f.LegRinging(leg=call.leg))
-            if plan.answer is Answer.RING_OUT:
-                yield env.event()                  # rings until we cancel it
-            yield env.timeout(plan.delay)
-            if self.answer_lag is not None:
-                yield env.timeout(self.answer_lag.sample(self.rng))
-            if plan.answer is Answer.REJECT:
-                self._final(call, f.LegFailed(leg=call.leg, reason=FailReason.REJECTED))
-                return
-            call.answered = True
-            self._report(call, f.LegAnswered(leg=call.leg))
-            self.phones.answered(call.callback_id, call.leg, call.caller_id, plan)
-            if plan.patience < NEVER:
-                yield call.bridged | env.timeout(plan.patience)
-                if not call.bridged.triggered:     # gave up waiting for an agent
-                    self._final(call, f.LegHungUp(leg=call.leg))
-                    return
-            else:
-                yield call.bridged
-            yield env.timeout(plan.talk) if plan.talk < NEVER else env.event()
+    # -- the steps of one leg ------------------------------------------------
+
+    def _reached(self, call: Leg) -> None:
+        """The post-dial delay is over: the phone is busy, invalid, or rings."""
+        if not call.alive:
+            return
+        plan = call.plan
+        if plan.answer in _FAILURES:
+            self._final(call, f.LegFailed(leg=call.leg, reason=_FAILURES[plan.answer]))
+            return
+        self.deliver(call.callback_id, f.LegRinging(leg=call.leg))
+        if plan.answer is Answer.RING_OUT or not call.alive:
+            return                                 # rings until we cancel it
+        delay = plan.delay
+        if self.answer_lag is not None:
+            delay += self.answer_lag.sample(self.rng)
+        self.clock.later(delay, lambda: self._picked_up(call))
+
+    def _picked_up(self, call: Leg) -> None:
+        if not call.alive:
+            return
+        plan = call.plan
+        if plan.answer is Answer.REJECT:
+            self._final(call, f.LegFailed(leg=call.leg, reason=FailReason.REJECTED))
+            return
+        call.answered = True
+        self.deliver(call.callback_id, f.LegAnswered(leg=call.leg))
+        if not call.alive:
+            return
+        self.phones.answered(call.callback_id, call.leg, call.caller_id, plan)
+        if plan.patience < NEVER:
+            self.clock.later(plan.patience, lambda: self._patience_over(call))
+
+    def _patience_over(self, call: Leg) -> None:
+        if call.alive and not call.bridged:        # gave up waiting for an agent
             self._final(call, f.LegHungUp(leg=call.leg))
-        except simpy.Interrupt:
-            pass                                   # our CANCEL or BYE
-        finally:
-            self._free(call)
 
-    def _bridge(self, callback_id: str, person_leg: str, agent_leg: str):  # type: ignore[no-untyped-def]
-        yield self.env.timeout(self.bridge_delay.sample(self.rng))
+    def _bridged(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
         person = self.legs.get((callback_id, person_leg))
         agent = self.legs.get((callback_id, agent_leg))
         if person is None or agent is None:
             return                                 # a leg ended meanwhile: its hang-up says so
-        person.bridged.succeed()
-        agent.bridged.succeed()
+        for call in (person, agent):
+            call.bridged = True
+            if call.plan.talk < NEVER:
+                self.clock.later(call.plan.talk, lambda call=call: self._talk_over(call))
         self.deliver(callback_id, f.Bridged())
 
-    def _report(self, call: Leg, event: f.Event) -> None:
-        self.deliver(call.callback_id, event)
+    def _talk_over(self, call: Leg) -> None:
+        if call.alive:
+            self._final(call, f.LegHungUp(leg=call.leg))
 
     def _final(self, call: Leg, event: f.Event) -> None:
         """The leg's last news: its trunk is free before the flow dials anew on it."""
@@ -162,11 +165,9 @@ class SimPbx:
         if not call.alive:
             return
         call.alive = False
-        self.legs.pop((call.callback_id, call.leg), None)
-        self.trunks.release(call.trunk)
-        self.trunk_level.change(self.env.now, -1)
-        if role_of(call.leg) is Role.AGENT:
-            self.agents.change(self.env.now, -1)
-
-    def is_up(self, callback_id: str, leg: str) -> bool:
-        return (callback_id, leg) in self.legs
+        del self.legs[(call.callback_id, call.leg)]
+        self.trunks_used -= 1
+        now = self.clock.now()
+        self.trunk_level.change(now, -1)
+        if call.agent:
+            self.agents.change(now, -1)
