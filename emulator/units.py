@@ -1,5 +1,5 @@
-"""Durations (`300ms`, `4s`, `2min`, `1h`), rates (`120/h`, `2/min`, `0.5/s`) and
-bit rates (`1.2Mbit/s`, `800kbit/s`, `1Gbps`)."""
+"""Durations (`300ms`, `4s`, `2min`, `1h`), rates (`120/h`, `2/min`, `0.5/s`),
+bit rates (`1.2Mbit/s`, `800kbit/s`, `1Gbps`) and sizes (`200B`, `64kB`, `1.5MB`)."""
 
 from __future__ import annotations
 
@@ -88,3 +88,31 @@ def format_seconds(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.3g}min"
     return f"{seconds / 3600:.3g}h"
+
+
+# Sizes in bytes: SI prefixes as rates are quoted (1 kB = 1000 B, like tc's
+# rates), binary ones (KiB, MiB) when written so.
+_SIZE_PREFIX = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKmMgG]?)(i?)(B)\s*$")
+
+
+def parse_size(value: object) -> float:
+    """Bytes from `200B`, `64kB`, `1.5MB`, `64KiB` or a number of bytes."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a size")
+    if isinstance(value, (int, float)):
+        size = float(value)
+    elif isinstance(value, str):
+        match = _SIZE.match(value)
+        if not match:
+            hint = (" ('b' is a bit: sizes are in bytes, 'B')"
+                    if re.search(r"\d\s*[kKmMgG]?i?b\b", value) else "")
+            raise ValueError(f"{value!r} is not a size{hint} (write e.g. 200B, 64kB, 1.5MB)")
+        number, prefix, binary, _ = match.groups()
+        scale = 1024.0 ** " kmg".index(prefix.lower() or " ") if binary else _SIZE_PREFIX[prefix.lower()]
+        size = float(number) * scale
+    else:
+        raise ValueError(f"{value!r} is not a size (write e.g. 200B, 64kB, 1.5MB)")
+    if not math.isfinite(size) or size < 0:
+        raise ValueError(f"{value!r}: a size is a finite number of bytes, 0 or more")
+    return size
