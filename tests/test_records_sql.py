@@ -24,9 +24,10 @@ import psycopg
 import pytest
 
 from reference_impl.flow import Step
-from reference_impl.records import (SCHEMA_VERSION, CallbackRecord, MemoryRecords,
-                                    PostgresRecords, RecordNotStored, RecordsError,
-                                    RecordStore, SchemaTooNew, SqliteRecords, open_records)
+from reference_impl.records import (SCHEMA_VERSION, CallbackRecord, ClosableRecordStore,
+                                    MemoryRecords, PostgresRecords, RecordNotStored,
+                                    RecordsError, RecordStore, SchemaTooNew, SqliteRecords,
+                                    open_records)
 
 # -- a throwaway PostgreSQL cluster ---------------------------------------------------
 
@@ -95,7 +96,7 @@ def postgres_url(postgres_server: str) -> str:
 
 # -- the stores under test ------------------------------------------------------------
 
-Opener = Callable[[], RecordStore]
+Opener = Callable[[], ClosableRecordStore]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -114,14 +115,14 @@ def url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def opener(url: str) -> Iterator[Opener]:
     """Opens stores on one database (each a connection of its own); closes them after."""
-    opened: list[RecordStore] = []
+    opened: list[ClosableRecordStore] = []
 
-    def open_one() -> RecordStore:
+    def open_one() -> ClosableRecordStore:
         opened.append(open_records(url))
         return opened[-1]
     yield open_one
     for store in opened:
-        store.close()  # type: ignore[attr-defined]
+        store.close()
 
 
 @pytest.fixture
@@ -425,7 +426,7 @@ def test_open_records_picks_the_store_from_the_string(tmp_path: Path, postgres_u
     assert all(isinstance(s, SqliteRecords) for s in stores)
     for s in stores:
         s.put(full_record())
-        s.close()  # type: ignore[attr-defined]
+        s.close()
     assert (tmp_path / "a.db").exists() and (tmp_path / "b.db").exists()
 
 
@@ -447,6 +448,11 @@ def test_an_unreachable_postgres_is_a_clear_error_without_the_password() -> None
     with pytest.raises(RecordsError, match=r"cannot connect to postgresql://ada:\*\*\*@") as info:
         open_records(url)
     assert "s3cret" not in str(info.value)
+
+
+def test_a_file_in_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RecordsError, match="no/such/dir/r.db: cannot open"):
+        open_records(str(tmp_path / "no" / "such" / "dir" / "r.db"))
 
 
 def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path) -> None:

@@ -12,11 +12,12 @@ half of one. The SQL stores create and migrate their schema when they open
 
 from ._open import open_records
 from ._postgres import PostgresRecords
-from ._record import CallbackRecord, MemoryRecords, RecordStore, record_of
+from ._record import (CallbackRecord, ClosableRecordStore, MemoryRecords, RecordStore,
+                      record_of)
 from ._schema import LATEST as SCHEMA_VERSION
 from ._schema import RecordNotStored, RecordsError, SchemaTooNew
 from ._sqlite import SqliteRecords
 
-__all__ = ["CallbackRecord", "MemoryRecords", "PostgresRecords", "RecordNotStored",
+__all__ = ["CallbackRecord", "ClosableRecordStore", "MemoryRecords", "PostgresRecords", "RecordNotStored",
            "RecordStore", "RecordsError", "SCHEMA_VERSION", "SchemaTooNew", "SqliteRecords",
            "open_records", "record_of"]

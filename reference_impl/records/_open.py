@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ._postgres import PostgresRecords, mask_password
-from ._record import RecordStore
+from ._record import ClosableRecordStore
 from ._sqlite import SqliteRecords
 
 _SQLITE = "sqlite://"
@@ -14,7 +14,7 @@ _SQLITE = "sqlite://"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
 
-def open_records(url_or_path: str) -> RecordStore:
+def open_records(url_or_path: str) -> ClosableRecordStore:
     """`postgresql://…` (or `postgres://…`): PostgreSQL; `sqlite:///path`, a plain path
     or ":memory:": SQLite. `sqlite:///` is followed by the path as is, so
     `sqlite:////var/lib/x.db` is absolute and `sqlite:///x.db` relative (as in SQLAlchemy).

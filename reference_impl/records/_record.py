@@ -52,6 +52,12 @@ class RecordStore(Protocol):
     def __len__(self) -> int: ...
 
 
+class ClosableRecordStore(RecordStore, Protocol):
+    """A store holding a connection or a file, as `open_records` returns."""
+
+    def close(self) -> None: ...
+
+
 class MemoryRecords:
     """Records in a dict: for the emulator and tests. Iterates in first-put order."""
 

@@ -20,21 +20,27 @@ class SqliteRecords:
     def __init__(self, path: str = ":memory:") -> None:
         self._path = path
         self._lock = threading.Lock()
-        # isolation_level=None: no implicit transactions; we say BEGIN and COMMIT ourselves.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=10.0)
         try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-            if path != ":memory:":
-                # Readers (the operations page) then never wait for a writer.
-                self._db.execute("PRAGMA journal_mode = WAL")
+            # isolation_level=None: no implicit transactions; we say BEGIN and COMMIT.
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                       timeout=10.0)
+        except sqlite3.Error as exc:
+            raise RecordsError(f"{path}: cannot open as a records database: {exc}") from exc
+        try:
+            self._open()
         except sqlite3.Error as exc:
             self._db.close()
             raise RecordsError(f"{path}: cannot open as a records database: {exc}") from exc
         except BaseException:
             self._db.close()
             raise
+
+    def _open(self) -> None:
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+        if self._path != ":memory:":
+            # Readers (the operations page) then never wait for a writer.
+            self._db.execute("PRAGMA journal_mode = WAL")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
