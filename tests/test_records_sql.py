@@ -416,10 +416,14 @@ def test_postgres_store_reconnects_after_the_server_drops_it(postgres_url: str) 
 # -- open_records ------------------------------------------------------------------------
 
 
-def test_open_records_picks_the_store_from_the_string(tmp_path: Path, postgres_url: str) -> None:
-    pg = open_records(postgres_url)
-    assert isinstance(pg, PostgresRecords)
-    pg.close()
+def test_open_records_opens_postgres_for_a_postgresql_url(postgres_url: str) -> None:
+    for url in (postgres_url, postgres_url.replace("postgresql://", "postgres://")):
+        pg = open_records(url)
+        assert isinstance(pg, PostgresRecords)
+        pg.close()
+
+
+def test_open_records_opens_sqlite_for_a_path_or_sqlite_url(tmp_path: Path) -> None:
     stores = [open_records(str(tmp_path / "a.db")), open_records(f"sqlite:///{tmp_path}/b.db"),
               open_records(":memory:"), open_records("sqlite://"),
               open_records("sqlite:///:memory:")]
