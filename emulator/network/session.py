@@ -1,0 +1,218 @@
+"""What flows in one room while it is open, and the observer that opens and closes them.
+
+A room session starts when the person's page has joined the room; the video
+starts once the agent has joined too; everything ends when the room is
+deleted. The person and the agent each have a line of their own (an access:
+down and up links); the room server's line is shared by every room it hosts
+(`RoomCreated.routing` names it). Video and documents go agent -> server ->
+person; chat goes both ways; the person sends receiver reports while video
+plays, and their own video when the room is two-way. Everything the person's
+up link carries is the person's upload.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from reference_impl import flow as f
+from reference_impl.flow import Role
+from reference_impl.records import CallbackRecord
+
+from ..behaviour import Rng
+from ..clock import Clock
+from .link import Link
+from .path import Path
+from .profiles import Access, resolve
+from .quality import Quality
+from .video import Playback, VideoStream
+
+if TYPE_CHECKING:
+    from ..scenario import Network
+
+ACK = 66              # bytes of a TCP acknowledgement on the wire (headers + options)
+PACKETS_PER_ACK = 2   # delayed ACKs: one for every two full packets (RFC 1122 4.2.3.2)
+
+
+class RoomSession:
+    def __init__(self, clock: Clock, spec: "Network", rng: Rng, *, person: Access, agent: Access,
+                 server: tuple[Link, Link], quality: Quality | None) -> None:
+        self.clock, self.spec, self.rng, self.quality = clock, spec, rng, quality
+        self.person_up, person_down = Link(person.up, rng), Link(person.down, rng)
+        agent_up, agent_down = Link(agent.up, rng), Link(agent.down, rng)
+        into_server, out_of_server = server
+        self.to_person = Path([agent_up, into_server, out_of_server, person_down])
+        self.to_agent = Path([self.person_up, into_server, out_of_server, agent_down])
+        self.person_reports = Path([self.person_up, into_server])
+        self.agent_reports = Path([agent_up, into_server])
+        self.joined = clock.now()
+        self.ended = False
+        self.videos: list[VideoStream] = []
+        self._arrivals: list[tuple[float, str, float]] = []    # (when, metric, value) in flight
+        self._documents = spec.documents.count
+        self.person_reports.send(spec.join, self.joined)
+
+    # -- the room's life -------------------------------------------------------------
+
+    def agent_joined(self) -> None:
+        if self.ended or self.videos:
+            return
+        video = self.spec.video
+        self.videos.append(self._video(self.to_person, self.person_reports))
+        if video.two_way:
+            self.videos.append(self._video(self.to_agent, self.agent_reports))
+        now = self.clock.now()
+        for stream in self.videos:
+            stream.start(now)
+        self._next_chat()
+        if self._documents > 0:
+            self.clock.later(self.spec.documents.after.sample(self.rng), self._push)
+
+    def end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        now = self.clock.now()
+        playbacks = [stream.stop(now) for stream in self.videos]
+        if self.quality is None:
+            return
+        for when, name, value in self._arrivals:
+            if when <= now:                   # shown before the room closed
+                self.quality.add(name, value)
+        stay = now - self.joined
+        if playbacks and playbacks[0] is not None:
+            self._record_video(playbacks[0], stay)
+        if stay > 0:
+            self.quality.add("person_upload", self.person_up.carried * 8 / 1000 / stay)
+
+    def _record_video(self, playback: Playback, stay: float) -> None:
+        assert self.quality is not None
+        if playback.first_frame is not None:
+            self.quality.add("video_startup", playback.first_frame - playback.started_at)
+        if stay > 0:
+            self.quality.add("video_stall_ratio", min(1.0, playback.stalled / stay))
+        if playback.seconds > 0:
+            self.quality.add("video_bitrate", playback.bits / playback.seconds / 1000)
+
+    # -- flows -----------------------------------------------------------------------
+
+    def _video(self, path: Path, reports: Path) -> VideoStream:
+        video = self.spec.video
+        startup = video.startup if video.startup is not None else 2 * video.segment
+
+        def report(seconds: float) -> None:
+            reports.send(video.feedback * seconds / 8, self.clock.now())
+        return VideoStream(self.clock, path, ladder=video.ladder, segment=video.segment,
+                           startup=startup, feedback=report)
+
+    def _next_chat(self) -> None:
+        # Each side writes every `every` on average: together, twice as often.
+        gap = float(self.rng.exponential(self.spec.chat.every / 2))
+        self.clock.later(gap, self._chat)
+
+    def _chat(self) -> None:
+        if self.ended:
+            return
+        now = self.clock.now()
+        path = self.to_agent if self.rng.random() < 0.5 else self.to_person
+        done = path.send(self.spec.chat.size, now)
+        self._arrived(done.last, "chat_latency", done.last - now)
+        self._next_chat()
+
+    def _push(self) -> None:
+        """The agent pushes a document; the person's browser acknowledges what it receives."""
+        if self.ended:
+            return
+        now = self.clock.now()
+        size = self.spec.documents.size.sample(self.rng)
+        done = self.to_person.send(size, now)
+        self._arrived(done.last, "document_delivery", done.last - now)
+        packets = math.ceil(size / self.person_up.spec.mtu)
+        self.person_reports.send(math.ceil(packets / PACKETS_PER_ACK) * ACK, now)
+        self._documents -= 1
+        if self._documents > 0:
+            self.clock.later(self.spec.documents.after.sample(self.rng), self._push)
+
+    def _arrived(self, when: float, name: str, value: float) -> None:
+        now = self.clock.now()
+        # Keep only what is still in flight, or shown: the list stays short.
+        self._arrivals.append((when, name, value))
+        if len(self._arrivals) > 32 and self.quality is not None:
+            shown = [a for a in self._arrivals if a[0] <= now]
+            self._arrivals = [a for a in self._arrivals if a[0] > now]
+            for _, metric, measured in shown:
+                self.quality.add(metric, measured)
+
+
+class RoomSessions:
+    """A switchboard observer: a `RoomSession` for every room a person joins.
+
+    Rooms joined during the warm-up carry traffic (they load the server's
+    line) but are left out of the statistics.
+    """
+
+    def __init__(self, clock: Clock, spec: "Network", rng: Rng, collector: Any = None) -> None:
+        self.clock, self.spec, self.rng = clock, spec, rng
+        self.person = resolve(spec.person_link, spec.links)
+        self.agent = resolve(spec.agent_link, spec.links)
+        self.server = resolve(spec.server_link, spec.links)
+        self.quality = Quality(collector.series if collector is not None else None)
+        self.warmup = getattr(collector, "warmup", 0.0)
+        self.servers: dict[str, tuple[Link, Link]] = {}
+        self.sessions: dict[str, RoomSession] = {}
+        self._routing: dict[str, str] = {}
+        self._agent_in: set[str] = set()        # the agent joined before the person
+
+    # -- the Observer protocol --------------------------------------------------------
+
+    def event(self, callback_id: str, event: f.Event, now: float) -> None:
+        kind = type(event)
+        if kind is f.RoomCreated:
+            self._routing[callback_id] = event.routing          # type: ignore[attr-defined]
+        elif kind is f.JoinedRoom:
+            if event.who is Role.PERSON:                         # type: ignore[attr-defined]
+                self._person_joined(callback_id, now)
+            else:
+                self._agent_joined(callback_id)
+
+    def command(self, callback_id: str, command: f.Command, now: float) -> None:
+        if type(command) is f.DeleteRoom:
+            self._end(callback_id)
+
+    def closed(self, record: CallbackRecord) -> None:
+        self._end(record.id)
+        self._routing.pop(record.id, None)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _person_joined(self, callback_id: str, now: float) -> None:
+        if callback_id in self.sessions:
+            return
+        routing = self._routing.get(callback_id, "")
+        session = RoomSession(self.clock, self.spec, self.rng, person=self.person, agent=self.agent,
+                              server=self._server(routing),
+                              quality=self.quality if now >= self.warmup else None)
+        self.sessions[callback_id] = session
+        if callback_id in self._agent_in:
+            self._agent_in.discard(callback_id)
+            session.agent_joined()
+
+    def _agent_joined(self, callback_id: str) -> None:
+        session = self.sessions.get(callback_id)
+        if session is None:
+            self._agent_in.add(callback_id)
+        else:
+            session.agent_joined()
+
+    def _end(self, callback_id: str) -> None:
+        self._agent_in.discard(callback_id)
+        session = self.sessions.pop(callback_id, None)
+        if session is not None:
+            session.end()
+
+    def _server(self, routing: str) -> tuple[Link, Link]:
+        links = self.servers.get(routing)
+        if links is None:
+            links = self.servers[routing] = (Link(self.server.down, self.rng),
+                                             Link(self.server.up, self.rng))
+        return links
