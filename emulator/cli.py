@@ -84,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
                       help="talk times run K times faster over SIP")
     diff.add_argument("--calibrate", type=Path, metavar="OUT",
                       help="write the scenario with the PBX timings fitted from the SIP run")
+
+    serve = commands.add_parser("serve", help="the reference web app on one machine, "
+                                "with the emulated PBX in real time")
+    serve.add_argument("--scenario", type=Path, metavar="FILE",
+                       help="services, centres and phone behaviour (default: scenarios/serve/default.yaml)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--db", default="callbacks.sqlite3", metavar="PATH",
+                       help="records: a SQLite file (default callbacks.sqlite3) or postgresql://...")
+    serve.add_argument("--agent-key", metavar="KEY",
+                       help="the agents' credential (default: a random one, printed)")
     return parser
 
 
@@ -106,6 +117,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _load(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "serve":
+            from .serve import run as serve
+            return serve(args.scenario, args.host, args.port, args.db, args.agent_key)
         return _trace(args)
     except sc.ScenarioError as error:
         print(f"callback-emu: {error}", file=sys.stderr)

@@ -1,0 +1,78 @@
+"""Documents an agent can push: the service's catalogue, or an upload checked
+for size and type (the name's extension *and* the file's first bytes)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from .settings import Document
+
+# The first bytes of each type we accept (text has none: it must decode as UTF-8).
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+class UploadRefused(ValueError):
+    """An upload that is too big, of a type we do not take, or not what its name says."""
+
+
+def safe_name(name: str) -> str:
+    """A file name fit to show and to send back: no paths, no odd characters."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = re.sub(r"[^\w.\- ()]", "_", base).strip() or "document"
+    return cleaned[:120]
+
+
+def checked_upload(name: str, data: bytes, types: dict[str, str], max_bytes: int) -> Document:
+    if len(data) > max_bytes:
+        raise UploadRefused(f"The file is too big: at most {max_bytes // (1024 * 1024)} MB.")
+    if not data:
+        raise UploadRefused("The file is empty.")
+    shown = safe_name(name)
+    content_type = types.get(Path(shown).suffix.lower())
+    if content_type is None:
+        allowed = ", ".join(sorted(types))
+        raise UploadRefused(f"That type of file cannot be shared. Allowed: {allowed}.")
+    if not _looks_like(content_type, data):
+        raise UploadRefused("The file's content does not match its name.")
+    return Document(id=secrets.token_urlsafe(9), name=shown, content_type=content_type, data=data)
+
+
+def _looks_like(content_type: str, data: bytes) -> bool:
+    if content_type == "text/plain":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    if content_type == "image/webp" and data[8:12] != b"WEBP":
+        return False
+    return any(data.startswith(magic) for magic in _MAGIC.get(content_type, ()))
+
+
+class Catalogue:
+    """The documents on the server an agent can push: every file of one folder."""
+
+    def __init__(self, folder: Path, types: dict[str, str]) -> None:
+        self.folder = folder
+        self.types = types
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.name for p in self.folder.iterdir()
+                      if p.is_file() and p.suffix.lower() in self.types)
+
+    def load(self, name: str) -> Document | None:
+        if name not in self.names():          # only listed files: no path tricks
+            return None
+        path = self.folder / name
+        return Document(id=secrets.token_urlsafe(9), name=name,
+                        content_type=self.types[path.suffix.lower()], data=path.read_bytes())

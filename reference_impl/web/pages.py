@@ -1,0 +1,241 @@
+"""The HTML pages: the form, the status page, the two room pages, the agent and ops pages.
+
+Handlers translate requests into switchboard calls and render templates; the
+templates escape everything they print (tornado's autoescape), and the pages'
+scripts show chat and names with `textContent` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import tornado.escape
+import tornado.web
+
+from ..flow import State
+from .base import Base
+from .documents import UploadRefused, checked_upload
+from .rooms import Room
+from .validation import FieldError, check_request
+from .views import codes_in_use, masked, recent_callbacks, rooms_view
+
+CODE = re.compile(r"^\d{1,12}$")
+# Only once the desk phone is answered does the flow take the code.
+_ANSWERED = (State.BRIDGING, State.CONNECTED)
+
+
+class Page(Base):
+    def page(self, template: str, status: int = 200, **values: Any) -> None:
+        self.set_status(status)
+        self.render(template, title=self.app.web.title, **values)
+
+    def gone(self, message: str) -> None:
+        self.page("gone.html", status=404, message=message)
+
+
+class FormPage(Page):
+    def get(self) -> None:
+        self.form()
+
+    def post(self) -> None:
+        data = {name: self.get_body_argument(name, "") for name in ("phone", "name", "service",
+                                                                     "consent")}
+        try:
+            form = check_request(data, self.app.directory, self.app.web.default_region)
+        except FieldError as error:
+            self.form(data, error, status=400)
+            return
+        callback_id = self.app.start(form)
+        self.redirect(f"/callbacks/{callback_id}", status=303)
+
+    def form(self, values: dict[str, str] | None = None, error: FieldError | None = None,
+             status: int = 200) -> None:
+        services = [(code, s.label or code) for code, s in self.app.directory.services.items()]
+        self.page("form.html", status=status, services=services, values=values or {},
+                  error=error)
+
+
+class StatusPage(Page):
+    def get(self, callback_id: str) -> None:
+        record = self.app.switchboard.record(callback_id)
+        if record is None:
+            self.gone("We do not know that callback request. Please fill the form again.")
+            return
+        self.page("status.html", callback_id=callback_id, name=record.form.get("name", ""),
+                  phone=record.person_number)
+
+
+class PersonRoomPage(Page):
+    def get(self, token: str) -> None:
+        room = self.app.rooms.by_person_token(token)
+        if room is None:
+            self.gone("This video room is closed, or the link is not right.")
+            return
+        record = self.app.switchboard.record(room.callback_id)
+        self.page("room.html", token=token, name=record.form.get("name", "") if record else "")
+
+
+class _DocumentBase(Base):
+    def serve(self, room: Room | None, doc_id: str) -> None:
+        document = room.documents.get(doc_id) if room else None
+        if document is None:
+            raise tornado.web.HTTPError(404)
+        self.set_header("Content-Type", document.content_type)
+        self.set_header("Cache-Control", "no-store")
+        if not document.is_image:
+            # Shown as a download, never rendered in our origin.
+            self.set_header("Content-Disposition", f'attachment; filename="{document.name}"')
+        self.finish(document.data)
+
+
+class PersonDocument(_DocumentBase):
+    def get(self, token: str, doc_id: str) -> None:
+        self.serve(self.app.rooms.by_person_token(token), doc_id)
+
+
+class AgentOnly(Page):
+    def prepare(self) -> None:
+        if not self.is_agent():
+            if self.request.method == "GET" and not self.request.path.endswith(".json"):
+                self.redirect(f"/agent?next={tornado.escape.url_escape(self.request.path)}")
+            else:
+                raise tornado.web.HTTPError(403)
+
+    def ticket_room(self, ticket: str) -> tuple[str | None, Room | None]:
+        callback_id = self.app.tickets.callback(ticket)
+        room = self.app.rooms.of_callback(callback_id) if callback_id else None
+        return callback_id, room
+
+
+class AgentPage(Page):
+    def get(self) -> None:
+        self.agent_page()
+
+    def post(self) -> None:
+        client = self.client()
+        wait = self.app.attempts.wait(client)
+        if wait > 0:
+            self.agent_page(f"Too many wrong attempts. Try again in {int(wait) + 1} s.", 429)
+            return
+        if not self.is_agent():
+            if not self.valid_key(self.get_body_argument("key", "")):
+                self.app.attempts.failed(client)
+                self.agent_page("That agent key is not right.", 403)
+                return
+            self.sign_in()
+        self.enter(client, self.get_body_argument("code", "").strip())
+
+    def enter(self, client: str, code: str) -> None:
+        if not code and self.get_body_argument("key", ""):
+            self.redirect(self._next(), status=303)      # signing in only
+            return
+        if not CODE.match(code):
+            self.agent_page("Type the code shown on your desk phone: digits only.", 400)
+            return
+        callback_id = self.app.switchboard.codes.owner(code)
+        callback = self.app.switchboard.live.get(callback_id or "")
+        if callback is not None and callback.state not in _ANSWERED:
+            self.agent_page("Pick up the desk phone first, then type its code.", 409)
+            return
+        if callback_id is None or not self.app.switchboard.enter_code(code):
+            self.app.attempts.failed(client)
+            self.agent_page("No call is waiting with that code. Check the desk phone's display.",
+                            403)
+            return
+        ticket = self.app.tickets.issue(callback_id)
+        self.redirect(f"/agent/room/{ticket}", status=303)
+
+    def _next(self) -> str:
+        target = self.get_argument("next", "/agent")
+        return target if target in ("/agent", "/ops") else "/agent"
+
+    def agent_page(self, error: str = "", status: int = 200) -> None:
+        signed_in = self.is_agent()
+        self.page("agent.html", status=status, error=error, signed_in=signed_in,
+                  next=self._next(), desks=self.app.web.desk_phones is not None)
+
+
+class AgentLogout(Base):
+    def post(self) -> None:
+        self.clear_cookie("agent")
+        self.redirect("/agent", status=303)
+
+
+class DeskPhones(AgentOnly):
+    def get(self) -> None:
+        source = self.app.web.desk_phones
+        desks = source() if source is not None else []
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps([{"number": d.number, "centre": d.centre, "state": d.state,
+                                 "display": d.display} for d in desks]))
+
+
+class AgentRoomPage(AgentOnly):
+    def get(self, ticket: str) -> None:
+        callback_id, _ = self.ticket_room(ticket)
+        record = self.app.switchboard.record(callback_id) if callback_id else None
+        if record is None:
+            self.gone("This call has ended.")
+            return
+        self.page("agent_room.html", ticket=ticket, code=record.code or "",
+                  person=record.form.get("name", ""), service=record.service_code,
+                  catalogue=self.app.catalogue.names(),
+                  max_mb=self.app.web.upload_max_bytes // (1024 * 1024),
+                  types=", ".join(sorted(self.app.web.upload_types)))
+
+
+class AgentDocument(AgentOnly, _DocumentBase):
+    def get(self, ticket: str, doc_id: str) -> None:
+        self.serve(self.ticket_room(ticket)[1], doc_id)
+
+
+class Upload(AgentOnly):
+    """An agent shares a file from their computer (multipart; xsrf in a header)."""
+
+    def post(self, ticket: str) -> None:
+        _, room = self.ticket_room(ticket)
+        if room is None:
+            return self.answer(404, {"error": "The room is closed."})
+        files = self.request.files.get("file")
+        if not files:
+            return self.answer(400, {"error": "Choose a file to share.", "field": "file"})
+        web = self.app.web
+        try:
+            document = checked_upload(files[0].filename, files[0].body, web.upload_types,
+                                      web.upload_max_bytes)
+        except UploadRefused as error:
+            status = 413 if len(files[0].body) > web.upload_max_bytes else 415
+            return self.answer(status, {"error": str(error), "field": "file"})
+        if not self.app.rooms.push(room, document, web.documents_per_room):
+            return self.answer(409, {"error": "This room already holds the most documents it can."})
+        self.answer(201, {"id": document.id, "name": document.name})
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+
+class OpsPage(AgentOnly):
+    def get(self) -> None:
+        self.page("ops.html", hangup=self.app.web.hangup is not None)
+
+
+class OpsData(AgentOnly):
+    def get(self) -> None:
+        app = self.app
+        source = app.web.desk_phones
+        callbacks = [{"id": r.id, "state": r.state, "outcome": r.outcome, "service": r.service_code,
+                      "phone": masked(r.person_number), "name": r.form.get("name", ""),
+                      "centre": r.centre, "terminal": r.terminal, "code": r.code,
+                      "failovers": r.failovers, "live": r.id in app.switchboard.live,
+                      "notice": r.notices[-1] if r.notices else None}
+                     for r in recent_callbacks(app.switchboard, app.notices)]
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({
+            "callbacks": callbacks, "rooms": rooms_view(app.rooms),
+            "codes": codes_in_use(app.switchboard), "codes_free": app.switchboard.codes.free,
+            "desks": [{"number": d.number, "centre": d.centre, "state": d.state,
+                       "display": d.display} for d in (source() if source else [])]}))

@@ -1,0 +1,169 @@
+"""The `Rooms` port, for real: video rooms whose members are websockets.
+
+The flow asks for a room (`create`), admits the person and the agent to it
+(`join`) and deletes it when the phone call ends (`delete`). A member counts
+as joined once the flow has admitted that role *and* its page is connected:
+only then is `JoinedRoom(who)` reported. The server relays WebRTC signalling
+between the two pages, and chat and documents to both; media never passes
+through it (the agent's browser sends video straight to the person's).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from .. import flow as f
+from ..flow import Role
+from .settings import Document
+
+Deliver = Callable[[str, f.Event], None]
+Message = dict[str, Any]
+
+
+class Peer(Protocol):
+    """A page in a room (its websocket)."""
+
+    def send(self, message: Message) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(eq=False)
+class Room:
+    name: str
+    callback_id: str
+    code: str
+    template: str
+    person_token: str                        # the person's link: unguessable
+    admitted: set[Role] = field(default_factory=set)
+    peers: dict[Role, Peer] = field(default_factory=dict)
+    documents: dict[str, Document] = field(default_factory=dict)
+    open: bool = False
+
+    def others(self, role: Role) -> list[Peer]:
+        return [peer for who, peer in self.peers.items() if who is not role]
+
+
+class RoomServer:
+    def __init__(self, deliver: Deliver, later: Callable[[Callable[[], None]], None], *,
+                 capacity: int = 10_000, routing: str = "web-1") -> None:
+        self.deliver = deliver
+        self.later = later                   # run soon, outside the caller's stack
+        self.capacity = capacity
+        self.routing = routing
+        self.rooms: dict[str, Room] = {}
+        self._by_token: dict[str, Room] = {}
+        self._by_callback: dict[str, Room] = {}
+        self._waiting: dict[str, Peer] = {}  # callback -> an agent page waiting for its room
+
+    # -- the Rooms port ------------------------------------------------------
+
+    def create(self, callback_id: str, template: str, code: str) -> None:
+        if len(self.rooms) >= self.capacity:
+            self.later(lambda: self.deliver(callback_id, f.RoomRefused(reason="room server full")))
+            return
+        room = Room(f"room-{secrets.token_hex(6)}", callback_id, code, template,
+                    secrets.token_urlsafe(24))
+        self.rooms[room.name] = room
+        self._by_token[room.person_token] = room
+        self._by_callback[callback_id] = room
+        self.later(lambda: self._opened(room))
+
+    def join(self, callback_id: str, room: str, who: Role) -> None:
+        found = self.rooms.get(room)
+        if found is None:
+            return
+        found.admitted.add(who)
+        waiting = self._waiting.pop(callback_id, None) if who is Role.AGENT else None
+        if waiting is not None:
+            self.enter(found, Role.AGENT, waiting)
+        elif who in found.peers:
+            self.deliver(callback_id, f.JoinedRoom(who=who))
+
+    def delete(self, room: str) -> None:
+        found = self.rooms.pop(room, None)
+        if found is None:
+            return
+        self._by_token.pop(found.person_token, None)
+        self._by_callback.pop(found.callback_id, None)
+        for peer in list(found.peers.values()):
+            peer.send({"type": "closed", "reason": "The call has ended: the room is closed."})
+            peer.close()
+        found.peers.clear()
+
+    # -- pages ---------------------------------------------------------------
+
+    def by_person_token(self, token: str) -> Room | None:
+        return self._by_token.get(token)
+
+    def of_callback(self, callback_id: str) -> Room | None:
+        return self._by_callback.get(callback_id)
+
+    def enter(self, room: Room, who: Role, peer: Peer) -> bool:
+        """A page connects; False if the flow has not admitted that role."""
+        if who not in room.admitted or room.name not in self.rooms:
+            return False
+        old = room.peers.get(who)
+        room.peers[who] = peer
+        if old is not None and old is not peer:
+            old.send({"type": "closed", "reason": "This room was opened in another window."})
+            old.close()
+        peer.send({"type": "joined", "role": who.value,
+                   "present": [r.value for r in room.peers],
+                   "documents": [_shown(room, d) for d in room.documents.values()]})
+        for other in room.others(who):
+            other.send({"type": "peer", "role": who.value, "present": True})
+        self.deliver(room.callback_id, f.JoinedRoom(who=who))
+        return True
+
+    def wait(self, callback_id: str, peer: Peer) -> None:
+        """An agent page whose code was accepted, waiting for the flow to admit it."""
+        self._waiting[callback_id] = peer
+
+    def leave(self, room: Room | None, who: Role, peer: Peer, callback_id: str = "") -> None:
+        if self._waiting.get(callback_id) is peer:
+            del self._waiting[callback_id]
+        if room is None or room.peers.get(who) is not peer:
+            return
+        del room.peers[who]
+        for other in room.others(who):
+            other.send({"type": "peer", "role": who.value, "present": False})
+
+    def call_over(self, callback_id: str) -> None:
+        """The callback ended without a room for a waiting agent page: tell it."""
+        peer = self._waiting.pop(callback_id, None)
+        if peer is not None:
+            peer.send({"type": "closed", "reason": "The call has ended."})
+            peer.close()
+
+    def relay(self, room: Room, sender: Role, message: Message) -> None:
+        for other in room.others(sender):
+            other.send(message)
+
+    def broadcast(self, room: Room, message: Message) -> None:
+        for peer in list(room.peers.values()):
+            peer.send(message)
+
+    def push(self, room: Room, document: Document, limit: int) -> bool:
+        """Share a document with both pages; False when the room holds too many."""
+        if len(room.documents) >= limit:
+            return False
+        room.documents[document.id] = document
+        self.broadcast(room, _shown(room, document))
+        return True
+
+    # -- internals -----------------------------------------------------------
+
+    def _opened(self, room: Room) -> None:
+        if self.rooms.get(room.name) is not room:
+            return                               # deleted before it opened
+        room.open = True
+        self.deliver(room.callback_id, f.RoomCreated(room=room.name, routing=self.routing))
+
+
+def _shown(room: Room, document: Document) -> Message:
+    """A document as the pages are told of it; each page builds its own link."""
+    return {"type": "document", "id": document.id, "name": document.name,
+            "kind": "image" if document.is_image else "file",
+            "content_type": document.content_type}

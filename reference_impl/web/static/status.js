@@ -1,0 +1,46 @@
+"use strict";
+// The person's status page: notices arrive over a websocket; the room opens by itself.
+(() => {
+  const main = document.querySelector("main");
+  const order = ["calling", "connecting", "connected", "room_ready"];
+  const failures = new Set(["busy", "no_answer", "rejected", "invalid_number", "no_agent",
+                            "no_trunk", "unavailable"]);
+  let opening = null;
+
+  function step(notice) {
+    const reached = order.indexOf(notice);
+    if (reached < 0) return;
+    document.querySelectorAll("#steps li").forEach((li, i) => {
+      li.classList.toggle("done", i < reached);
+      li.classList.toggle("now", i === reached);
+    });
+  }
+
+  function told(m) {
+    $("headline").textContent = m.text;
+    const li = el("li", "", "");
+    li.append(el("time", "", clock()), el("span", "", m.text));
+    $("log").prepend(li);
+    step(m.notice);
+    document.body.dataset.notice = m.notice;
+    if (m.room_url && !opening) {
+      $("hint").textContent = "Opening your video room…";
+      opening = setTimeout(() => location.assign(m.room_url), 400);
+    }
+    if (m.final) {
+      clearTimeout(opening);
+      $("spinner").classList.add("hidden");
+      document.body.classList.add(failures.has(m.notice) ? "failed" : "over");
+      $("hint").replaceChildren(el("a", "button", "Request another call"));
+      $("hint").firstChild.href = "/";
+    }
+  }
+
+  const ws = new WebSocket(socketUrl(main.dataset.socket));
+  ws.onmessage = (ev) => told(JSON.parse(ev.data));
+  ws.onclose = () => {
+    if (!document.body.classList.contains("over") && !document.body.classList.contains("failed")) {
+      $("hint").textContent = "Lost touch with the server: reload this page.";
+    }
+  };
+})();

@@ -1,0 +1,48 @@
+"""Read-only views of the system for the pages and the API (no state of their own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import CallbackRecord
+from ..switchboard import Switchboard
+from .notices import PageNotifier
+from .rooms import RoomServer
+
+
+def recent_callbacks(switchboard: Switchboard, notices: PageNotifier,
+                     keep: int = 20) -> list[CallbackRecord]:
+    """The callbacks told something most recently, live ones first."""
+    found = []
+    for callback_id in notices.latest(keep * 4):
+        record = switchboard.record(callback_id)
+        if record is not None:
+            found.append(record)
+    found.sort(key=lambda r: r.state == "ended")
+    return found[:keep]
+
+
+def callback_view(record: CallbackRecord) -> dict[str, Any]:
+    """A callback as the API shows it."""
+    return {"id": record.id, "state": record.state, "outcome": record.outcome,
+            "service": record.service_code, "phone": record.person_number,
+            "name": record.form.get("name", ""), "centre": record.centre,
+            "terminal": record.terminal, "code": record.code, "room": record.room is not None,
+            "failovers": record.failovers, "ended_by": record.ended_by,
+            "notices": list(record.notices),
+            "times": {k: round(v, 3) for k, v in record.times.items()}}
+
+
+def codes_in_use(switchboard: Switchboard) -> list[str]:
+    return sorted(cb.code for cb in switchboard.live.values() if cb.code and cb.code_held)
+
+
+def rooms_view(rooms: RoomServer) -> list[dict[str, Any]]:
+    return [{"room": r.name, "callback": r.callback_id, "code": r.code, "template": r.template,
+             "open": r.open, "present": sorted(who.value for who in r.peers),
+             "documents": len(r.documents)} for r in rooms.rooms.values()]
+
+
+def masked(number: str) -> str:
+    """A phone number as operators see it: enough to tell calls apart."""
+    return number[:4] + "•" * max(0, len(number) - 7) + number[-3:] if len(number) > 7 else number
