@@ -33,7 +33,7 @@ class Replication:
     seed: int
     metrics: dict[str, float | None]
     collector: Collector
-    samples: list[tuple[float, int, int, int, int]]
+    samples: list[tuple[float, int, int, int, int, int]]
     end: float
 
 
@@ -188,7 +188,9 @@ def timeseries(runs: list[Replication], interval: float, scenario: Scenario) -> 
                 * 3600.0 / interval for i in range(length)]
     out: dict[str, Any] = {"t": t, "busy_agents": mean[:, 0].tolist(),
                            "open_rooms": mean[:, 1].tolist(), "live_calls": mean[:, 2].tolist(),
-                           "trunks_in_use": mean[:, 3].tolist(), "arrivals_per_hour": arrivals}
+                           "trunks_in_use": mean[:, 3].tolist(),
+                           "room_egress": (mean[:, 4] / 1e6).tolist(),     # Mbit/s
+                           "arrivals_per_hour": arrivals}
     if len(runs) > 1:
         out["busy_agents_ci"] = [confidence(list(columns[:, i, 0]))[1] for i in range(length)]
     return out

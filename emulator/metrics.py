@@ -13,21 +13,23 @@ from typing import Iterable, Mapping
 from reference_impl.flow import Outcome
 from reference_impl.records import CallbackRecord
 
-from .stats import STAGES, Collector
+from .stats import STAGES, Collector, Series
 
 SERIES = (*STAGES, "failovers")
-# Quality metrics of the network model: named now, measured once links exist.
+ROOM_SERIES = ("room_wait",)      # measured by the room servers: a room asked for -> a server took it
+# Quality metrics of the network model (emulator/network/): None without `network:`.
 QUALITY = ("video_startup", "video_stall_ratio", "video_bitrate", "chat_latency",
            "document_delivery", "person_upload")
 SERIES_SUFFIXES = ("p50", "p95", "p99", "mean", "max", "count")
-LEVELS = ("concurrent_rooms", "agent_occupancy", "trunk_occupancy")
+LEVELS = ("concurrent_rooms", "agent_occupancy", "trunk_occupancy",
+          "room_egress")                   # egress reserved on all room servers, Mbit/s
 LEVEL_SUFFIXES = ("mean", "max")
 FRACTIONS = ("rooms_refused", "queued", *(f"outcomes.{o.value}" for o in Outcome))
 
 
 def metric_names() -> list[str]:
     """Every metric name with its suffixes, in table order."""
-    names = [f"{s}.{x}" for s in (*SERIES, *QUALITY) for x in SERIES_SUFFIXES]
+    names = [f"{s}.{x}" for s in (*SERIES, *ROOM_SERIES, *QUALITY) for x in SERIES_SUFFIXES]
     names += [f"{level}.{x}" for level in LEVELS for x in LEVEL_SUFFIXES]
     return names + list(FRACTIONS)
 
@@ -37,11 +39,11 @@ def check_metric_name(name: str) -> tuple[str, str] | None:
     if name in metric_names():
         return None
     base, _, suffix = name.rpartition(".")
-    if base in (*SERIES, *QUALITY):
+    if base in (*SERIES, *ROOM_SERIES, *QUALITY):
         return f"unknown suffix {suffix!r} for {base}", f"use one of {', '.join(SERIES_SUFFIXES)}"
     if base in LEVELS:
         return f"unknown suffix {suffix!r} for {base}", f"use one of {', '.join(LEVEL_SUFFIXES)}"
-    if name in (*SERIES, *QUALITY, *LEVELS):
+    if name in (*SERIES, *ROOM_SERIES, *QUALITY, *LEVELS):
         return f"{name} needs a suffix", f"e.g. {name}.p95 or {name}.mean"
     if name.startswith("outcomes."):
         return (f"unknown outcome {name.removeprefix('outcomes.')!r}",
@@ -86,6 +88,8 @@ class Levels:
     rooms: Level = field(default_factory=Level)
     agents: Level = field(default_factory=Level)     # agent legs ringing or talking
     trunks: Level = field(default_factory=Level)
+    egress: Level = field(default_factory=Level)     # room servers' reserved egress, bit/s
+    room_wait: Series = field(default_factory=Series)
     terminals: int = 1
     trunk_capacity: int = 1
 
@@ -94,12 +98,11 @@ def compute(collector: Collector, levels: Levels, end: float) -> dict[str, float
     """Every metric of `metric_names()`; None where there is nothing to measure."""
     values: dict[str, float | None] = {name: None for name in metric_names()}
     for name in SERIES:
-        series = collector.series[name]
-        values[f"{name}.count"] = float(series.count)
-        if series.count:
-            p50, p95, p99 = series.quantiles([50, 95, 99])
-            values.update({f"{name}.p50": p50, f"{name}.p95": p95, f"{name}.p99": p99,
-                           f"{name}.mean": series.mean, f"{name}.max": series.peak})
+        values.update(_series(name, collector.series[name]))
+    values.update(_series("room_wait", levels.room_wait))
+    for name in QUALITY:                   # measured only when the scenario has a network
+        if name in collector.series:
+            values.update(_series(name, collector.series[name]))
     for outcome in Outcome:
         values[f"outcomes.{outcome.value}"] = collector.fraction(outcome)
     values["rooms_refused"] = collector.refused / collector.bridged if collector.bridged else None
@@ -110,6 +113,17 @@ def compute(collector: Collector, levels: Levels, end: float) -> dict[str, float
     values["agent_occupancy.mean"] = levels.agents.mean(end, levels.terminals)
     values["trunk_occupancy.max"] = levels.trunks.peak / levels.trunk_capacity
     values["trunk_occupancy.mean"] = levels.trunks.mean(end, levels.trunk_capacity)
+    values["room_egress.max"] = levels.egress.peak / 1e6
+    values["room_egress.mean"] = levels.egress.mean(end, 1e6)
+    return values
+
+
+def _series(name: str, series: Series) -> dict[str, float | None]:
+    values: dict[str, float | None] = {f"{name}.count": float(series.count)}
+    if series.count:
+        p50, p95, p99 = series.quantiles([50, 95, 99])
+        values.update({f"{name}.p50": p50, f"{name}.p95": p95, f"{name}.p99": p99,
+                       f"{name}.mean": series.mean, f"{name}.max": series.peak})
     return values
 
 

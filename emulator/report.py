@@ -57,12 +57,13 @@ KEY_FIGURES = (
     ("Agent occupancy, mean", "agent_occupancy.mean"),
     ("Trunk occupancy, peak", "trunk_occupancy.max"),
     ("Concurrent rooms, peak", "concurrent_rooms.max"),
+    ("Room servers' egress, peak", "room_egress.max"),
 )
 
 TITLES = {
     "latency": "Latency distribution per stage",
     "outcomes": "Outcomes of all callbacks",
-    "levels": "Busy agents, open rooms, live calls and trunks in use over time",
+    "levels": "Busy agents, open rooms, live calls, trunks in use and room egress over time",
     "arrivals": "Arrivals per hour",
     "sweep": "Sweep",
 }
@@ -216,8 +217,8 @@ def _bound(value: float, name: str) -> str:
         return f"{value * 100:g} %"
     if kind == "seconds":
         return f"{value:g} s"
-    if kind == "kbit/s":
-        return f"{value:g} kbit/s"
+    if kind in ("kbit/s", "Mbit/s"):
+        return f"{value:g} {kind}"
     return f"{value:g}"
 
 
@@ -364,7 +365,7 @@ def _levels_present(series: Mapping[str, Any]) -> bool:
 
 # (time series, panel title) of the levels-over-time figure
 _LEVELS = (("busy_agents", "Busy agents"), ("open_rooms", "Open rooms"), ("live_calls", "Live calls"),
-           ("trunks_in_use", "Trunks in use"))
+           ("trunks_in_use", "Trunks in use"), ("room_egress", "Room servers' egress, Mbit/s"))
 
 
 def _draw_levels(series: Mapping[str, Any], warmup: Any) -> Figure | None:
@@ -504,7 +505,8 @@ def _kind(name: str) -> str:
     One rule, first match wins: counts are *.count, concurrent_rooms.*, failovers.*;
     fractions are outcomes.*, rooms_refused, queued, *_occupancy.*; the rest are
     seconds. The network model's quality metrics (named, not measured yet) add a
-    ratio (video_stall_ratio.*) and two rates in kbit/s.
+    ratio (video_stall_ratio.*) and two rates in kbit/s; the room servers' reserved
+    egress (room_egress.*) is in Mbit/s.
     """
     base, _, suffix = name.partition(".")
     if suffix == "count" or base in ("concurrent_rooms", "failovers"):
@@ -514,11 +516,14 @@ def _kind(name: str) -> str:
         return "fraction"
     if base in ("video_bitrate", "person_upload"):
         return "kbit/s"
+    if base == "room_egress":
+        return "Mbit/s"
     return "seconds"
 
 
 def _unit_label(name: str) -> str:
-    return {"fraction": "share", "number": "", "kbit/s": "kbit/s", "seconds": "seconds"}[_kind(name)]
+    return {"fraction": "share", "number": "", "kbit/s": "kbit/s", "Mbit/s": "Mbit/s",
+            "seconds": "seconds"}[_kind(name)]
 
 
 def _value(value: Any, name: str) -> str:
@@ -533,6 +538,8 @@ def _value(value: Any, name: str) -> str:
         return f"{number:,.0f}" if number == round(number) and abs(number) >= 1 else f"{number:.2f}"
     if kind == "kbit/s":
         return f"{number:,.0f} kbit/s"
+    if kind == "Mbit/s":
+        return f"{number:,.1f} Mbit/s"
     return f"{number:.2f} s" if abs(number) < 10 else f"{number:,.1f} s"
 
 

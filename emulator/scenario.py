@@ -18,7 +18,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
                       ValidationError, ValidationInfo, model_validator)
 
 from . import behaviour as b
-from .units import parse_duration, parse_rate
+from .rooms.capacity import TWO_WAY_FACTOR
+from .units import parse_bitrate, parse_duration, parse_rate
 from reference_impl.flow import Notice, Outcome
 
 
@@ -100,6 +101,7 @@ _DISTRIBUTIONS = {
 Duration = Annotated[float, BeforeValidator(_duration)]
 Dist = Annotated[b.Distribution, BeforeValidator(_distribution)]
 Rate = Annotated[float, BeforeValidator(lambda v: parse_rate(v))]
+Bitrate = Annotated[float, BeforeValidator(lambda v: parse_bitrate(v))]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -214,11 +216,34 @@ class Pbx(Strict):
 
 
 class Rooms(Strict):
+    """Room servers (emulator/rooms/): what each holds, what a room takes, what happens when full."""
+
     servers: Annotated[int, Field(ge=1)] = 1
     rooms_per_server: Annotated[int, Field(ge=1)] = 200
+    egress: Annotated[Bitrate, Field(gt=0)] | None = None      # per server; none: no limit
+    egress_per_room: Bitrate = 1.2e6       # the video a one-way room sends out
+    cpu: Annotated[float, Field(gt=0)] | None = None            # units per server; none: no limit
+    cpu_per_room: Annotated[float, Field(ge=0)] = 0.1
+    two_way: bool | list[str] = False      # every room, or these room templates: twice egress and CPU
+    when_full: Literal["reject", "queue"] = "reject"
+    max_wait: Duration | None = None       # with queue: refused after waiting this long
+    placement: Literal["least_loaded", "round_robin", "first_fit"] = "least_loaded"
     create_delay: Dist = b.Fixed(0.2)
     join_delay: Dist = b.Fixed(0.5)
     delete_delay: Dist = b.Fixed(0.1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Rooms":
+        if self.max_wait is not None and self.when_full != "queue":
+            raise ValueError("max_wait only applies with 'when_full: queue'")
+        factor = TWO_WAY_FACTOR if self.two_way else 1
+        if self.egress is not None and self.egress_per_room * factor > self.egress:
+            raise ValueError(f"a room needs {self.egress_per_room * factor:g} bit/s of egress, "
+                             f"more than a server has ({self.egress:g} bit/s)")
+        if self.cpu is not None and self.cpu_per_room * factor > self.cpu:
+            raise ValueError(f"a room needs {self.cpu_per_room * factor:g} CPU units, "
+                             f"more than a server has ({self.cpu:g})")
+        return self
 
 
 class Codes(Strict):
@@ -427,7 +452,8 @@ def _hint(kind: str) -> str:
         "dict_type": "write a mapping: {key: value} or indented 'key: value' lines",
         "greater_than_equal": "the value is too small", "less_than_equal": "the value is too large",
         "literal_error": "use one of the values listed", "enum": "use one of the values listed",
-    }.get(kind, "durations take units (300ms, 4s, 2min), rates a period (120/h)")
+    }.get(kind, "durations take units (300ms, 4s, 2min), rates a period (120/h), "
+                "bit rates bits a second (1.2Mbit/s)")
 
 
 def _all_keys() -> list[str]:
@@ -483,6 +509,11 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
                 fail(("arrivals", "services", code), f"unknown service {code!r}",
                      _suggest(code, list(s.services)))
         person(s.arrivals.person, ("arrivals", "person"))
+    templates = sorted({service.room_template for service in s.services.values()})
+    for i, template in enumerate(s.rooms.two_way if isinstance(s.rooms.two_way, list) else []):
+        if template not in templates:
+            fail(("rooms", "two_way", i), f"no service uses room template {template!r}",
+                 _suggest(template, templates))
     for i, expectation in enumerate(s.expect):
         if isinstance(expectation, CallExpectation):
             if s.arrivals is None and expectation.call > len(s.callbacks):

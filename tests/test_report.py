@@ -232,6 +232,8 @@ def test_the_kind_of_every_metric_comes_from_one_rule(name: str) -> None:
         wanted = {"fraction"}
     elif base in ("video_stall_ratio", "video_bitrate", "person_upload"):   # quality: not timed
         wanted = {"fraction", "kbit/s"}
+    elif base == "room_egress":                     # reserved on the room servers
+        wanted = {"Mbit/s"}
     else:
         wanted = {"seconds"}
     assert report._kind(name) in wanted

@@ -1,22 +1,41 @@
 """Room servers: create, join and delete take a while (simulated or real time).
 
-A room is placed on the least loaded server with a free slot when it is
-asked for; with none free it is refused and the call goes on, audio only.
+A room is placed (see `placement.py`) on a server it fits on: each server
+holds so many rooms, and optionally so much egress and CPU (`capacity.py`);
+a two-way room reserves twice a one-way room's egress and CPU (it forwards
+video both ways). When no server has room, the policy decides:
+
+- `reject` (the default): the room is refused and the call goes on, audio only;
+- `queue`: the request waits, first come first served, until a room is torn
+  down somewhere (`waiting.py`); a request whose call ended meanwhile is
+  dropped; with `max_wait`, one that waited that long is refused.
+
+A room's reservation lasts from its placement until the server has torn it
+down (`delete_delay` after the flow's DeleteRoom).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Collection
 
 from reference_impl import flow as f
 from reference_impl.flow import Role
+from reference_impl.records import CallbackRecord
 
 from ..behaviour import Distribution, Rng
 from ..clock import Clock
 from ..metrics import Level
+from ..stats import Series
+from .capacity import TWO_WAY_FACTOR, Demand, Limits, Server, micro
+from .placement import placement as placement_rule
+from .waiting import Request, Waiting
+
+if TYPE_CHECKING:
+    from ..scenario import Rooms
 
 Deliver = Callable[[str, f.Event], None]
+POLICIES = ("reject", "queue")
 
 
 @dataclass(eq=False)
@@ -26,38 +45,79 @@ class Room:
     callback_id: str
     template: str
     open: bool = False
+    demand: Demand = Demand()
 
 
 class RoomServers:
     def __init__(self, clock: Clock, *, servers: int, rooms_per_server: int,
                  create_delay: Distribution, join_delay: Distribution,
                  delete_delay: Distribution, rng: Rng, deliver: Deliver,
-                 level: Level | None = None) -> None:
+                 level: Level | None = None, egress: float | None = None,
+                 cpu: float | None = None, per_room: tuple[float, float] = (0.0, 0.0),
+                 two_way: bool | Collection[str] = False, when_full: str = "reject",
+                 max_wait: float | None = None, placement: str = "least_loaded",
+                 egress_level: Level | None = None, waits: Series | None = None,
+                 warmup: float = 0.0) -> None:
+        """`egress` (bit/s) and `cpu` are per server (None: no limit); `per_room` is
+        one one-way room's (egress bit/s, CPU units); `two_way` is True for every
+        room or the room templates that carry video both ways."""
+        if when_full not in POLICIES:
+            raise ValueError(f"unknown policy {when_full!r} (one of {', '.join(POLICIES)})")
         self.clock = clock
+        limits = Limits(rooms_per_server, None if egress is None else round(egress),
+                        None if cpu is None else micro(cpu))
+        self.servers = [Server(i, limits) for i in range(servers)]
         self.capacity = rooms_per_server
-        self.load = [0] * servers
         self.create_delay, self.join_delay, self.delete_delay = create_delay, join_delay, delete_delay
         self.rng = rng
         self.deliver = deliver
-        self.level = level or Level()          # rooms open at once
+        self.level = level or Level()                  # rooms open at once
+        self.egress_level = egress_level or Level()    # egress reserved on all servers, bit/s
+        self.waits = waits if waits is not None else Series()   # request -> a server took it
+        self.warmup = warmup                           # waits of earlier requests are not counted
+        self.one_way = Demand(egress=round(per_room[0]), cpu=micro(per_room[1]))
+        self._two_way = two_way
+        self.when_full, self.max_wait = when_full, max_wait
+        self._place = placement_rule(placement)
         self.rooms: dict[str, Room] = {}
+        self.waiting = Waiting()
         self.refused = 0
         self._next = 0
+
+    @classmethod
+    def from_spec(cls, spec: "Rooms", clock: Clock, *, rng: Rng, deliver: Deliver,
+                  level: Level | None = None, egress_level: Level | None = None,
+                  waits: Series | None = None, warmup: float = 0.0) -> "RoomServers":
+        """The room servers a scenario's `rooms:` describes."""
+        return cls(clock, servers=spec.servers, rooms_per_server=spec.rooms_per_server,
+                   create_delay=spec.create_delay, join_delay=spec.join_delay,
+                   delete_delay=spec.delete_delay, rng=rng, deliver=deliver, level=level,
+                   egress=spec.egress, cpu=spec.cpu,
+                   per_room=(spec.egress_per_room, spec.cpu_per_room), two_way=spec.two_way,
+                   when_full=spec.when_full, max_wait=spec.max_wait, placement=spec.placement,
+                   egress_level=egress_level, waits=waits, warmup=warmup)
+
+    @property
+    def load(self) -> list[int]:
+        """Rooms held on each server (placed and not yet torn down)."""
+        return [server.rooms for server in self.servers]
+
+    def demand(self, template: str) -> Demand:
+        two_way = self._two_way if isinstance(self._two_way, bool) else template in self._two_way
+        return self.one_way.scaled(TWO_WAY_FACTOR) if two_way else self.one_way
 
     # -- the Rooms port ------------------------------------------------------
 
     def create(self, callback_id: str, template: str, code: str) -> None:
-        server = min(range(len(self.load)), key=self.load.__getitem__)
-        delay = self.create_delay.sample(self.rng)
-        if self.load[server] >= self.capacity:
-            self.refused += 1
-            self._later(delay, callback_id, f.RoomRefused(reason="every room server is full"))
+        request = Request(callback_id, template, self.demand(template), self.clock.now())
+        if not self.waiting and self._open(request):
             return
-        self.load[server] += 1
-        self._next += 1
-        room = Room(f"room-{self._next}", server, callback_id, template)
-        self.rooms[room.name] = room
-        self.clock.later(delay, lambda: self._opened(room))
+        if self.when_full == "reject":
+            self._refuse(request, "every room server is full", self.create_delay.sample(self.rng))
+            return
+        self.waiting.push(request)                 # behind anyone already waiting: FIFO
+        if self.max_wait is not None:
+            self.clock.later(self.max_wait, lambda: self._gave_up(request))
 
     def join(self, callback_id: str, room: str, who: Role) -> None:
         def joined() -> None:
@@ -71,11 +131,33 @@ class RoomServers:
             return
         if found.open:
             self.level.change(self.clock.now(), -1)
-        server = found.server
-        # The slot is free once the server has torn the room down.
-        self.clock.later(self.delete_delay.sample(self.rng), lambda: self._free(server))
+        # The reservation holds until the server has torn the room down.
+        self.clock.later(self.delete_delay.sample(self.rng), lambda: self._free(found))
+
+    # -- a switchboard observer ---------------------------------------------
+
+    def closed(self, record: CallbackRecord) -> None:
+        """A call ended: its room request, if still waiting, is dropped."""
+        request = self.waiting.remove(record.id)
+        if request is not None:
+            self._waited(request)
 
     # -- internals -----------------------------------------------------------
+
+    def _open(self, request: Request) -> bool:
+        """Place the room and have it created; False if no server has room for it."""
+        server = self._place(self.servers, request.demand)
+        if server is None:
+            return False
+        server.take(request.demand)
+        self.egress_level.change(self.clock.now(), request.demand.egress)
+        self._waited(request)
+        self._next += 1
+        room = Room(f"room-{self._next}", server.index, request.callback_id, request.template,
+                    demand=request.demand)
+        self.rooms[room.name] = room
+        self.clock.later(self.create_delay.sample(self.rng), lambda: self._opened(room))
+        return True
 
     def _opened(self, room: Room) -> None:
         if self.rooms.get(room.name) is not room:
@@ -85,8 +167,28 @@ class RoomServers:
         self.deliver(room.callback_id, f.RoomCreated(room=room.name,
                                                      routing=f"server-{room.server + 1}"))
 
-    def _free(self, server: int) -> None:
-        self.load[server] -= 1
+    def _free(self, room: Room) -> None:
+        self.servers[room.server].give(room.demand)
+        self.egress_level.change(self.clock.now(), -room.demand.egress)
+        self._serve_waiting()
 
-    def _later(self, delay: float, callback_id: str, event: f.Event) -> None:
-        self.clock.later(delay, lambda: self.deliver(callback_id, event))
+    def _serve_waiting(self) -> None:
+        # Strict FIFO: while the head does not fit, nobody behind it is served.
+        while (head := self.waiting.head()) is not None and self._open(head):
+            self.waiting.pop_head()
+
+    def _gave_up(self, request: Request) -> None:
+        if not self.waiting.holds(request):        # served or dropped meanwhile
+            return
+        self.waiting.remove(request.callback_id)
+        self._waited(request)
+        self._refuse(request, "no room server freed up in time", 0.0)
+
+    def _refuse(self, request: Request, reason: str, delay: float) -> None:
+        self.refused += 1
+        event = f.RoomRefused(reason=reason)
+        self.clock.later(delay, lambda: self.deliver(request.callback_id, event))
+
+    def _waited(self, request: Request) -> None:
+        if request.since >= self.warmup:
+            self.waits.add(self.clock.now() - request.since)
