@@ -207,6 +207,29 @@ class PhonePlan:
     code_entry: float = 0.0     # an agent: from pickup to typing the connection code
 
 
+class Batched:
+    """Draws from a generator a block at a time: one numpy call per 1,024 values,
+    not one per value (arrivals draw two numbers per callback)."""
+
+    def __init__(self, rng: Rng, block: int = 1024) -> None:
+        self.rng = rng
+        self.block = block
+        self._exponential: list[float] = []
+        self._uniform: list[float] = []
+
+    def exponential(self) -> float:
+        """A standard exponential (mean 1)."""
+        if not self._exponential:
+            self._exponential = self.rng.standard_exponential(self.block).tolist()[::-1]
+        return self._exponential.pop()
+
+    def uniform(self) -> float:
+        """Uniform on [0, 1)."""
+        if not self._uniform:
+            self._uniform = self.rng.random(self.block).tolist()[::-1]
+        return self._uniform.pop()
+
+
 class Streams:
     """Named random streams, all derived from one seed."""
 

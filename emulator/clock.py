@@ -10,6 +10,7 @@ import asyncio
 from typing import Callable, Protocol
 
 import simpy
+from simpy.events import Timeout
 
 
 class Clock(Protocol):
@@ -25,7 +26,8 @@ class SimClock:
         return float(self.env.now)
 
     def later(self, delay: float, action: Callable[[], None]) -> None:
-        self.env.timeout(delay).callbacks.append(lambda _: action())
+        # A bare Timeout (not env.timeout) saves a call on the hottest path of a run.
+        Timeout(self.env, delay).callbacks.append(lambda _: action())
 
 
 class LoopClock:

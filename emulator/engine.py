@@ -7,10 +7,13 @@ callbacks and arrivals, and runs until every call has ended.
 
 from __future__ import annotations
 
+from bisect import bisect
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Callable, Iterable
 
 import simpy
+from simpy.events import Timeout
 
 from reference_impl import flow as f
 from reference_impl.codes import CodePool
@@ -26,7 +29,7 @@ from .metrics import Level, Levels, compute
 from .stats import Collector
 from .pbx import SimPbx
 from .rooms import RoomServers
-from .scenario import Scenario
+from .scenario import Arrivals, Scenario
 
 
 Deliver = Callable[[str, f.Event], None]
@@ -38,17 +41,19 @@ class SimTimers:
     def __init__(self, env: simpy.Environment, deliver: Deliver) -> None:
         self.env = env
         self.deliver = deliver
-        self._live: dict[tuple[str, str], object] = {}
+        self._live: dict[tuple[str, str], Timeout] = {}
 
     def start(self, callback_id: str, timer: str, delay: float) -> None:
-        key, token = (callback_id, timer), object()
-        self._live[key] = token
+        # The timeout itself is the token: a restarted timer replaces it in `_live`.
+        timeout = Timeout(self.env, delay, (callback_id, timer))
+        self._live[(callback_id, timer)] = timeout
+        timeout.callbacks.append(self._fire)
 
-        def fire(_: object) -> None:
-            if self._live.get(key) is token:
-                del self._live[key]
-                self.deliver(callback_id, f.TimerFired(timer=timer))
-        self.env.timeout(delay).callbacks.append(fire)
+    def _fire(self, timeout: simpy.Event) -> None:
+        key = timeout.value
+        if self._live.get(key) is timeout:
+            del self._live[key]
+            self.deliver(key[0], f.TimerFired(timer=key[1]))
 
     def cancel(self, callback_id: str, timer: str) -> None:
         self._live.pop((callback_id, timer), None)
@@ -249,39 +254,31 @@ class Simulation:
                           spec.number, spec.name)
 
     def _arrivals(self):  # type: ignore[no-untyped-def]
+        """Poisson arrivals at a rate that is constant within each step of the profile."""
         arrivals = self.scenario.arrivals
         assert arrivals is not None
-        rng = self.streams["arrivals"]
+        draws = b.Batched(self.streams["arrivals"])
         services = arrivals.services or {code: 1.0 for code in self.scenario.services}
         names = list(services)
-        weights = [w / sum(services.values()) for w in services.values()]
+        total = sum(services.values())
+        bounds = list(accumulate(w / total for w in services.values()))
         person = self.scenario.person(arrivals.person)
-        steps = ([(s.start, s.rate) for s in sorted(arrivals.profile, key=lambda s: s.start)]
-                 if arrivals.profile else [(0.0, arrivals.rate or 0.0)])
-        now = 0.0
-        while True:
-            rate = _rate_at(steps, now)
-            if rate <= 0:
-                nxt = _next_change(steps, now)
-                if nxt is None or nxt >= arrivals.duration:
-                    return
-                yield self.env.timeout(nxt - now)
-                now = nxt
-                continue
-            gap = rng.exponential(1.0 / rate)
-            nxt = _next_change(steps, now)
-            if nxt is not None and now + gap >= nxt:
-                # Memorylessness: restart the draw at the rate change.
-                yield self.env.timeout(nxt - now)
-                now = nxt
-                continue
-            if now + gap >= arrivals.duration:
+        env, now = self.env, 0.0
+        for start, end, rate in _segments(arrivals, arrivals.duration):
+            if rate > 0:
+                while True:
+                    gap = draws.exponential() / rate
+                    if now + gap >= end:
+                        break        # memorylessness: draw anew from the next step's start
+                    yield env.timeout(gap)
+                    now += gap
+                    service = names[min(bisect(bounds, draws.uniform()), len(names) - 1)]
+                    self._arrived += 1
+                    self._request(self._arrived, service, person, None)
+            if end >= arrivals.duration:
                 return
-            yield self.env.timeout(gap)
-            now += gap
-            service = names[int(rng.choice(len(names), p=weights))] if len(names) > 1 else names[0]
-            self._arrived += 1
-            self._request(self._arrived, service, person, None)
+            yield env.timeout(end - now)
+            now = end
 
     # -- running -------------------------------------------------------------
 
@@ -312,17 +309,20 @@ class Simulation:
             plans=self.people.plans or {})
 
 
-def _rate_at(steps: list[tuple[float, float]], now: float) -> float:
-    rate = 0.0
-    for start, value in steps:
-        if start <= now:
-            rate = value
-    return rate
-
-
-def _next_change(steps: list[tuple[float, float]], now: float) -> float | None:
-    later = [start for start, _ in steps if start > now]
-    return min(later) if later else None
+def _segments(arrivals: Arrivals, duration: float) -> list[tuple[float, float, float]]:
+    """(start, end, rate) of each constant-rate stretch of [0, duration)."""
+    if not arrivals.profile:
+        return [(0.0, duration, arrivals.rate or 0.0)]
+    steps = sorted((s.start, s.rate) for s in arrivals.profile)
+    edges = [0.0] + [t for t, _ in steps if 0.0 < t < duration] + [duration]
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        rate = 0.0
+        for t, value in steps:
+            if t <= lo:
+                rate = value
+        out.append((lo, hi, rate))
+    return out
 
 
 def simulate(scenario: Scenario, *, seed: int | None = None,

@@ -116,13 +116,15 @@ class Switchboard:
 
     def deliver(self, callback_id: str, event: f.Event) -> None:
         """Feed an event to a callback's flow; re-entrant calls are queued."""
-        self._queue.append((callback_id, event))
+        queue = self._queue
+        queue.append((callback_id, event))
         if self._busy:
             return
         self._busy = True
         try:
-            while self._queue:
-                self._step(*self._queue.popleft())
+            step = self._step
+            while queue:
+                step(*queue.popleft())
         finally:
             self._busy = False
 
@@ -136,20 +138,21 @@ class Switchboard:
 
     def _step(self, callback_id: str, event: f.Event) -> None:
         callback = self.live.get(callback_id)
-        now = self.clock()
         if callback is None:
             self._late(event)
             return
+        now = self.clock()
         for hook in self._on_event:
             hook(callback_id, event, now)
         try:
             commands = callback.handle(event, now)
         except f.FlowError as error:
             commands = error.commands    # the flow ended the call; clean up after it
+        run, on_command = self._run, self._on_command
         for command in commands:
-            for hook in self._on_command:
+            for hook in on_command:
                 hook(callback_id, command, now)
-            self._run[type(command)](callback, command)
+            run[command.__class__](callback, command)
         if self.save_every_step and self.records is not None and not callback.ended:
             self.records.put(record_of(callback, self._forms[callback_id]))
 

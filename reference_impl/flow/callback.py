@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from . import commands as c
 from . import events as e
@@ -64,11 +65,23 @@ _LEG_VERBS: dict[type[e.LegEvent], str] = {
 def event_kind(event: e.Event) -> str:
     """The key of an event in the transition table."""
     if isinstance(event, e.LegEvent):
-        return f"{role_of(event.leg).value}_{_LEG_VERBS[type(event)]}"
+        return _leg_kind(_LEG_VERBS[type(event)], event.leg)
     if isinstance(event, e.TimerFired):
-        kind, _, name = event.timer.partition(":")
-        return "queue_timer" if kind == "queue" else f"{role_of(name).value}_ring_timer"
+        return _timer_kind(event.timer)
     return type(event).__name__
+
+
+# Kinds are looked up once per event: the few leg and timer names of a run are
+# remembered rather than their strings built again every time.
+@lru_cache(maxsize=4096)
+def _leg_kind(verb: str, leg: str) -> str:
+    return f"{role_of(leg).value}_{verb}"
+
+
+@lru_cache(maxsize=4096)
+def _timer_kind(timer: str) -> str:
+    kind, _, name = timer.partition(":")
+    return "queue_timer" if kind == "queue" else f"{role_of(name).value}_ring_timer"
 
 
 class Callback:
@@ -120,11 +133,14 @@ class Callback:
                 raise self._abort(UnknownLeg, f"no leg {event.leg!r} in this callback")
             if leg is LegState.ENDED:
                 return []                   # news of a leg we already let go
-        if isinstance(event, e.TimerFired):
+            kind = _leg_kind(_LEG_VERBS[type(event)], event.leg)
+        elif isinstance(event, e.TimerFired):
             if event.timer not in self.timers:
                 return []                   # cancelled, or fired already
             self.timers.discard(event.timer)
-        kind = event_kind(event)
+            kind = _timer_kind(event.timer)
+        else:
+            kind = type(event).__name__
         handler = TRANSITIONS.get((self.state, kind))
         if handler is None:
             if (self.state, kind) in IGNORED:
