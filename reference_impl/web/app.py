@@ -38,9 +38,15 @@ def web_runtime(*, directory: Directory, codes: CodePool,
     """A runtime whose rooms and notices are served by this web app."""
     return Runtime(
         directory=directory, codes=codes, telephony=telephony,
-        rooms=lambda rt: RoomServer(rt.deliver, rt.loop.call_soon, capacity=room_capacity),
+        rooms=lambda rt: RoomServer(rt.deliver, _soon(rt.loop), capacity=room_capacity),
         notifier=PageNotifier(), records=records, person_ring_timeout=person_ring_timeout,
         caller_id=caller_id, observers=observers, save_every_step=True, loop=loop)
+
+
+def _soon(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], None]], None]:
+    def soon(action: Callable[[], None]) -> None:
+        loop.call_soon(action)
+    return soon
 
 
 class WebApp(tornado.web.Application):
@@ -85,8 +91,8 @@ class WebApp(tornado.web.Application):
         return server
 
 
-def _routes(settings: WebSettings) -> list[tornado.web.URLSpec | tuple[str, type]]:
-    routes: list[tornado.web.URLSpec | tuple[str, type]] = [
+def _routes(settings: WebSettings) -> list[tuple[str, type[tornado.web.RequestHandler]]]:
+    routes: list[tuple[str, type[tornado.web.RequestHandler]]] = [
         (r"/", pages.FormPage),
         (r"/callbacks/([\w-]+)", pages.StatusPage),
         (r"/callbacks/([\w-]+)/ws", sockets.StatusSocket),

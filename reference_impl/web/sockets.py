@@ -50,7 +50,7 @@ class StatusSocket(Socket):
 
     _stop: Callable[[], None] | None = None
 
-    def open(self, callback_id: str) -> None:     # type: ignore[override]
+    def open(self, callback_id: str) -> None:
         self.callback_id = callback_id
         for told in self.app.notices.history(callback_id):
             self.tell(callback_id, told)
@@ -119,7 +119,7 @@ class RoomSocket(Socket):
 class PersonSocket(RoomSocket):
     role = Role.PERSON
 
-    def open(self, token: str) -> None:            # type: ignore[override]
+    def open(self, token: str) -> None:
         room = self.app.rooms.by_person_token(token)
         if room is None:
             self.send({"type": "closed", "reason": "This room is closed."})
@@ -138,7 +138,7 @@ class PersonSocket(RoomSocket):
 class AgentSocket(RoomSocket):
     role = Role.AGENT
 
-    def open(self, ticket: str) -> None:           # type: ignore[override]
+    def open(self, ticket: str) -> None:
         callback_id = self.app.tickets.callback(ticket)
         if callback_id is None or self.get_signed_cookie(AGENT_COOKIE, max_age_days=1) != b"1":
             self.send({"type": "closed", "reason": "This call has ended."})
