@@ -54,7 +54,16 @@
     if (closed) return;
     closed = true;
     document.body.classList.add("closed");
-    $("closed").textContent = reason;
+    $("closed").textContent = reason + " ";
+    if (role === "person") {
+      const again = el("a", "", "Request another call");
+      again.href = "/";
+      $("closed").append(again);
+    }
+    $("live-dot").classList.remove("live");
+    $("presence").textContent = "The call has ended.";
+    $("sending").textContent = "Ended";
+    $("sending").classList.remove("on");
     $("closed").classList.remove("hidden");
     $("chat-text").disabled = true;
     document.querySelectorAll("button").forEach((b) => { b.disabled = true; });
@@ -72,8 +81,9 @@
     pc = new RTCPeerConnection({ iceServers: [] });   // one machine: no STUN or TURN
     pc.onicecandidate = (e) => { if (e.candidate) send({ type: "signal", data: { candidate: e.candidate.toJSON() } }); };
     pc.onconnectionstatechange = () => {
-      if (role === "agent") $("sending").textContent = pc.connectionState === "connected" ? "Sending video" : "Camera on";
-      $("sending") && $("sending").classList.toggle("on", pc.connectionState === "connected");
+      const up = pc.connectionState === "connected";
+      $("sending").textContent = role === "agent" ? (up ? "Sending video" : "Camera on") : (up ? "Live" : "Connecting…");
+      $("sending").classList.toggle("on", up);
     };
     return pc;
   }
