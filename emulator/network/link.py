@@ -114,7 +114,7 @@ class Link:
         return done + self._travel()
 
     def _full(self, size: float, now: float) -> bool:
-        if self.backlog(now) + size > self.spec.queue_bytes:
+        if self.backlog(now) + size > self.spec.queue_bytes + 1e-6:   # float time -> bytes: round-off
             return True
         leaving = self._leaving
         if leaving is not None:
@@ -123,7 +123,8 @@ class Link:
             return len(leaving) >= self.spec.queue_packets
         return False
 
-    def send(self, size: float, now: float, last_in: float | None = None) -> Transfer:
+    def send(self, size: float, now: float, last_in: float | None = None,
+             at: float | None = None) -> Transfer:
         """A reliable message (TCP-like) of `size` bytes, its first byte offered at `now`.
 
         `last_in` is when its last byte reaches this link (later than `now`
@@ -132,14 +133,21 @@ class Link:
         limit, so nothing is dropped at the queue; a packet lost on the way
         is resent, which costs its bytes again and a round trip of this link
         (the sender hears of the loss one way later, the copy travels again).
+
+        `at` (default `now`) is the simulated time of the send. A link further
+        along a path gets the message later than it is sent: its queue is
+        taken as it is `at` the send, shifted to when the message comes in,
+        so that links are always fed in time order (see `path`).
         """
         spec = self.spec
+        at = now if at is None else at
         packets = max(1, math.ceil(size / spec.mtu))
         lost = int(self.rng.binomial(packets, spec.loss)) if spec.loss > 0 else 0
         head = min(size, spec.mtu)                 # the first packet
         sent = size + lost * head
-        first_out = self._leave(head, now)
-        last_out = self._leave(sent - head, now) if sent > head else first_out
+        shift = max(0.0, now - at)
+        first_out = self._leave(head, at) + shift
+        last_out = (self._leave(sent - head, at) + shift) if sent > head else first_out
         if last_in is not None and last_in > last_out:
             last_out = self._stretch(last_in, head)
         first = first_out + spec.delay
@@ -147,7 +155,9 @@ class Link:
         return Transfer(first=first, last=max(first, last), sent=sent, lost=lost)
 
     def _stretch(self, last_in: float, packet: float) -> float:
-        """The last packet came in late (a slower link upstream): it leaves once it is through."""
-        done = last_in + packet / self._byte_rate if self._tokens < packet else last_in
-        self._free_at = max(self._free_at, done)
-        return done
+        """The last packet came in late (a slower link upstream): it leaves once through.
+
+        The line's own state keeps only the work it did: between packets that
+        trickle in it idles, and other flows' packets may use it meanwhile.
+        """
+        return last_in + packet / self._byte_rate if self._tokens < packet else last_in

@@ -6,9 +6,13 @@ its first packet arrives there, and cannot end there before its last packet
 came in. So a document crosses at the pace of the slowest link, plus every
 link's delay, not the sum of every link's serialisation.
 
-Links further along a path are fed in the order sends are made, which can
-differ from the order bytes reach them by up to the delays upstream: a small
-error accepted so that a send costs a few operations per link.
+Every link of the path is charged at the time of the send, in simulated-time
+order, so that a message held up upstream (behind a person's own upload, say)
+cannot block, on a shared server link, messages sent before it arrives. Each
+link later on the path delays the message by the queue it had at the send:
+exact on the first link; further on, the queue is sampled up to the delays
+upstream early, a small error accepted so that a send costs a few
+operations per link and schedules nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ class Path:
         transfer = first.send(size, now)
         lost = transfer.lost
         for link in rest:
-            transfer = link.send(size, transfer.first, last_in=transfer.last)
+            transfer = link.send(size, transfer.first, last_in=transfer.last, at=now)
             lost += transfer.lost
         return transfer if lost == transfer.lost else \
             type(transfer)(first=transfer.first, last=transfer.last, sent=transfer.sent, lost=lost)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 ACK = 66              # bytes of a TCP acknowledgement on the wire (headers + options)
 PACKETS_PER_ACK = 2   # delayed ACKs: one for every two full packets (RFC 1122 4.2.3.2)
+WINDOW = 64_000       # bytes of a document sent per round trip: a TCP receive window's worth
 
 
 class RoomSession:
@@ -116,24 +117,25 @@ class RoomSession:
         now = self.clock.now()
         path = self.to_agent if self.rng.random() < 0.5 else self.to_person
         done = path.send(self.spec.chat.size, now)
-        self._arrived(done.last, "chat_latency", done.last - now)
+        self.arrived(done.last, "chat_latency", done.last - now)
         self._next_chat()
 
     def _push(self) -> None:
-        """The agent pushes a document; the person's browser acknowledges what it receives."""
+        """The agent pushes a document (and, later, the next one)."""
         if self.ended:
             return
-        now = self.clock.now()
         size = self.spec.documents.size.sample(self.rng)
-        done = self.to_person.send(size, now)
-        self._arrived(done.last, "document_delivery", done.last - now)
-        packets = math.ceil(size / self.person_up.spec.mtu)
-        self.person_reports.send(math.ceil(packets / PACKETS_PER_ACK) * ACK, now)
+        Download(self, size).start()
         self._documents -= 1
         if self._documents > 0:
             self.clock.later(self.spec.documents.after.sample(self.rng), self._push)
 
-    def _arrived(self, when: float, name: str, value: float) -> None:
+    def acknowledge(self, size: float) -> None:
+        """The person's browser acknowledges what it receives over TCP: upload too."""
+        packets = math.ceil(size / self.person_up.spec.mtu)
+        self.person_reports.send(math.ceil(packets / PACKETS_PER_ACK) * ACK, self.clock.now())
+
+    def arrived(self, when: float, name: str, value: float) -> None:
         now = self.clock.now()
         # Keep only what is still in flight, or shown: the list stays short.
         self._arrivals.append((when, name, value))
@@ -142,6 +144,44 @@ class RoomSession:
             self._arrivals = [a for a in self._arrivals if a[0] > now]
             for _, metric, measured in shown:
                 self.quality.add(metric, measured)
+
+
+class Download:
+    """A document on its way to the person, a window of `WINDOW` bytes at a time.
+
+    Two windows are in flight; each one that arrives lets the next go. On a
+    slow line that keeps the line busy, and lets video segments and chat in
+    between windows, as packets of concurrent flows share a real queue,
+    instead of holding them behind the whole document. One scheduled call
+    per window.
+    """
+
+    def __init__(self, session: RoomSession, size: float) -> None:
+        self.session = session
+        self.size = size
+        self.pushed = session.clock.now()
+        self.offered = 0.0
+        self.last = self.pushed
+
+    def start(self) -> None:
+        self._send()
+        if self.offered < self.size:
+            self._send()
+
+    def _send(self) -> None:
+        session = self.session
+        if session.ended or self.offered >= self.size:
+            return
+        now = session.clock.now()
+        window = min(WINDOW, self.size - self.offered)
+        done = session.to_person.send(window, now)
+        session.acknowledge(window)
+        self.offered += window
+        self.last = max(self.last, done.last)
+        if self.offered >= self.size:
+            session.arrived(self.last, "document_delivery", self.last - self.pushed)
+        else:
+            session.clock.later(done.last - now, self._send)
 
 
 class RoomSessions:
