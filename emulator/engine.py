@@ -29,6 +29,7 @@ from .metrics import Level, Levels, compute
 from .stats import Collector
 from .pbx import SimPbx
 from .rooms import RoomServers
+from .network import RoomSessions
 from .scenario import Arrivals, Scenario
 
 
@@ -188,6 +189,9 @@ class Simulation:
         self.rooms = room_servers(scenario, clock, streams["rooms"], deliver,
                                   self.levels.rooms, self.levels)
         self.timers = SimTimers(env, deliver)
+        if scenario.network is not None:     # links and room traffic cost nothing unless asked for
+            observers = (*observers, RoomSessions(clock, scenario.network, streams["network"],
+                                                  self.collector))
         self.switchboard = Switchboard(
             directory=directory, codes=code_pool(scenario),
             ports=Ports(telephony=self.pbx, rooms=self.rooms, notifier=NoNotifier(),

@@ -19,7 +19,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
 
 from . import behaviour as b
 from .rooms.capacity import TWO_WAY_FACTOR
-from .units import parse_bitrate, parse_duration, parse_rate
+from .units import parse_bitrate, parse_duration, parse_rate, parse_size
 from reference_impl.flow import Notice, Outcome
 
 
@@ -252,6 +252,107 @@ class Codes(Strict):
     count: Annotated[int, Field(ge=1)] | None = None
 
 
+# -- the network (emulator/network/) -----------------------------------------
+
+def _size_distribution(value: object, info: ValidationInfo) -> b.Distribution:
+    """Like `Dist`, in bytes: `400kB`, or `{lognormal: {median: 400kB, sigma: 0.8}}`."""
+    if isinstance(value, b.Distribution):
+        return value
+    if not isinstance(value, dict):
+        return b.Fixed(parse_size(value))
+    if len(value) != 1 or next(iter(value)) not in _SIZE_DISTRIBUTIONS:
+        raise ValueError(f"a size distribution is one of {', '.join(_SIZE_DISTRIBUTIONS)}, "
+                         f"got {sorted(value)}")
+    (kind, params), = value.items()
+    return _SIZE_DISTRIBUTIONS[kind](params)
+
+
+def _size_uniform(params: object) -> b.Distribution:
+    if not isinstance(params, list) or len(params) != 2:
+        raise ValueError(f"uniform takes [lo, hi], got {params!r}")
+    return b.Uniform(parse_size(params[0]), parse_size(params[1]))
+
+
+def _size_two(make: Any, params: list[Any]) -> b.Distribution:
+    scale, shape = params
+    if isinstance(shape, bool) or not isinstance(shape, (int, float)):
+        raise ValueError(f"{shape!r} is not a number")
+    return make(parse_size(scale), float(shape))  # type: ignore[no-any-return]
+
+
+_SIZE_DISTRIBUTIONS = {
+    "fixed": lambda p: b.Fixed(parse_size(p)),
+    "uniform": _size_uniform,
+    "exponential": lambda p: b.Exponential(parse_size(*_params(p, "mean"))),
+    "lognormal": lambda p: _size_two(b.LogNormal, _params(p, "median", "sigma")),
+    "gamma": lambda p: _size_two(b.Gamma, _params(p, "mean", "cv")),
+}
+
+
+def _queue(value: object) -> tuple[str, float]:
+    """A queue limit: a size (`64kB`) or a number of packets (`100 packets`)."""
+    if isinstance(value, str) and value.strip().endswith("packets"):
+        count = value.strip().removesuffix("packets").strip()
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"{value!r}: write a whole number of packets, 1 or more (e.g. 100 packets)")
+        return ("packets", float(count))
+    return ("bytes", parse_size(value))
+
+
+Size = Annotated[float, BeforeValidator(lambda v: parse_size(v))]
+SizeDist = Annotated[b.Distribution, BeforeValidator(_size_distribution)]
+LinkRate = Annotated[Bitrate, Field(gt=0)]
+QueueLimit = Annotated[tuple[str, float], BeforeValidator(_queue)]
+
+
+class LinkModel(Strict):
+    """An access written in the file: two rates, and what both directions share."""
+
+    down: LinkRate                     # towards its owner (person, agent, server)
+    up: LinkRate                       # away from its owner
+    delay: Duration = 0.0              # one way
+    jitter: Duration = 0.0
+    loss: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    queue: QueueLimit | None = None    # none: no limit
+    burst: Size = 0.0                  # bytes that may leave at once after a pause (tc tbf)
+
+
+AccessRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[LinkModel, Tag("profile-inline")]],
+                      Discriminator(_name_or_inline)]
+
+
+class Video(Strict):
+    ladder: Annotated[list[LinkRate], Field(min_length=1)] = [250e3, 500e3, 1000e3]
+    two_way: bool = False              # the person's camera too (the product is one-way)
+    segment: Annotated[Duration, Field(gt=0)] = 1.0      # seconds of video per segment
+    startup: Duration | None = None    # video buffered before the first frame; none: two segments
+    feedback: Bitrate = 4800.0         # receiver reports the person sends while video plays
+
+
+class Chat(Strict):
+    every: Annotated[Duration, Field(gt=0)] = 30.0      # mean gap between one side's messages
+    size: Size = 200.0
+
+
+class Documents(Strict):
+    count: Annotated[int, Field(ge=0)] = 1
+    size: SizeDist = b.Fixed(400e3)
+    after: Dist = b.Uniform(10.0, 60.0)   # the agent joined (or the last push) -> the next push
+
+
+class Network(Strict):
+    """Who sits behind which line, and what flows in the room (SCENARIOS.md `network:`)."""
+
+    person_link: AccessRef = "adsl_8m_1m"
+    agent_link: AccessRef = "fibre"
+    server_link: AccessRef = "datacentre"
+    links: dict[str, LinkModel] = {}    # named accesses, used by the *_link keys
+    video: Video = Video()
+    chat: Chat = Chat()
+    documents: Documents = Documents()
+    join: Size = 2000.0                # the person's page joining the room (HTTP, websocket, SDP)
+
+
 # -- traffic -----------------------------------------------------------------
 
 class CallbackSpec(Strict):
@@ -332,7 +433,7 @@ class Scenario(Strict):
     callbacks: list[CallbackSpec] = []
     arrivals: Arrivals | None = None
     rooms: Rooms = Rooms()
-    network: dict[str, Any] | None = None   # links come with the network model
+    network: Network | None = None     # links and flows in the room; none: not modelled
     codes: Codes = Codes()
     expect: list[Expectation] = []
 
@@ -459,7 +560,7 @@ def _hint(kind: str) -> str:
 def _all_keys() -> list[str]:
     keys: set[str] = set()
     for model in (Scenario, Profiles, PersonSpec, AgentSpec, Service, Queue, Terminal, Centre, Pbx,
-                  Rooms, Codes, CallbackSpec, RateStep, Arrivals, CallExpectation,
+                  Rooms, Codes, LinkModel, Video, Chat, Documents, Network, CallbackSpec, RateStep, Arrivals, CallExpectation,
                   MetricExpectation):
         for name, info in model.model_fields.items():
             keys.add(info.alias or name)
@@ -514,6 +615,8 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
         if template not in templates:
             fail(("rooms", "two_way", i), f"no service uses room template {template!r}",
                  _suggest(template, templates))
+    if s.network is not None:
+        _check_links(s.network, fail)
     for i, expectation in enumerate(s.expect):
         if isinstance(expectation, CallExpectation):
             if s.arrivals is None and expectation.call > len(s.callbacks):
@@ -527,6 +630,16 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
             problem = check_metric_name(expectation.metric)
             if problem:
                 fail(("expect", i, "metric"), problem[0], problem[1])
+
+
+def _check_links(network: Network, fail: Any) -> None:
+    """Each side's line names a profile or one of `links`."""
+    from .network.profiles import PROFILES
+    known = sorted(set(PROFILES) | set(network.links))
+    for side in ("person_link", "agent_link", "server_link"):
+        ref = getattr(network, side)
+        if isinstance(ref, str) and ref not in known:
+            fail(("network", side), f"unknown link profile {ref!r}", _suggest(ref, known))
 
 
 def _suggest(word: str, known: list[str]) -> str:
