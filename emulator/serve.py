@@ -22,7 +22,7 @@ from reference_impl.flow import PERSON_LEG
 from reference_impl.records import (CallbackRecord, ClosableRecordStore, RecordsError,
                                     open_records)
 from reference_impl.runtime import Runtime
-from reference_impl.web import DeskPhone, WebSettings, make_app, web_runtime
+from reference_impl.web import DeskPhone, WebApp, WebSettings, make_app, web_runtime
 
 from . import behaviour as b
 from . import scenario as sc
@@ -88,8 +88,9 @@ class Emulated:
         return True
 
 
-async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, port: int,
-                db: str, agent_key: str) -> None:
+def build(scenario: sc.Scenario, records: ClosableRecordStore, agent_key: str,
+          loop: asyncio.AbstractEventLoop | None = None) -> tuple[WebApp, Emulated]:
+    """The web app on a runtime whose telephony is the emulated PBX, in real time."""
     directory = build_directory(scenario)
     streams = b.Streams(scenario.seed)
     phones = FormPeople(People(scenario, streams), form_person(scenario))
@@ -104,13 +105,18 @@ async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, 
 
     runtime = web_runtime(directory=directory, codes=code_pool(scenario), telephony=telephony,
                           records=records, person_ring_timeout=pbx_spec.person_ring_timeout,
-                          caller_id=pbx_spec.caller_id, observers=[phones],
+                          caller_id=pbx_spec.caller_id, observers=[phones], loop=loop,
                           room_capacity=scenario.rooms.servers * scenario.rooms.rooms_per_server)
     assert isinstance(runtime.telephony, SimPbx)
     emulated = Emulated(runtime, runtime.telephony, directory.terminal_owner())
     settings = WebSettings(agent_keys=frozenset({agent_key}), desk_phones=emulated.desk_phones,
                            hangup=emulated.hang_up)
-    app = make_app(runtime, directory, records, settings)
+    return make_app(runtime, directory, records, settings), emulated
+
+
+async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, port: int,
+                db: str, agent_key: str) -> None:
+    app, _ = build(scenario, records, agent_key)
     server = app.listen_on(port, host)
     base = f"http://{host}:{port}"
     print(f"callback-emu serve: {scenario.name}", flush=True)

@@ -34,13 +34,19 @@ def web_runtime(*, directory: Directory, codes: CodePool,
                 telephony: Callable[[Runtime], Telephony], records: RecordStore | None,
                 person_ring_timeout: float = 30.0, caller_id: str = "",
                 observers: Iterable[object] = (), room_capacity: int = 10_000,
+                save_every_step: bool = True,
                 loop: asyncio.AbstractEventLoop | None = None) -> Runtime:
-    """A runtime whose rooms and notices are served by this web app."""
+    """A runtime whose rooms and notices are served by this web app.
+
+    `save_every_step` stores each record at every step (a crash loses
+    nothing); a benchmark may turn it off to store only starts and ends.
+    """
     return Runtime(
         directory=directory, codes=codes, telephony=telephony,
         rooms=lambda rt: RoomServer(rt.deliver, _soon(rt.loop), capacity=room_capacity),
         notifier=PageNotifier(), records=records, person_ring_timeout=person_ring_timeout,
-        caller_id=caller_id, observers=observers, save_every_step=True, loop=loop)
+        caller_id=caller_id, observers=observers, save_every_step=save_every_step,
+        loop=loop)
 
 
 def _soon(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], None]], None]:
