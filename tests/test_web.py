@@ -356,6 +356,45 @@ class TestAgentAndRoom(WebCase):
         record = self.records.get(callback_id)
         assert record is not None and (record.outcome, record.ended_by) == ("connected", "person")
 
+    @gen_test
+    async def test_a_code_typed_before_the_room_opens_waits_for_it(self) -> None:
+        self.phones.hold_bridge = True                  # the agent answered; not bridged yet
+        _, answer = await self.api("/api/callbacks", GOOD)
+        callback_id = answer["id"]
+        await self.until(lambda: callback_id in self.phones.held)
+        record = self.runtime.switchboard.record(callback_id)
+        assert record is not None and record.code
+        ticket_path = (await self.sign_in_and_enter(record.code)).headers["Location"]
+        agent = await self.socket(ticket_path + "/ws")
+        assert (await next_message(agent))["type"] == "waiting"
+        self.phones.release_bridge(callback_id)        # bridged: the room opens, both admitted
+        joined = await next_message(agent, "joined")
+        assert joined["role"] == "agent" and joined["present"] == ["agent"]
+
+    @gen_test
+    async def test_a_code_typed_while_the_desk_phone_rings_is_not_taken(self) -> None:
+        self.phones.ring_only.add("+34910000001")
+        _, answer = await self.api("/api/callbacks", GOOD)
+        code = await self.until(lambda: self.runtime.switchboard.codes.owner("1000") and "1000")
+        for _ in range(4):                           # not a wrong code: never rate-limited
+            response = await self.sign_in_and_enter(code)
+            assert response.code == 409 and "Pick up" in response.body.decode()
+        record = self.runtime.switchboard.record(answer["id"])
+        assert record is not None and record.state == "agent_ringing"
+
+    @gen_test
+    async def test_a_waiting_agent_page_is_told_when_the_call_ends(self) -> None:
+        self.phones.hold_bridge = True
+        _, answer = await self.api("/api/callbacks", GOOD)
+        callback_id = answer["id"]
+        await self.until(lambda: callback_id in self.phones.held)
+        ticket_path = (await self.sign_in_and_enter("1000")).headers["Location"]
+        agent = await self.socket(ticket_path + "/ws")
+        await next_message(agent, "waiting")
+        assert self.phones.person_hangs_up(callback_id)   # gave up before the bridge
+        assert (await next_message(agent, "closed"))["reason"] == "The call has ended."
+        assert (await self.go(ticket_path)).code == 404
+
     async def upload(self, ticket_path: str, name: str, data: bytes,
                      xsrf: bool = True) -> int:
         token = await self.xsrf("/agent")

@@ -12,11 +12,16 @@ from reference_impl.runtime import Runtime
 
 
 class AnsweringPhones:
-    """The Telephony port: every leg rings and answers; `fail[number]` fails it instead."""
+    """The Telephony port: every leg rings and answers; `fail[number]` fails it instead,
+    a number in `ring_only` rings until cancelled, and with `hold_bridge` the bridge
+    waits for `release_bridge`."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.fail: dict[str, f.FailReason] = {}
+        self.ring_only: set[str] = set()
+        self.hold_bridge = False
+        self.held: set[str] = set()
         self.up: set[tuple[str, str]] = set()
 
     def dial(self, callback_id: str, leg: str, number: str, caller_id: str,
@@ -27,13 +32,21 @@ class AnsweringPhones:
             return
         self.up.add((callback_id, leg))
         later(self.runtime.deliver, callback_id, f.LegRinging(leg=leg))
-        later(self.runtime.deliver, callback_id, f.LegAnswered(leg=leg))
+        if number not in self.ring_only:
+            later(self.runtime.deliver, callback_id, f.LegAnswered(leg=leg))
 
     def hangup(self, callback_id: str, leg: str, reason: str) -> None:
         self.up.discard((callback_id, leg))
 
     def bridge(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
+        if self.hold_bridge:
+            self.held.add(callback_id)
+            return
         self.runtime.loop.call_soon(self.runtime.deliver, callback_id, f.Bridged())
+
+    def release_bridge(self, callback_id: str) -> None:
+        self.held.discard(callback_id)
+        self.runtime.deliver(callback_id, f.Bridged())
 
     def person_hangs_up(self, callback_id: str) -> bool:
         if (callback_id, f.PERSON_LEG) not in self.up:
