@@ -144,6 +144,9 @@ def test_a_callback_with_one_way_video_chat_and_a_document(server: str, browser:
     person = person_context.new_page()
     agent_context = browser.new_context(viewport=size, bypass_csp=True)
     agent = agent_context.new_page()
+    script_errors: list[str] = []
+    for page in (person, agent):
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
 
     # The person asks for a call; a name with markup must show as text.
     person.goto(server + "/")
@@ -202,6 +205,7 @@ def test_a_callback_with_one_way_video_chat_and_a_document(server: str, browser:
 
     # The operations page shows the call; its button hangs up the person's phone.
     ops = agent_context.new_page()
+    ops.on("pageerror", lambda error: script_errors.append(str(error)))
     ops.goto(server + "/ops")
     ops.wait_for_selector(f"button[data-hangup='{callback_id}']")
     assert code in ops.inner_text("#codes")
@@ -218,3 +222,4 @@ def test_a_callback_with_one_way_video_chat_and_a_document(server: str, browser:
     record = api(server, f"/api/callbacks/{callback_id}")
     assert (record["outcome"], record["ended_by"]) == ("connected", "person")
     assert "room_ready" in record["notices"] and record["notices"][-1] == "ended"
+    assert script_errors == []
