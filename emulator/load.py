@@ -21,7 +21,7 @@ from scipy import stats as scipy_stats
 
 from .engine import simulate
 from .expect import check_metric
-from .metrics import metric_names
+from .metrics import QUALITY, metric_names
 from .scenario import MetricExpectation, Scenario
 from .stats import STAGES, Collector, Series
 
@@ -172,8 +172,19 @@ def study(scenario: Scenario, runs: list[Replication], interval: float) -> dict[
         "metrics": metrics, "outcomes": outcomes,
         "histograms": {name: series.histogram() for name, series in pooled.items()},
         "timeseries": timeseries(runs, interval, scenario),
+        "quality": quality_histograms(runs),
         "expectations": expectations,
     }
+
+
+def quality_histograms(runs: list[Replication]) -> dict[str, Any]:
+    """The network model's quality metrics pooled over replications (empty without `network:`)."""
+    pooled: dict[str, Series] = {}
+    for run in runs:
+        for name in QUALITY:
+            if name in run.collector.series:
+                pooled.setdefault(name, Series()).merge(run.collector.series[name])
+    return {name: series.histogram() for name, series in pooled.items() if series.count}
 
 
 def timeseries(runs: list[Replication], interval: float, scenario: Scenario) -> dict[str, Any]:

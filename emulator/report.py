@@ -66,6 +66,17 @@ TITLES = {
     "levels": "Busy agents, open rooms, live calls, trunks in use and room egress over time",
     "arrivals": "Arrivals per hour",
     "sweep": "Sweep",
+    "quality": "Quality in the room",
+}
+
+# quality metric -> (title, what it measures), as in SCENARIOS.md (the network model)
+QUALITY_METRICS = {
+    "video_startup": ("Video start-up", "seconds, both in the room → first frame"),
+    "video_stall_ratio": ("Video stalls", "share of the stay without picture"),
+    "video_bitrate": ("Video bit rate", "kbit/s delivered, per call"),
+    "chat_latency": ("Chat latency", "seconds, sent → shown"),
+    "document_delivery": ("Document delivery", "seconds, pushed → fully shown"),
+    "person_upload": ("Person's upload", "kbit/s while in the room"),
 }
 
 _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#3b6ea8", "#e07b24", "#3a8a4f", "#c0392b", "#8a8f98"
@@ -106,6 +117,8 @@ def render_report(study: Mapping[str, Any]) -> str:
                 and not isinstance(duration, bool) and duration > 0 else "over the run")
         parts.append(_figure_section("arrivals", _render(_draw_arrivals, series, study.get("warmup")),
                                      f"Callback requests per hour {over}."))
+    if study.get("quality"):
+        parts.append(_quality_section(study["quality"], metrics))
     if study.get("sweep"):
         parts.append(_sweep_section(study["sweep"]))
     kind, command = ("Sweep report", "sweep") if sweep else ("Load report", "load")
@@ -229,6 +242,52 @@ def _figure_section(key: str, png: str | None, caption: str) -> str:
     return (f"<section><h2>{_e(title)}</h2><figure><img alt=\"{_e(title)}\" "
             f"src=\"data:image/png;base64,{png}\"><figcaption>{_e(caption)}</figcaption>"
             "</figure></section>")
+
+
+def _quality_section(quality: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    """What the person saw and sent over their line: a table and one histogram per metric."""
+    rows = []
+    for name, (title, _) in QUALITY_METRICS.items():
+        if name not in quality:
+            continue
+        cells = ""
+        for suffix in ("mean", "p95"):
+            entry = metrics.get(f"{name}.{suffix}") or {}
+            ci_text = _ci_text(entry.get("ci95"), f"{name}.{suffix}")
+            extra = f" <span class=\"ci\">[{ci_text}]</span>" if ci_text else ""
+            cells += f"<td class=\"num\">{_value(entry.get('mean'), f'{name}.{suffix}')}{extra}</td>"
+        rows.append(f"<tr><th scope=\"row\">{_e(title)}<span class=\"metric\">{_e(name)}</span></th>"
+                    f"{cells}</tr>")
+    png = _render(_draw_quality, quality)
+    figure = (f"<figure><img alt=\"{TITLES['quality']}\" src=\"data:image/png;base64,{png}\">"
+              "<figcaption>Share of rooms per bin (of chat messages and documents for their "
+              "panels), pooled over replications.</figcaption></figure>") if png else ""
+    return (f"<section><h2>{TITLES['quality']}</h2><table class=\"figures\"><thead><tr>"
+            "<th>Metric</th><th class=\"num\">Mean [95% CI]</th><th class=\"num\">95th percentile"
+            f"</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{figure}</section>")
+
+
+def _draw_quality(quality: Mapping[str, Any]) -> Figure | None:
+    names = [n for n in QUALITY_METRICS if _has_data(quality.get(n))]
+    if not names:
+        return None
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = Figure(figsize=(4.0 * cols, 2.9 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, name in zip(axes, names):
+        title, unit = QUALITY_METRICS[name]
+        edges, counts = _histogram(quality[name])
+        ax.stairs(counts / counts.sum(), edges, fill=True, color=_GREEN, alpha=0.75)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        if name == "video_stall_ratio":
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_title(title)
+        ax.set_xlabel(unit)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    axes[0].set_ylabel("share")
+    return fig
 
 
 def _sweep_section(sweep: Mapping[str, Any]) -> str:
@@ -504,7 +563,7 @@ def _kind(name: str) -> str:
 
     One rule, first match wins: counts are *.count, concurrent_rooms.*, failovers.*;
     fractions are outcomes.*, rooms_refused, queued, *_occupancy.*; the rest are
-    seconds. The network model's quality metrics (named, not measured yet) add a
+    seconds. The network model's quality metrics add a
     ratio (video_stall_ratio.*) and two rates in kbit/s; the room servers' reserved
     egress (room_egress.*) is in Mbit/s.
     """

@@ -296,3 +296,35 @@ def test_a_message_held_up_upstream_does_not_block_a_shared_line_meanwhile() -> 
     assert stuck.last > 15.0
     other = NetPath([fast_up, server]).send(31_250, 0.2)
     assert other.last < 0.2 + 0.01                   # through at once, as on an idle line
+
+
+# -- load runs and the report ---------------------------------------------------------------
+
+LOAD = """\
+name: half an hour of calls with a network
+seed: 8
+services: {mortgages: {centres: [madrid]}}
+centres: {madrid: {terminals: 4, agent: typical}}
+arrivals: {rate: 60/h, person: typical, duration: 30min}
+network: {person_link: adsl_1m_256k}
+"""
+
+
+def test_a_load_run_carries_the_quality_metrics_with_intervals_into_the_report() -> None:
+    from emulator.load import run_replications, study
+    from emulator.report import render_report
+    scenario = loads(LOAD).scenario
+    runs = run_replications(scenario, 2, workers=1, progress=False)
+    document = study(scenario, runs, 60.0)
+    upload = document["metrics"]["person_upload.mean"]
+    assert upload["mean"] is not None and 1.0 < upload["mean"] < 16.0
+    assert upload["ci95"] is not None
+    assert set(document["quality"]) >= {"video_bitrate", "person_upload", "chat_latency"}
+    page = render_report(document)
+    assert "<h2>Quality in the room</h2>" in page
+    section = page[page.index("Quality in the room"):]
+    assert "data:image/png;base64," in section and "person_upload" in section
+    without = LOAD.replace("network: {person_link: adsl_1m_256k}\n", "")
+    plain = run_replications(loads(without).scenario, 1, progress=False)
+    assert study(loads(without).scenario, plain, 60.0)["quality"] == {}
+    assert "Quality in the room" not in render_report({"scenario": "x", "quality": {}})

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 ACK = 66              # bytes of a TCP acknowledgement on the wire (headers + options)
 PACKETS_PER_ACK = 2   # delayed ACKs: one for every two full packets (RFC 1122 4.2.3.2)
 WINDOW = 64_000       # bytes of a document sent per round trip: a TCP receive window's worth
+MIN_STAY = 5.0        # s: shorter stays in the room give no rates (2 kB of joining over 0.1 s
+                      # would read as 160 kbit/s of upload)
 
 
 class RoomSession:
@@ -83,14 +85,14 @@ class RoomSession:
         stay = now - self.joined
         if playbacks and playbacks[0] is not None:
             self._record_video(playbacks[0], stay)
-        if stay > 0:
+        if stay >= MIN_STAY:
             self.quality.add("person_upload", self.person_up.carried * 8 / 1000 / stay)
 
     def _record_video(self, playback: Playback, stay: float) -> None:
         assert self.quality is not None
         if playback.first_frame is not None:
             self.quality.add("video_startup", playback.first_frame - playback.started_at)
-        if stay > 0:
+        if stay >= MIN_STAY:
             self.quality.add("video_stall_ratio", min(1.0, playback.stalled / stay))
         if playback.seconds > 0:
             self.quality.add("video_bitrate", playback.bits / playback.seconds / 1000)
