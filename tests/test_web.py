@@ -415,6 +415,7 @@ class TestAgentAndRoom(WebCase):
         room = self.runtime.rooms.of_callback(callback_id)  # type: ignore[attr-defined]
         assert await self.upload(ticket_path, "big.png", PNG[:8] + b"x" * 70_000) == 413
         assert await self.upload(ticket_path, "tool.exe", b"MZ...") == 415
+        assert await self.upload(ticket_path, "empty.txt", b"") == 400
         assert await self.upload(ticket_path, "fake.png", b"<html>not an image</html>") == 415
         assert await self.upload(ticket_path, "rates.png", PNG, xsrf=False) == 403
         assert room.documents == {}

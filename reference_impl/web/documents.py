@@ -22,6 +22,16 @@ _MAGIC: dict[str, tuple[bytes, ...]] = {
 class UploadRefused(ValueError):
     """An upload that is too big, of a type we do not take, or not what its name says."""
 
+    status = 415                        # the HTTP status that says why
+
+
+class UploadTooBig(UploadRefused):
+    status = 413
+
+
+class UploadEmpty(UploadRefused):
+    status = 400
+
 
 def safe_name(name: str) -> str:
     """A file name fit to show and to send back: no paths, no odd characters."""
@@ -32,9 +42,9 @@ def safe_name(name: str) -> str:
 
 def checked_upload(name: str, data: bytes, types: dict[str, str], max_bytes: int) -> Document:
     if len(data) > max_bytes:
-        raise UploadRefused(f"The file is too big: at most {max_bytes // (1024 * 1024)} MB.")
+        raise UploadTooBig(f"The file is too big: at most {max_bytes // (1024 * 1024)} MB.")
     if not data:
-        raise UploadRefused("The file is empty.")
+        raise UploadEmpty("The file is empty.")
     shown = safe_name(name)
     content_type = types.get(Path(shown).suffix.lower())
     if content_type is None:

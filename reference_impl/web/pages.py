@@ -19,7 +19,7 @@ from .base import Base
 from .documents import UploadRefused, checked_upload
 from .rooms import Room
 from .validation import FieldError, check_request
-from .views import codes_in_use, masked, recent_callbacks, rooms_view
+from .views import codes_in_use, desks_view, masked, recent_callbacks, rooms_view
 
 CODE = re.compile(r"^\d{1,12}$")
 # Only once the desk phone is answered does the flow take the code.
@@ -165,11 +165,8 @@ class AgentLogout(Base):
 
 class DeskPhones(AgentOnly):
     def get(self) -> None:
-        source = self.app.web.desk_phones
-        desks = source() if source is not None else []
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps([{"number": d.number, "centre": d.centre, "state": d.state,
-                                 "display": d.display} for d in desks]))
+        self.finish(json.dumps(desks_view(self.app.web.desk_phones)))
 
 
 class AgentRoomPage(AgentOnly):
@@ -206,8 +203,7 @@ class Upload(AgentOnly):
             document = checked_upload(files[0].filename, files[0].body, web.upload_types,
                                       web.upload_max_bytes)
         except UploadRefused as error:
-            status = 413 if len(files[0].body) > web.upload_max_bytes else 415
-            return self.answer(status, {"error": str(error), "field": "file"})
+            return self.answer(error.status, {"error": str(error), "field": "file"})
         if not self.app.rooms.push(room, document, web.documents_per_room):
             return self.answer(409, {"error": "This room already holds the most documents it can."})
         self.answer(201, {"id": document.id, "name": document.name})
@@ -226,7 +222,6 @@ class OpsPage(AgentOnly):
 class OpsData(AgentOnly):
     def get(self) -> None:
         app = self.app
-        source = app.web.desk_phones
         callbacks = [{"id": r.id, "state": r.state, "outcome": r.outcome, "service": r.service_code,
                       "phone": masked(r.person_number), "name": r.form.get("name", ""),
                       "centre": r.centre, "terminal": r.terminal, "code": r.code,
@@ -237,5 +232,4 @@ class OpsData(AgentOnly):
         self.finish(json.dumps({
             "callbacks": callbacks, "rooms": rooms_view(app.rooms),
             "codes": codes_in_use(app.switchboard), "codes_free": app.switchboard.codes.free,
-            "desks": [{"number": d.number, "centre": d.centre, "state": d.state,
-                       "display": d.display} for d in (source() if source else [])]}))
+            "desks": desks_view(app.web.desk_phones)}))

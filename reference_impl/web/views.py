@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..records import CallbackRecord
 from ..switchboard import Switchboard
 from .notices import PageNotifier
 from .rooms import RoomServer
+from .settings import DeskPhone
 
 
 def recent_callbacks(switchboard: Switchboard, notices: PageNotifier,
@@ -41,6 +42,12 @@ def rooms_view(rooms: RoomServer) -> list[dict[str, Any]]:
     return [{"room": r.name, "callback": r.callback_id, "code": r.code, "template": r.template,
              "open": r.open, "present": sorted(who.value for who in r.peers),
              "documents": len(r.documents)} for r in rooms.rooms.values()]
+
+
+def desks_view(source: Callable[[], list[DeskPhone]] | None) -> list[dict[str, str]]:
+    """What each desk phone shows, when the host can tell (the emulator's serve)."""
+    return [{"number": d.number, "centre": d.centre, "state": d.state, "display": d.display}
+            for d in (source() if source is not None else [])]
 
 
 def masked(number: str) -> str:
