@@ -123,6 +123,21 @@ async def next_message(ws: WebSocketClientConnection, kind: str | None = None,
             return message
 
 
+def test_the_web_package_keeps_no_mutable_state_at_module_level() -> None:
+    """Two apps in one process share nothing: every module global is immutable."""
+    import importlib
+    import pkgutil
+    import reference_impl.web as web
+
+    mutable = (dict, list, set, bytearray)
+    found = []
+    for info in pkgutil.iter_modules(web.__path__):
+        module = importlib.import_module(f"reference_impl.web.{info.name}")
+        found += [f"{info.name}.{name}" for name, value in vars(module).items()
+                  if not name.startswith("__") and isinstance(value, mutable)]
+    assert found == []
+
+
 class TestForm(WebCase):
     @gen_test
     async def test_the_form_lists_the_directory_services_with_an_xsrf_field(self) -> None:

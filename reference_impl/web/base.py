@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping, NoReturn, cast
 
 import tornado.web
 
@@ -16,14 +17,14 @@ AGENT_COOKIE = "agent"
 # Pages load only our own scripts and styles; media and documents come from
 # us or from the peer connection (blob:). Room links carry secrets: never
 # send them on as a Referer.
-_HEADERS = {
+_HEADERS: Mapping[str, str] = MappingProxyType({
     "Content-Security-Policy": ("default-src 'self'; img-src 'self' data: blob:; "
                                 "media-src 'self' blob:; connect-src 'self'; "
                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-}
+})
 
 
 class Base(tornado.web.RequestHandler):

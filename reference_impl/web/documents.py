@@ -6,17 +6,19 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from .settings import Document
 
 # The first bytes of each type we accept (text has none: it must decode as UTF-8).
-_MAGIC: dict[str, tuple[bytes, ...]] = {
+_MAGIC: Mapping[str, tuple[bytes, ...]] = MappingProxyType({
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/gif": (b"GIF87a", b"GIF89a"),
     "image/webp": (b"RIFF",),
     "application/pdf": (b"%PDF-",),
-}
+})
 
 
 class UploadRefused(ValueError):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 from ..flow import Notice
 
 # What the person reads, for each notice.
-TEXTS: dict[Notice, str] = {
+TEXTS: Mapping[Notice, str] = MappingProxyType({
     Notice.CALLING: "We are calling you now. Please keep your phone at hand.",
     Notice.CONNECTING: "You answered. Connecting you to an advisor…",
     Notice.CONNECTED: "You are talking to an advisor. Your video room is opening…",
@@ -29,7 +30,7 @@ TEXTS: dict[Notice, str] = {
     Notice.NO_AGENT: "Sorry, no advisor could take your call right now. Please try again later.",
     Notice.NO_TRUNK: "Sorry, all our lines are busy. Please try again in a few minutes.",
     Notice.UNAVAILABLE: "Sorry, the service is unavailable right now. Please try again later.",
-}
+})
 
 # Notices after which nothing more will come for that callback.
 FINAL = frozenset({Notice.ENDED, Notice.BUSY, Notice.NO_ANSWER, Notice.REJECTED,

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"type": "object", "properties": {
-    "error": {"type": "string"}, "field": {"type": ["string", "null"],
-                                           "description": "the request field at fault"}}}
 
-_CALLBACK = {"type": "object", "properties": {
-    "id": {"type": "string"}, "state": {"type": "string"},
-    "outcome": {"type": ["string", "null"]}, "service": {"type": "string"},
-    "phone": {"type": "string", "description": "E.164"}, "name": {"type": "string"},
-    "centre": {"type": ["string", "null"]}, "terminal": {"type": ["string", "null"]},
-    "code": {"type": ["string", "null"], "description": "connection code (caller ID on the desk phone)"},
-    "room": {"type": "boolean"}, "failovers": {"type": "integer"},
-    "ended_by": {"type": ["string", "null"]},
-    "notices": {"type": "array", "items": {"type": "string"}},
-    "times": {"type": "object", "additionalProperties": {"type": "number"}}}}
+def _error() -> dict[str, Any]:
+    return {"type": "object", "properties": {
+        "error": {"type": "string"},
+        "field": {"type": ["string", "null"], "description": "the request field at fault"}}}
+
+
+def _callback() -> dict[str, Any]:
+    return {"type": "object", "properties": {
+        "id": {"type": "string"}, "state": {"type": "string"},
+        "outcome": {"type": ["string", "null"]}, "service": {"type": "string"},
+        "phone": {"type": "string", "description": "E.164"}, "name": {"type": "string"},
+        "centre": {"type": ["string", "null"]}, "terminal": {"type": ["string", "null"]},
+        "code": {"type": ["string", "null"],
+                 "description": "connection code (caller ID on the desk phone)"},
+        "room": {"type": "boolean"}, "failovers": {"type": "integer"},
+        "ended_by": {"type": ["string", "null"]},
+        "notices": {"type": "array", "items": {"type": "string"}},
+        "times": {"type": "object", "additionalProperties": {"type": "number"}}}}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -41,14 +46,14 @@ def spec(title: str, hangup: bool) -> dict[str, Any]:
                     "id": {"type": "string"}, "phone": {"type": "string"},
                     "status_page": {"type": "string"}, "status_socket": {"type": "string"}}},
                     "the callback is under way"),
-                "400": _json(_ERROR, "a field is missing or wrong; `field` names it"),
-                "415": _json(_ERROR, "the body is not JSON")}}},
+                "400": _json(_error(), "a field is missing or wrong; `field` names it"),
+                "415": _json(_error(), "the body is not JSON")}}},
         "/api/callbacks/{id}": {"get": {
             "summary": "One callback: its state, outcome, notices and times",
             "parameters": [{"name": "id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
-            "responses": {"200": _json(_CALLBACK, "the callback"),
-                          "404": _json(_ERROR, "no such callback")}}},
+            "responses": {"200": _json(_callback(), "the callback"),
+                          "404": _json(_error(), "no such callback")}}},
         "/api/rooms": {"get": {
             "summary": "Open rooms and the connection codes in use",
             "security": [{"agentKey": []}],
@@ -56,7 +61,7 @@ def spec(title: str, hangup: bool) -> dict[str, Any]:
                 "rooms": {"type": "array", "items": {"type": "object"}},
                 "codes_in_use": {"type": "array", "items": {"type": "string"}},
                 "codes_free": {"type": "integer"}}}, "rooms and codes"),
-                "403": _json(_ERROR, "an agent key is needed")}}},
+                "403": _json(_error(), "an agent key is needed")}}},
     }
     if hangup:
         paths["/api/callbacks/{id}/hangup"] = {"post": {
@@ -65,7 +70,7 @@ def spec(title: str, hangup: bool) -> dict[str, Any]:
             "parameters": [{"name": "id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"202": _json({"type": "object"}, "the phone hangs up"),
-                          "404": _json(_ERROR, "no live call")}}}
+                          "404": _json(_error(), "no live call")}}}
     return {"openapi": "3.1.0", "info": {"title": f"{title}: web callback API", "version": "1"},
             "paths": paths,
             "components": {"securitySchemes": {"agentKey": {

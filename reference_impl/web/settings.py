@@ -9,17 +9,18 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 HERE = Path(__file__).parent
 
 # Types an agent may upload, by the extension of the file's name; the first
 # bytes must match too (see documents.sniff), so a renamed file is refused.
-UPLOAD_TYPES: dict[str, str] = {
+UPLOAD_TYPES: Mapping[str, str] = MappingProxyType({
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
     ".gif": "image/gif", ".webp": "image/webp", ".pdf": "application/pdf",
     ".txt": "text/plain",
-}
+})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
