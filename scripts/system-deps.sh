@@ -7,6 +7,7 @@
 set -eu
 missing=""
 command -v sipp >/dev/null 2>&1 || missing="$missing sip-tester"
+command -v tc >/dev/null 2>&1 || missing="$missing iproute2"     # tests/test_tc_tbf.py
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"   # tests/test_browser.py
 dpkg -s postgresql 2>/dev/null | grep -q "^Status: install ok installed" || missing="$missing postgresql"
 [ -z "$missing" ] && exit 0
