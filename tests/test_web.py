@@ -31,7 +31,7 @@ from .webfakes import AnsweringPhones, directory
 
 KEY = "agent-secret"
 PNG = (Path(__file__).resolve().parent.parent / "reference_impl" / "web" / "static" / "catalogue"
-       / "rates.png").read_bytes()
+       / "mortgages" / "rates.png").read_bytes()
 GOOD = {"phone": "+34 612 345 678", "name": "Ana", "service": "mortgages", "consent": True}
 
 
@@ -136,6 +136,19 @@ def test_the_web_package_keeps_no_mutable_state_at_module_level() -> None:
         found += [f"{info.name}.{name}" for name, value in vars(module).items()
                   if not name.startswith("__") and isinstance(value, mutable)]
     assert found == []
+
+
+def test_each_service_has_its_own_catalogue_and_the_shared_files() -> None:
+    from reference_impl.web.documents import Catalogue
+    from reference_impl.web.settings import HERE, UPLOAD_TYPES
+
+    catalogue = Catalogue(HERE / "static" / "catalogue", UPLOAD_TYPES)
+    assert catalogue.names("mortgages") == ["checklist.txt", "rates.png", "terms.pdf"]
+    assert catalogue.names("insurance") == ["checklist.txt", "cover.png", "terms.pdf"]
+    assert catalogue.names("../web") == catalogue.names("nothing") == ["checklist.txt", "terms.pdf"]
+    assert catalogue.load("rates.png", "insurance") is None
+    loaded = catalogue.load("rates.png", "mortgages")
+    assert loaded is not None and loaded.data == PNG and loaded.is_image
 
 
 class TestForm(WebCase):
@@ -347,6 +360,8 @@ class TestAgentAndRoom(WebCase):
             agent.write_message(junk)
 
         # A document from the catalogue, then an upload; the person sees both and can fetch them.
+        # Another service's documents are not this call's to share.
+        agent.write_message(json.dumps({"type": "push", "name": "cover.png"}))
         agent.write_message(json.dumps({"type": "push", "name": "rates.png"}))
         shown = await next_message(person, "document")
         assert (shown["name"], shown["kind"]) == ("rates.png", "image")

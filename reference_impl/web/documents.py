@@ -70,21 +70,30 @@ def _looks_like(content_type: str, data: bytes) -> bool:
 
 
 class Catalogue:
-    """The documents on the server an agent can push: every file of one folder."""
+    """The documents on the server an agent can push: the files of one folder, for
+    every service, and those of its sub-folder named after a service code."""
 
-    def __init__(self, folder: Path, types: dict[str, str]) -> None:
+    def __init__(self, folder: Path, types: Mapping[str, str]) -> None:
         self.folder = folder
         self.types = types
 
-    def names(self) -> list[str]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(p.name for p in self.folder.iterdir()
-                      if p.is_file() and p.suffix.lower() in self.types)
+    def _files(self, service: str) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        own = self.folder / service
+        if own.resolve().parent != self.folder.resolve():
+            own = self.folder                     # a code like "../x" reaches nothing outside
+        for folder in (self.folder, own):         # the service's own files win
+            if folder.is_dir():
+                found.update({p.name: p for p in folder.iterdir()
+                              if p.is_file() and p.suffix.lower() in self.types})
+        return found
 
-    def load(self, name: str) -> Document | None:
-        if name not in self.names():          # only listed files: no path tricks
+    def names(self, service: str) -> list[str]:
+        return sorted(self._files(service))
+
+    def load(self, name: str, service: str) -> Document | None:
+        path = self._files(service).get(name)     # only listed files: no path tricks
+        if path is None:
             return None
-        path = self.folder / name
         return Document(id=secrets.token_urlsafe(9), name=name,
                         content_type=self.types[path.suffix.lower()], data=path.read_bytes())

@@ -178,7 +178,7 @@ class AgentRoomPage(AgentOnly):
             return
         self.page("agent_room.html", ticket=ticket, code=record.code or "",
                   person=record.form.get("name", ""), service=record.service_code,
-                  catalogue=self.app.catalogue.names(),
+                  catalogue=self.app.catalogue.names(record.service_code),
                   max_mb=self.app.web.upload_max_bytes // (1024 * 1024),
                   types=", ".join(sorted(self.app.web.upload_types)))
 

@@ -153,6 +153,8 @@ class AgentSocket(RoomSocket):
     def other(self, room: Room, message: dict[str, Any]) -> None:
         if message.get("type") != "push" or not isinstance(message.get("name"), str):
             return
-        document = self.app.catalogue.load(message["name"])
+        record = self.app.switchboard.record(room.callback_id)
+        service = record.service_code if record is not None else ""
+        document = self.app.catalogue.load(message["name"], service)
         if document is not None:
             self.app.rooms.push(room, document, self.app.web.documents_per_room)
