@@ -294,6 +294,11 @@ class TestStatusPage(WebCase):
         assert (await self.go("/room/" + "A" * 32)).code == 404
 
     @gen_test
+    async def test_a_status_socket_for_an_unknown_callback_is_closed(self) -> None:
+        ws = await self.socket("/callbacks/nobody/ws")
+        assert await asyncio.wait_for(ws.read_message(), 3) is None
+
+    @gen_test
     async def test_a_busy_line_is_told_plainly(self) -> None:
         self.phones.fail["+34612345678"] = FailReason.BUSY
         _, answer = await self.api("/api/callbacks", GOOD)

@@ -52,6 +52,9 @@ class StatusSocket(Socket):
 
     def open(self, callback_id: str) -> None:
         self.callback_id = callback_id
+        if self.app.switchboard.record(callback_id) is None:
+            self.close()                          # no such callback: nothing will ever come
+            return
         for told in self.app.notices.history(callback_id):
             self.tell(callback_id, told)
         self._stop = self.app.notices.listen(callback_id, self.tell)

@@ -24,7 +24,9 @@
     step(m.notice);
     document.body.dataset.notice = m.notice;
     if (m.room_url && !opening) {
-      $("hint").textContent = "Opening your video room…";
+      const link = el("a", "", "Opening your video room…");
+      link.href = m.room_url;
+      $("hint").replaceChildren(link);
       opening = setTimeout(() => location.assign(m.room_url), 400);
     }
     if (m.final) {
