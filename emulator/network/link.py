@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..behaviour import Rng
 
@@ -47,8 +48,7 @@ class LinkSpec:
             raise ValueError(f"a link's loss is a probability below 1, got {self.loss!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
     """When a message's first and last bytes reach the far end, and what it cost."""
 
     first: float
@@ -60,7 +60,8 @@ class Transfer:
 class Link:
     """One direction: person's down or up line, a server's uplink..."""
 
-    __slots__ = ("spec", "rng", "_free_at", "_tokens", "_byte_rate", "_leaving", "carried")
+    __slots__ = ("spec", "rng", "_free_at", "_tokens", "_byte_rate", "_leaving", "carried",
+                 "_uniforms")
 
     def __init__(self, spec: LinkSpec, rng: Rng) -> None:
         self.spec = spec
@@ -71,6 +72,7 @@ class Link:
         self._leaving: deque[float] | None = (deque() if math.isfinite(spec.queue_packets)
                                               else None)   # departure times, for a packet limit
         self.carried = 0.0               # bytes that left, for counters
+        self._uniforms: list[float] = []  # drawn by the batch: one numpy call per 64 draws
 
     # -- the shaper ------------------------------------------------------------
 
@@ -98,7 +100,12 @@ class Link:
         spec = self.spec
         if spec.jitter <= 0:
             return spec.delay
-        return max(0.0, spec.delay + spec.jitter * (2.0 * self.rng.random() - 1.0))
+        return max(0.0, spec.delay + spec.jitter * (2.0 * self._uniform() - 1.0))
+
+    def _uniform(self) -> float:
+        if not self._uniforms:
+            self._uniforms = self.rng.random(64).tolist()
+        return self._uniforms.pop()
 
     # -- what flows use ----------------------------------------------------------
 
@@ -109,7 +116,7 @@ class Link:
         done = self._leave(size, now)
         if self._leaving is not None:
             self._leaving.append(done)
-        if self.spec.loss > 0 and self.rng.random() < self.spec.loss:
+        if self.spec.loss > 0 and self._uniform() < self.spec.loss:
             return None                  # it used the line, then vanished on the way
         return done + self._travel()
 
@@ -140,19 +147,34 @@ class Link:
         so that links are always fed in time order (see `path`).
         """
         spec = self.spec
-        at = now if at is None else at
-        packets = max(1, math.ceil(size / spec.mtu))
-        lost = int(self.rng.binomial(packets, spec.loss)) if spec.loss > 0 else 0
-        head = min(size, spec.mtu)                 # the first packet
+        if at is None:
+            at = now
+        head = size if size < spec.mtu else spec.mtu          # the first packet
+        lost = 0
+        if spec.loss > 0:
+            lost = int(self.rng.binomial(max(1, math.ceil(size / spec.mtu)), spec.loss))
         sent = size + lost * head
-        shift = max(0.0, now - at)
-        first_out = self._leave(head, at) + shift
-        last_out = (self._leave(sent - head, at) + shift) if sent > head else first_out
+        # `_leave` for the whole message, noting when its first packet is through.
+        rate, free_at = self._byte_rate, self._free_at
+        start = at if at > free_at else free_at
+        tokens = self._tokens
+        if start > free_at:
+            tokens = min(spec.burst, tokens + (start - free_at) * rate)
+        first_out = start if tokens >= head else start + (head - tokens) / rate
+        if tokens >= sent:
+            last_out, self._tokens = start, tokens - sent
+        else:
+            last_out, self._tokens = start + (sent - tokens) / rate, 0.0
+        self._free_at = last_out
+        self.carried += sent
+        if now > at:                       # further along a path: the queue as it was at `at`
+            first_out += now - at
+            last_out += now - at
         if last_in is not None and last_in > last_out:
             last_out = self._stretch(last_in, head)
         first = first_out + spec.delay
         last = last_out + self._travel() + (2.0 * spec.delay if lost else 0.0)
-        return Transfer(first=first, last=max(first, last), sent=sent, lost=lost)
+        return Transfer(first, last if last > first else first, sent, lost)
 
     def _stretch(self, last_in: float, packet: float) -> float:
         """The last packet came in late (a slower link upstream): it leaves once through.

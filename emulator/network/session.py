@@ -13,7 +13,7 @@ up link carries is the person's upload.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from reference_impl import flow as f
 from reference_impl.flow import Role
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 ACK = 66              # bytes of a TCP acknowledgement on the wire (headers + options)
 PACKETS_PER_ACK = 2   # delayed ACKs: one for every two full packets (RFC 1122 4.2.3.2)
 WINDOW = 64_000       # bytes of a document sent per round trip: a TCP receive window's worth
+REPORT_EVERY = 5.0    # s of video between two receiver reports going up
 MIN_STAY = 5.0        # s: shorter stays in the room give no rates (2 kB of joining over 0.1 s
                       # would read as 160 kbit/s of upload)
 
@@ -53,6 +54,7 @@ class RoomSession:
         self.videos: list[VideoStream] = []
         self._arrivals: list[tuple[float, str, float]] = []    # (when, metric, value) in flight
         self._documents = spec.documents.count
+        self._flush: list[Callable[[], None]] = []
         self.person_reports.send(spec.join, self.joined)
 
     # -- the room's life -------------------------------------------------------------
@@ -77,6 +79,8 @@ class RoomSession:
         self.ended = True
         now = self.clock.now()
         playbacks = [stream.stop(now) for stream in self.videos]
+        for flush in self._flush:            # what the viewers saw last is reported too
+            flush()
         if self.quality is None:
             return
         for when, name, value in self._arrivals:
@@ -103,8 +107,16 @@ class RoomSession:
         video = self.spec.video
         startup = video.startup if video.startup is not None else 2 * video.segment
 
+        owed = [0.0]                        # seconds of video not reported yet
+
         def report(seconds: float) -> None:
-            reports.send(video.feedback * seconds / 8, self.clock.now())
+            # Reports go up every few seconds of video, in one message: the same
+            # bytes as one per segment, for a fraction of the work.
+            owed[0] += seconds
+            if owed[0] >= REPORT_EVERY or seconds == 0.0:
+                reports.send(video.feedback * owed[0] / 8, self.clock.now())
+                owed[0] = 0.0
+        self._flush.append(lambda: report(0.0))
         return VideoStream(self.clock, path, ladder=video.ladder, segment=video.segment,
                            startup=startup, feedback=report)
 
