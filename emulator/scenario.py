@@ -542,7 +542,10 @@ def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Pa
         return ScenarioError(str(path), line, key, f"missing key {first['loc'][-1]!r}",
                              "SCENARIOS.md shows every key and its default")
     message = first["msg"].removeprefix("Value error, ")
-    return ScenarioError(str(path), line, key, message, _hint(first["type"]))
+    hint = _hint(first["type"])
+    if key.startswith("network.") and first["type"] == "value_error":
+        hint = "bit rates take kbit/s, Mbit/s or Gbit/s (256kbit/s), sizes bytes (200B, 64kB), durations units (20ms)"
+    return ScenarioError(str(path), line, key, message, hint)
 
 
 def _hint(kind: str) -> str:
@@ -552,6 +555,9 @@ def _hint(kind: str) -> str:
         "list_type": "write a list: [a, b] or '- a' lines",
         "dict_type": "write a mapping: {key: value} or indented 'key: value' lines",
         "greater_than_equal": "the value is too small", "less_than_equal": "the value is too large",
+        "greater_than": "the value is too small", "less_than": "the value is too large",
+        "model_type": "write a mapping: {key: value} or indented 'key: value' lines",
+        "bool_parsing": "write true or false", "too_short": "give at least one value",
         "literal_error": "use one of the values listed", "enum": "use one of the values listed",
     }.get(kind, "durations take units (300ms, 4s, 2min), rates a period (120/h), "
                 "bit rates bits a second (1.2Mbit/s)")

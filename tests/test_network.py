@@ -269,6 +269,8 @@ def test_a_custom_link_and_the_server_line_are_used() -> None:
     ("network:\n  links: {dsl: {down: 2Mbit/s, up: 1Mbit/s, loss: 1.5}}", 9,
      "network.links.dsl.loss", "less than 1"),
     ("network:\n  chat: {every: 0s}", 9, "network.chat.every", "greater than 0"),
+    ("network: adsl_8m_1m", 8, "network", "write a mapping"),
+    ("network:\n  video: {two_way: maybe}", 9, "network.video.two_way", "true or false"),
 ])
 def test_a_bad_network_names_its_line_and_key(tmp_path: Path, network: str, line: int, key: str,
                                               words: str) -> None:
