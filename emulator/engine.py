@@ -147,7 +147,10 @@ def room_servers(scenario: Scenario, clock: Clock, rng: b.Rng, deliver: Deliver,
                  level: Level, levels: Levels | None = None) -> RoomServers:
     """The scenario's room servers, in either time domain (`levels`: egress and waits too)."""
     warmup = scenario.arrivals.warmup if scenario.arrivals else 0.0
+    # Two-way video in the network model is two-way on the servers too.
+    two_way = scenario.network is not None and scenario.network.video.two_way
     return RoomServers.from_spec(scenario.rooms, clock, rng=rng, deliver=deliver, level=level,
+                                 every_room_two_way=two_way,
                                  egress_level=levels.egress if levels else None,
                                  waits=levels.room_wait if levels else None, warmup=warmup)
 

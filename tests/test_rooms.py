@@ -321,6 +321,17 @@ def test_room_egress_is_measured() -> None:
     assert mean is not None and 0 < mean < 2.0
 
 
+@pytest.mark.parametrize("extra,peak", [
+    ("", 1.2),
+    ("network: {video: {two_way: true}}\n", 2.4),        # the network model's two-way video
+])
+def test_two_way_video_in_the_network_reserves_twice_on_the_servers(extra: str, peak: float) -> None:
+    text = QUEUED.replace("rooms: {servers: 1, rooms_per_server: 1, when_full: queue}\n",
+                          "rooms: {servers: 1, rooms_per_server: 1, when_full: queue}\n" + extra)
+    result = simulate(loads(text).scenario)
+    assert result.metrics["room_egress.max"] == pytest.approx(peak)
+
+
 def test_room_egress_is_sampled_with_the_other_levels() -> None:
     text = textwrap.dedent("""\
         name: an hour of rooms

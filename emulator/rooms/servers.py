@@ -87,13 +87,16 @@ class RoomServers:
     @classmethod
     def from_spec(cls, spec: "Rooms", clock: Clock, *, rng: Rng, deliver: Deliver,
                   level: Level | None = None, egress_level: Level | None = None,
-                  waits: Series | None = None, warmup: float = 0.0) -> "RoomServers":
-        """The room servers a scenario's `rooms:` describes."""
+                  waits: Series | None = None, warmup: float = 0.0,
+                  every_room_two_way: bool = False) -> "RoomServers":
+        """The room servers a scenario's `rooms:` describes (`every_room_two_way`: the
+        network model's video is two-way, whatever `rooms.two_way` says)."""
         return cls(clock, servers=spec.servers, rooms_per_server=spec.rooms_per_server,
                    create_delay=spec.create_delay, join_delay=spec.join_delay,
                    delete_delay=spec.delete_delay, rng=rng, deliver=deliver, level=level,
                    egress=spec.egress, cpu=spec.cpu,
-                   per_room=(spec.egress_per_room, spec.cpu_per_room), two_way=spec.two_way,
+                   per_room=(spec.egress_per_room, spec.cpu_per_room),
+                   two_way=True if every_room_two_way else spec.two_way,
                    when_full=spec.when_full, max_wait=spec.max_wait, placement=spec.placement,
                    egress_level=egress_level, waits=waits, warmup=warmup)
 
