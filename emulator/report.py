@@ -450,7 +450,7 @@ def _draw_levels(series: Mapping[str, Any], warmup: Any) -> Figure | None:
         for i, (centre, counts) in enumerate(centres.items()):
             ax.plot(hours, counts, linewidth=1.0, color=f"C{(i + 1) % 10}", label=_t(centre))
         ax.set_ylim(bottom=0)
-        ax.set_ylabel(label.lower())
+        ax.set_ylabel(label[0].lower() + label[1:])     # keeps "Mbit/s"
         if ax is axes[0] or centres or band:
             ax.legend(loc="upper left", ncols=8)
     _hour_axis(axes[-1], hours)
