@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Callable, Literal, Union
 
 import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
@@ -280,7 +280,7 @@ def _size_two(make: Any, params: list[Any]) -> b.Distribution:
     return make(parse_size(scale), float(shape))  # type: ignore[no-any-return]
 
 
-_SIZE_DISTRIBUTIONS = {
+_SIZE_DISTRIBUTIONS: dict[str, Callable[[Any], b.Distribution]] = {
     "fixed": lambda p: b.Fixed(parse_size(p)),
     "uniform": _size_uniform,
     "exponential": lambda p: b.Exponential(parse_size(*_params(p, "mean"))),

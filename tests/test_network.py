@@ -330,3 +330,55 @@ def test_a_load_run_carries_the_quality_metrics_with_intervals_into_the_report()
     plain = run_replications(loads(without).scenario, 1, progress=False)
     assert study(loads(without).scenario, plain, 60.0)["quality"] == {}
     assert "Quality in the room" not in render_report({"scenario": "x", "quality": {}})
+
+
+# -- the observer: rooms opening and closing ------------------------------------------------
+
+def sessions(env: simpy.Environment, text: str = "network: {person_link: fibre}\n"):  # type: ignore[no-untyped-def]
+    from emulator.network import RoomSessions
+    from emulator.stats import Collector
+    network = loads(CALL + text).scenario.network
+    assert network is not None
+    collector = Collector()
+    return RoomSessions(SimClock(env), network, rng(), collector), collector
+
+
+def test_the_video_waits_for_both_whichever_joins_first() -> None:
+    from types import SimpleNamespace
+    from reference_impl import flow as f
+    from reference_impl.flow import Role
+    env = simpy.Environment()
+    observer, collector = sessions(env)
+    observer.event("1", f.RoomCreated(room="room-1", routing="server-1"), 0.0)
+    observer.event("1", f.JoinedRoom(who=Role.AGENT), 0.0)        # the agent is in first
+    assert not observer.sessions                                 # no room traffic without the person
+    env.run(until=3.0)
+    observer.event("1", f.JoinedRoom(who=Role.PERSON), 3.0)
+    env.run(until=60.0)
+    observer.command("1", f.DeleteRoom(room="room-1"), 60.0)
+    assert not observer.sessions
+    startup = collector.series["video_startup"]
+    assert startup.count == 1 and 2.0 < startup.mean < 2.1         # two 1 s segments, from 3 s on
+    assert collector.series["person_upload"].count == 1
+    observer.closed(SimpleNamespace(id="1"))                      # type: ignore[arg-type]
+    assert collector.series["video_startup"].count == 1           # ended once, counted once
+
+
+def test_a_room_closed_without_delete_ends_with_the_call_and_rooms_share_a_server_line() -> None:
+    from types import SimpleNamespace
+    from reference_impl import flow as f
+    from reference_impl.flow import Role
+    env = simpy.Environment()
+    observer, collector = sessions(env)
+    for call, server in (("1", "server-1"), ("2", "server-1"), ("3", "server-2")):
+        observer.event(call, f.RoomCreated(room=f"room-{call}", routing=server), 0.0)
+        observer.event(call, f.JoinedRoom(who=Role.PERSON), 0.0)
+    assert len(observer.servers) == 2
+    assert observer.sessions["1"].to_person.links[2] is observer.sessions["2"].to_person.links[2]
+    assert observer.sessions["1"].to_person.links[2] is not observer.sessions["3"].to_person.links[2]
+    env.run(until=10.0)
+    for call in ("1", "2", "3"):
+        observer.closed(SimpleNamespace(id=call))                 # type: ignore[arg-type]
+    assert not observer.sessions
+    assert collector.series["person_upload"].count == 3
+    assert collector.series["video_startup"].count == 0           # no agent: no video

@@ -117,6 +117,7 @@ class VideoStream:
         arrival, bits, _, took = self._pending
         self._pending = None
         self._throughputs.append(bits / max(took, 1e-9))
+        del self._throughputs[:-HISTORY]
         self._drain(arrival)
         self._buffer += self.segment
         assert self.playback is not None
