@@ -313,6 +313,20 @@ def test_a_queued_room_opens_when_the_first_call_ends_and_its_wait_is_measured()
     assert result.open_at_end["rooms"] == 0
 
 
+def test_the_engine_drops_the_room_request_of_a_call_that_hangs_up_while_waiting() -> None:
+    # Call 2 hangs up after 10 s on the phone, while its room request waits.
+    text = QUEUED.replace("  - {at: 10s, service: s, person: {answer_delay: {fixed: 1s}}}",
+                          "  - {at: 10s, service: s, person: {answer_delay: {fixed: 1s}, "
+                          "talk_time: {fixed: 10s}}}")
+    sim = Simulation(loads(text).scenario)
+    result = sim.run()
+    second = next(r for r in result.records if r.id == "2")
+    assert second.room is None and not second.room_refused
+    assert len(sim.rooms.waiting) == 0
+    assert result.late_events == 0                # no room was opened for the ended call
+    assert result.metrics["room_wait.max"] == pytest.approx(10.0, abs=0.01)   # to its end
+
+
 def test_room_egress_is_measured() -> None:
     text = QUEUED.replace("when_full: queue}", "when_full: queue, egress_per_room: 2Mbit/s}")
     result = simulate(loads(text).scenario)
