@@ -13,7 +13,7 @@ up link carries is the person's upload.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from reference_impl import flow as f
 from reference_impl.flow import Role
@@ -54,7 +54,7 @@ class RoomSession:
         self.videos: list[VideoStream] = []
         self._arrivals: list[tuple[float, str, float]] = []    # (when, metric, value) in flight
         self._documents = spec.documents.count
-        self._flush: list[Callable[[], None]] = []
+        self._reports: list[Reports] = []
         self.person_reports.send(spec.join, self.joined)
 
     # -- the room's life -------------------------------------------------------------
@@ -79,8 +79,8 @@ class RoomSession:
         self.ended = True
         now = self.clock.now()
         playbacks = [stream.stop(now) for stream in self.videos]
-        for flush in self._flush:            # what the viewers saw last is reported too
-            flush()
+        for viewer in self._reports:          # what the viewers saw last is reported too
+            viewer.flush()
         if self.quality is None:
             return
         for when, name, value in self._arrivals:
@@ -106,19 +106,10 @@ class RoomSession:
     def _video(self, path: Path, reports: Path) -> VideoStream:
         video = self.spec.video
         startup = video.startup if video.startup is not None else 2 * video.segment
-
-        owed = [0.0]                        # seconds of video not reported yet
-
-        def report(seconds: float) -> None:
-            # Reports go up every few seconds of video, in one message: the same
-            # bytes as one per segment, for a fraction of the work.
-            owed[0] += seconds
-            if owed[0] >= REPORT_EVERY or seconds == 0.0:
-                reports.send(video.feedback * owed[0] / 8, self.clock.now())
-                owed[0] = 0.0
-        self._flush.append(lambda: report(0.0))
+        viewer = Reports(self.clock, reports, video.feedback)
+        self._reports.append(viewer)
         return VideoStream(self.clock, path, ladder=video.ladder, segment=video.segment,
-                           startup=startup, feedback=report)
+                           startup=startup, feedback=viewer.watched)
 
     def _next_chat(self) -> None:
         # Each side writes every `every` on average: together, twice as often.
@@ -158,6 +149,28 @@ class RoomSession:
             self._arrivals = [a for a in self._arrivals if a[0] > now]
             for _, metric, measured in shown:
                 self.quality.add(metric, measured)
+
+
+class Reports:
+    """A viewer's receiver reports (RTCP-like): `rate` bit/s of the video watched.
+
+    They go up every `REPORT_EVERY` seconds of video, in one message: the
+    same bytes as one report per segment, for a fraction of the work.
+    """
+
+    def __init__(self, clock: Clock, path: Path, rate: float) -> None:
+        self.clock, self.path, self.rate = clock, path, rate
+        self.owed = 0.0                  # seconds of video not reported yet
+
+    def watched(self, seconds: float) -> None:
+        self.owed += seconds
+        if self.owed >= REPORT_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.owed > 0:
+            self.path.send(self.rate * self.owed / 8, self.clock.now())
+            self.owed = 0.0
 
 
 class Download:
