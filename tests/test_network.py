@@ -382,3 +382,44 @@ def test_a_room_closed_without_delete_ends_with_the_call_and_rooms_share_a_serve
     assert not observer.sessions
     assert collector.series["person_upload"].count == 3
     assert collector.series["video_startup"].count == 0           # no agent: no video
+
+
+# -- the shaper's properties -----------------------------------------------------------------
+
+PACKETS = st.lists(st.tuples(st.floats(0, 0.05), st.integers(40, 1500)), min_size=1, max_size=60)
+
+
+@given(packets=PACKETS, rate=st.floats(1e5, 1e8))
+def test_a_line_without_burst_is_a_fifo_queue(packets: list[tuple[float, int]], rate: float) -> None:
+    """Without a bucket, the n-th packet leaves at max over k of (t_k + service of k..n):
+    the closed form of Lindley's recursion for a FIFO queue with one server."""
+    link = Link(LinkSpec(rate=rate), rng())
+    now, arrivals, done = 0.0, [], []
+    for gap, size in packets:
+        now += gap
+        arrivals.append((now, size))
+        left = link.send_packet(size, now)
+        assert left is not None
+        done.append(left)
+    for n in range(len(arrivals)):
+        closed = max(t + sum(s for _, s in arrivals[k:n + 1]) * 8 / rate
+                     for k, (t, _) in enumerate(arrivals[:n + 1]))
+        assert done[n] == pytest.approx(closed, rel=1e-9, abs=1e-12)
+
+
+@given(packets=PACKETS, rate=st.floats(1e5, 1e8), burst=st.integers(0, 20_000))
+def test_what_leaves_a_bucket_never_exceeds_burst_plus_rate(packets: list[tuple[float, int]],
+                                                            rate: float, burst: int) -> None:
+    """tbf's promise: over any span the bytes out are at most the bucket plus rate x span."""
+    link = Link(LinkSpec(rate=rate, burst=burst), rng())
+    now, out = 0.0, []
+    for gap, size in packets:
+        now += gap
+        left = link.send_packet(size, now)
+        assert left is not None and left >= now
+        out.append((left, size))
+    for i in range(len(out)):
+        for j in range(i, len(out)):
+            sent = sum(size for _, size in out[i:j + 1])
+            allowed = max(burst, out[i][1]) + rate / 8 * (out[j][0] - out[i][0])
+            assert sent <= allowed * (1 + 1e-9) + 1e-6
