@@ -194,7 +194,7 @@ class Simulation:
         self.timers = SimTimers(env, deliver)
         if scenario.network is not None:     # links and room traffic cost nothing unless asked for
             observers = (*observers, RoomSessions(clock, scenario.network, streams["network"],
-                                                  self.collector))
+                                                  self.collector, two_way=scenario.rooms.two_way))
         self.switchboard = Switchboard(
             directory=directory, codes=code_pool(scenario),
             ports=Ports(telephony=self.pbx, rooms=self.rooms, notifier=NoNotifier(),

@@ -423,3 +423,33 @@ def test_what_leaves_a_bucket_never_exceeds_burst_plus_rate(packets: list[tuple[
             sent = sum(size for _, size in out[i:j + 1])
             allowed = max(burst, out[i][1]) + rate / 8 * (out[j][0] - out[i][0])
             assert sent <= allowed * (1 + 1e-9) + 1e-6
+
+
+TWO_SERVICES = """\
+name: two services, one with two-way rooms
+seed: 5
+services:
+  mortgages: {centres: [madrid], room_template: advisor}
+  insurance: {centres: [barcelona], room_template: claims}
+centres:
+  madrid: {terminals: 1, agent: {pickup_delay: {fixed: 3s}, talk_time: {fixed: 2min},
+                                 code_entry_delay: {fixed: 5s}}}
+  barcelona: {terminals: 1, agent: {pickup_delay: {fixed: 3s}, talk_time: {fixed: 2min},
+                                    code_entry_delay: {fixed: 5s}}}
+callbacks:
+  - {at: 0s, service: mortgages, person: {answer_delay: {fixed: 2s}}}
+  - {at: 0s, service: insurance, person: {answer_delay: {fixed: 2s}}}
+network: {person_link: adsl_8m_1m}
+"""
+
+
+@pytest.mark.parametrize("rooms,uploads_high", [
+    ("", 0),
+    ("rooms: {two_way: [claims]}\n", 1),        # the claims rooms only
+    ("rooms: {two_way: true}\n", 2),
+])
+def test_two_way_rooms_on_the_servers_carry_the_person_s_camera(rooms: str, uploads_high: int) -> None:
+    result = simulate(loads(TWO_SERVICES + rooms).scenario)
+    assert result.collector is not None
+    uploads = result.collector.series["person_upload"].quantiles([0, 100])
+    assert sum(u > 100 for u in uploads) == uploads_high, uploads

@@ -13,7 +13,7 @@ up link carries is the person's upload.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Collection
 
 from reference_impl import flow as f
 from reference_impl.flow import Role
@@ -40,8 +40,9 @@ MIN_STAY = 5.0        # s: shorter stays in the room give no rates (2 kB of join
 
 class RoomSession:
     def __init__(self, clock: Clock, spec: "Network", rng: Rng, *, person: Access, agent: Access,
-                 server: tuple[Link, Link], quality: Quality | None) -> None:
+                 server: tuple[Link, Link], quality: Quality | None, two_way: bool = False) -> None:
         self.clock, self.spec, self.rng, self.quality = clock, spec, rng, quality
+        self.two_way = two_way or spec.video.two_way
         self.person_up, person_down = Link(person.up, rng), Link(person.down, rng)
         agent_up, agent_down = Link(agent.up, rng), Link(agent.down, rng)
         into_server, out_of_server = server
@@ -62,9 +63,8 @@ class RoomSession:
     def agent_joined(self) -> None:
         if self.ended or self.videos:
             return
-        video = self.spec.video
         self.videos.append(self._video(self.to_person, self.person_reports))
-        if video.two_way:
+        if self.two_way:
             self.videos.append(self._video(self.to_agent, self.agent_reports))
         now = self.clock.now()
         for stream in self.videos:
@@ -218,8 +218,12 @@ class RoomSessions:
     line) but are left out of the statistics.
     """
 
-    def __init__(self, clock: Clock, spec: "Network", rng: Rng, collector: Any = None) -> None:
+    def __init__(self, clock: Clock, spec: "Network", rng: Rng, collector: Any = None, *,
+                 two_way: bool | Collection[str] = False) -> None:
+        """`two_way`: the room servers' two-way rooms (`rooms.two_way`: every room, or
+        these room templates) carry the person's camera too."""
         self.clock, self.spec, self.rng = clock, spec, rng
+        self.two_way = two_way
         self.person = resolve(spec.person_link, spec.links)
         self.agent = resolve(spec.agent_link, spec.links)
         self.server = resolve(spec.server_link, spec.links)
@@ -228,6 +232,7 @@ class RoomSessions:
         self.servers: dict[str, tuple[Link, Link]] = {}
         self.sessions: dict[str, RoomSession] = {}
         self._routing: dict[str, str] = {}
+        self._template: dict[str, str] = {}
         self._agent_in: set[str] = set()        # the agent joined before the person
 
     # -- the Observer protocol --------------------------------------------------------
@@ -243,12 +248,16 @@ class RoomSessions:
                 self._agent_joined(callback_id)
 
     def command(self, callback_id: str, command: f.Command, now: float) -> None:
-        if type(command) is f.DeleteRoom:
+        kind = type(command)
+        if kind is f.DeleteRoom:
             self._end(callback_id)
+        elif kind is f.CreateRoom and not isinstance(self.two_way, bool):
+            self._template[callback_id] = command.template     # type: ignore[attr-defined]
 
     def closed(self, record: CallbackRecord) -> None:
         self._end(record.id)
         self._routing.pop(record.id, None)
+        self._template.pop(record.id, None)
 
     # -- internals -------------------------------------------------------------------
 
@@ -258,11 +267,17 @@ class RoomSessions:
         routing = self._routing.get(callback_id, "")
         session = RoomSession(self.clock, self.spec, self.rng, person=self.person, agent=self.agent,
                               server=self._server(routing),
-                              quality=self.quality if now >= self.warmup else None)
+                              quality=self.quality if now >= self.warmup else None,
+                              two_way=self._two_way(callback_id))
         self.sessions[callback_id] = session
         if callback_id in self._agent_in:
             self._agent_in.discard(callback_id)
             session.agent_joined()
+
+    def _two_way(self, callback_id: str) -> bool:
+        if isinstance(self.two_way, bool):
+            return self.two_way
+        return self._template.get(callback_id) in self.two_way
 
     def _agent_joined(self, callback_id: str) -> None:
         session = self.sessions.get(callback_id)
