@@ -158,11 +158,13 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
                                         trunks=scenario.pbx.trunks, on_message=on_message,
                                         clock=rt.now, on_trunk=_counter(rt, levels)).start(),
             rooms=lambda rt: room_servers(scenario, LoopClock(loop, rt.now),
-                                          sim.streams["rooms_sip"], rt.deliver, levels.rooms),
+                                          sim.streams["rooms_sip"], rt.deliver, levels.rooms,
+                                          levels),
             notifier=NoNotifier(), records=records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
             caller_id=scenario.pbx.caller_id, observers=[collector, *observers, watcher])
         watcher.desk = AgentDesk(LoopClock(loop, runtime.now), runtime.switchboard)
+        runtime.switchboard.watch(runtime.rooms)   # a queued room of an ended call is dropped
         pbx = runtime.telephony
         assert isinstance(pbx, SipPbx)
         try:

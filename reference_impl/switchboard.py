@@ -128,6 +128,12 @@ class Switchboard:
         finally:
             self._busy = False
 
+    def watch(self, observer: object) -> None:
+        """Add an observer after the start (ports built by the driver that watch calls end)."""
+        for name, hooks in (("event", self._on_event), ("command", self._on_command),
+                            ("closed", self._on_closed)):
+            hooks.extend(_hooks([observer], name))
+
     def record(self, callback_id: str) -> CallbackRecord | None:
         callback = self.live.get(callback_id)
         if callback is not None:

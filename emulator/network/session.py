@@ -95,7 +95,8 @@ class RoomSession:
     def _record_video(self, playback: Playback, stay: float) -> None:
         assert self.quality is not None
         if playback.first_frame is not None:
-            self.quality.add("video_startup", playback.first_frame - playback.started_at)
+            # SCENARIOS.md: from the person in the room, so the agent's join counts too.
+            self.quality.add("video_startup", playback.first_frame - self.joined)
         if stay >= MIN_STAY:
             self.quality.add("video_stall_ratio", min(1.0, playback.stalled / stay))
         if playback.seconds > 0:
