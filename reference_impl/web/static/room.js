@@ -33,6 +33,9 @@
       img.src = url;
       img.alt = d.name;
       li.append(img);
+    } else {
+      const dot = d.name.lastIndexOf(".");
+      li.append(el("span", "ext", dot > 0 ? d.name.slice(dot + 1).toUpperCase() : "FILE"));
     }
     const link = el("a", "", d.name);
     link.href = url;
