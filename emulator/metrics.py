@@ -72,7 +72,8 @@ class Level:
         self._area += self.value * (now - self._since)
         self._since = now
         self.value += delta
-        self.peak = max(self.peak, self.value)
+        if self.value > self.peak:
+            self.peak = self.value
 
     def mean(self, end: float, capacity: float = 1.0) -> float:
         """The time-weighted mean since the start (or restart), as a fraction of `capacity`."""

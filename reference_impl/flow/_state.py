@@ -11,10 +11,10 @@ says which timer (`person_ring_timer`, `agent_ring_timer`).
 
 from __future__ import annotations
 
-from enum import Enum
+from ._types import FlowEnum
 
 
-class State(Enum):
+class State(FlowEnum):
     IDLE = "idle"                          # nothing asked yet
     DIALLING_PERSON = "dialling_person"    # Dial(person) sent
     PERSON_RINGING = "person_ringing"

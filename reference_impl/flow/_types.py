@@ -6,14 +6,21 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class Role(Enum):
+class FlowEnum(Enum):
+    """An Enum whose members hash by identity, in C: Enum's own `__hash__` is
+    Python code, and the transition table hashes a state for every event."""
+
+    __hash__ = object.__hash__
+
+
+class Role(FlowEnum):
     """Who is at the far end of a call leg, or in a room."""
 
     PERSON = "person"
     AGENT = "agent"
 
 
-class FailReason(Enum):
+class FailReason(FlowEnum):
     """Why a leg was never answered (the PBX's final answer to a dial)."""
 
     BUSY = "busy"                      # SIP 486
@@ -23,7 +30,7 @@ class FailReason(Enum):
     NO_TRUNK = "no_trunk"              # the PBX had no free line to place it
 
 
-class Outcome(Enum):
+class Outcome(FlowEnum):
     """The terminal state of one callback (SCENARIOS.md, 'Outcomes')."""
 
     CONNECTED = "connected"
@@ -38,7 +45,7 @@ class Outcome(Enum):
     ERROR = "error"            # a protocol error ended the call (see the timeline)
 
 
-class Notice(Enum):
+class Notice(FlowEnum):
     """What the person's web page is told, in order of the call."""
 
     CALLING = "calling"              # we are dialling your phone

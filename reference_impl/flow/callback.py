@@ -10,25 +10,24 @@ the table in `_state.py`, and nowhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from functools import lru_cache
 
 from . import commands as c
 from . import events as e
 from ._state import IGNORED, REPLY_KINDS, TRANSITIONS, State
-from ._types import (PERSON_LEG, FailReason, Notice, Outcome, Role, ServiceRoute,
+from ._types import (PERSON_LEG, FailReason, FlowEnum, Notice, Outcome, Role, ServiceRoute,
                      agent_leg, queue_timer, ring_timer, role_of)
 from .errors import CallAlreadyEnded, FlowError, OutOfTurn, UnexpectedEvent, UnknownLeg
 
 
-class LegState(Enum):
+class LegState(FlowEnum):
     DIALLING = "dialling"
     RINGING = "ringing"
     ANSWERED = "answered"
     ENDED = "ended"
 
 
-class RoomState(Enum):
+class RoomState(FlowEnum):
     NONE = "none"
     CREATING = "creating"
     OPEN = "open"
@@ -184,6 +183,8 @@ class Callback:
 
     # -- bookkeeping ---------------------------------------------------------
 
+    # Callers whose detail costs something to build (f-strings, enum values) test
+    # `_keep_timeline` first: a load run keeps no timeline and builds no text.
     def _log(self, what: str, detail: str = "") -> None:
         if self._keep_timeline:
             self.timeline.append(Step(self._now, what, detail))
@@ -235,7 +236,8 @@ class Callback:
             out.append(c.ReleaseCode(code=self.code))
         self.outcome = outcome
         self._mark("ended")
-        self._log("ended", outcome.value)
+        if self._keep_timeline:
+            self._log("ended", outcome.value)
         self._to(State.ENDED)
         out.append(c.CloseRecord(outcome=outcome))
         return out
@@ -245,7 +247,8 @@ class Callback:
     def _requested(self, ev: e.CallbackRequested) -> list[c.Command]:
         self.service_code, self.person_number = ev.service_code, ev.person_number
         self._mark("requested")
-        self._log("requested", f"service {ev.service_code}, number {ev.person_number}")
+        if self._keep_timeline:
+            self._log("requested", f"service {ev.service_code}, number {ev.person_number}")
         self._to(State.DIALLING_PERSON)
         return [self._notify(Notice.CALLING),
                 *self._dial(PERSON_LEG, ev.person_number, self.caller_id,
@@ -269,7 +272,8 @@ class Callback:
 
     def _person_failed(self, ev: e.LegFailed) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ENDED
-        self._log("person not reached", ev.reason.value)
+        if self._keep_timeline:
+            self._log("person not reached", ev.reason.value)
         return self._end(*_PERSON_FAILURES[ev.reason])
 
     def _person_rang_out(self, ev: e.TimerFired) -> list[c.Command]:
@@ -286,8 +290,9 @@ class Callback:
 
     def _route_found(self, ev: e.RouteFound) -> list[c.Command]:
         self.route = ev.route
-        names = ", ".join(centre.name for centre in ev.route.centres)
-        self._log("route", names or "no centre serves this service")
+        if self._keep_timeline:
+            names = ", ".join(centre.name for centre in ev.route.centres)
+            self._log("route", names or "no centre serves this service")
         if not ev.route.centres:
             return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
         self._to(State.ALLOCATING_CODE)
@@ -329,7 +334,8 @@ class Callback:
         self.terminals_dialled.append(ev.terminal)
         self._agent_leg = leg = agent_leg(len(self.terminals_dialled))
         timeout = self.route.centres[self._centre_index].ring_timeout
-        self._log("dial agent", f"{ev.terminal} at {self.centre}, caller ID {self.code}")
+        if self._keep_timeline:
+            self._log("dial agent", f"{ev.terminal} at {self.centre}, caller ID {self.code}")
         self._to(State.DIALLING_AGENT)
         return out + self._dial(leg, ev.terminal, self.code, timeout)
 
@@ -390,7 +396,8 @@ class Callback:
 
     def _agent_failed(self, ev: e.LegFailed) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ENDED
-        self._log("agent not reached", f"{self.terminal}: {ev.reason.value}")
+        if self._keep_timeline:
+            self._log("agent not reached", f"{self.terminal}: {ev.reason.value}")
         out = [*self._stop_ring_timer(ev.leg), *self._release_terminal()]
         if ev.reason is FailReason.NO_TRUNK:
             return out + self._end(Outcome.NO_TRUNK, Notice.NO_TRUNK)
@@ -401,14 +408,16 @@ class Callback:
     def _agent_rang_out(self, ev: e.TimerFired) -> list[c.Command]:
         leg = ev.timer.partition(":")[2]
         self.legs[leg] = LegState.ENDED
-        self._log("agent ring timeout", f"{self.terminal} at {self.centre}")
+        if self._keep_timeline:
+            self._log("agent ring timeout", f"{self.terminal} at {self.centre}")
         out: list[c.Command] = [c.Hangup(leg=leg, reason="no_answer"), *self._release_terminal()]
         return out + self._try_centre(self._centre_index + 1)
 
     def _agent_answered(self, ev: e.LegAnswered) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ANSWERED
         self._mark("agent_answered")
-        self._log("agent answered", f"{self.terminal} at {self.centre}")
+        if self._keep_timeline:
+            self._log("agent answered", f"{self.terminal} at {self.centre}")
         self._to(State.BRIDGING)
         return [*self._stop_ring_timer(ev.leg),
                 c.Bridge(person_leg=PERSON_LEG, agent_leg=ev.leg)]
@@ -468,13 +477,15 @@ class Callback:
 
     def _joined_room(self, ev: e.JoinedRoom) -> list[c.Command]:
         self._mark(f"{ev.who.value}_in_room")
-        self._log(f"{ev.who.value} joined the room", self.room or "")
+        if self._keep_timeline:
+            self._log(f"{ev.who.value} joined the room", self.room or "")
         return []
 
     def _hung_up(self, ev: e.LegHungUp) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ENDED
         self.ended_by = role_of(ev.leg)
-        self._log(f"{self.ended_by.value} hung up")
+        if self._keep_timeline:
+            self._log(f"{self.ended_by.value} hung up")
         return self._end(Outcome.CONNECTED, Notice.ENDED)
 
     # -- resources that came back after the end ------------------------------
