@@ -71,7 +71,8 @@ TITLES = {
 
 # quality metric -> (title, what it measures), as in SCENARIOS.md (the network model)
 QUALITY_METRICS = {
-    "video_startup": ("Video start-up", "seconds, both in the room → first frame"),
+    "video_startup": ("Video start-up", "seconds, the person in the room → first frame"),
+    "video_first_frame": ("First frame", "seconds, the agent's video starts → first frame"),
     "video_stall_ratio": ("Video stalls", "share of the stay without picture"),
     "video_bitrate": ("Video bit rate", "kbit/s delivered, per call"),
     "chat_latency": ("Chat latency", "seconds, sent → shown"),
