@@ -116,16 +116,21 @@ class Switchboard:
         return True
 
     def deliver(self, callback_id: str, event: f.Event) -> None:
-        """Feed an event to a callback's flow; re-entrant calls are queued."""
+        """Feed an event to a callback's flow; re-entrant calls are queued.
+
+        The replies the flow's commands bring (a route, a code, a terminal)
+        arrive while we are busy and wait in the queue, so every flow sees its
+        events one at a time and in order.
+        """
         queue = self._queue
-        queue.append((callback_id, event))
         if self._busy:
+            queue.append((callback_id, event))
             return
         self._busy = True
         try:
-            step = self._step
+            self._step(callback_id, event)
             while queue:
-                step(*queue.popleft())
+                self._step(*queue.popleft())
         finally:
             self._busy = False
 

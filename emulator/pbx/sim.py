@@ -90,7 +90,7 @@ class SimPbx:
         self.trunk_level.change(now, +1)
         if call.agent:
             self.agents.change(now, +1)
-        self.clock.later(self.post_dial_delay.sample(self.rng), lambda: self._reached(call))
+        self.clock.later(self.post_dial_delay.sample(self.rng), self._reached, call)
 
     def hangup(self, callback_id: str, leg: str, reason: str) -> None:
         call = self.legs.get((callback_id, leg))
@@ -98,8 +98,8 @@ class SimPbx:
             self._free(call)      # the steps still scheduled for it see `alive` is False
 
     def bridge(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
-        self.clock.later(self.bridge_delay.sample(self.rng),
-                         lambda: self._bridged(callback_id, person_leg, agent_leg))
+        self.clock.later(self.bridge_delay.sample(self.rng), self._bridged,
+                         callback_id, person_leg, agent_leg)
 
     def is_up(self, callback_id: str, leg: str) -> bool:
         return (callback_id, leg) in self.legs
@@ -120,7 +120,7 @@ class SimPbx:
         delay = plan.delay
         if self.answer_lag is not None:
             delay += self.answer_lag.sample(self.rng)
-        self.clock.later(delay, lambda: self._picked_up(call))
+        self.clock.later(delay, self._picked_up, call)
 
     def _picked_up(self, call: Leg) -> None:
         if not call.alive:
@@ -135,7 +135,7 @@ class SimPbx:
             return
         self.phones.answered(call.callback_id, call.leg, call.caller_id, plan)
         if plan.patience < NEVER:
-            self.clock.later(plan.patience, lambda: self._patience_over(call))
+            self.clock.later(plan.patience, self._patience_over, call)
 
     def _patience_over(self, call: Leg) -> None:
         if call.alive and not call.bridged:        # gave up waiting for an agent
@@ -149,7 +149,7 @@ class SimPbx:
         for call in (person, agent):
             call.bridged = True
             if call.plan.talk < NEVER:
-                self.clock.later(call.plan.talk, lambda call=call: self._talk_over(call))
+                self.clock.later(call.plan.talk, self._talk_over, call)
         self.deliver(callback_id, f.Bridged())
 
     def _talk_over(self, call: Leg) -> None:

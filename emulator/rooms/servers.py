@@ -120,13 +120,14 @@ class RoomServers:
             return
         self.waiting.push(request)                 # behind anyone already waiting: FIFO
         if self.max_wait is not None:
-            self.clock.later(self.max_wait, lambda: self._gave_up(request))
+            self.clock.later(self.max_wait, self._gave_up, request)
 
     def join(self, callback_id: str, room: str, who: Role) -> None:
-        def joined() -> None:
-            if room in self.rooms:                 # deleted meanwhile: nobody joins
-                self.deliver(callback_id, f.JoinedRoom(who=who))
-        self.clock.later(self.join_delay.sample(self.rng), joined)
+        self.clock.later(self.join_delay.sample(self.rng), self._joined, callback_id, room, who)
+
+    def _joined(self, callback_id: str, room: str, who: Role) -> None:
+        if room in self.rooms:                     # deleted meanwhile: nobody joins
+            self.deliver(callback_id, f.JoinedRoom(who=who))
 
     def delete(self, room: str) -> None:
         found = self.rooms.pop(room, None)
@@ -135,7 +136,7 @@ class RoomServers:
         if found.open:
             self.level.change(self.clock.now(), -1)
         # The reservation holds until the server has torn the room down.
-        self.clock.later(self.delete_delay.sample(self.rng), lambda: self._free(found))
+        self.clock.later(self.delete_delay.sample(self.rng), self._free, found)
 
     # -- a switchboard observer ---------------------------------------------
 
@@ -159,7 +160,7 @@ class RoomServers:
         room = Room(f"room-{self._next}", server.index, request.callback_id, request.template,
                     demand=request.demand)
         self.rooms[room.name] = room
-        self.clock.later(self.create_delay.sample(self.rng), lambda: self._opened(room))
+        self.clock.later(self.create_delay.sample(self.rng), self._opened, room)
         return True
 
     def _opened(self, room: Room) -> None:
@@ -190,7 +191,7 @@ class RoomServers:
     def _refuse(self, request: Request, reason: str, delay: float) -> None:
         self.refused += 1
         event = f.RoomRefused(reason=reason)
-        self.clock.later(delay, lambda: self.deliver(request.callback_id, event))
+        self.clock.later(delay, self.deliver, request.callback_id, event)
 
     def _waited(self, request: Request) -> None:
         if request.since >= self.warmup:

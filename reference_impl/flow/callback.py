@@ -192,9 +192,6 @@ class Callback:
     def _mark(self, stage: str) -> None:
         self.times.setdefault(stage, self._now)
 
-    def _to(self, state: State) -> None:
-        self.state = state
-
     def _notify(self, notice: Notice, room: str | None = None) -> c.NotifyPerson:
         self.notices.append(notice)
         return c.NotifyPerson(notice=notice, room=room)
@@ -238,7 +235,7 @@ class Callback:
         self._mark("ended")
         if self._keep_timeline:
             self._log("ended", outcome.value)
-        self._to(State.ENDED)
+        self.state = State.ENDED
         out.append(c.CloseRecord(outcome=outcome))
         return out
 
@@ -249,7 +246,7 @@ class Callback:
         self._mark("requested")
         if self._keep_timeline:
             self._log("requested", f"service {ev.service_code}, number {ev.person_number}")
-        self._to(State.DIALLING_PERSON)
+        self.state = State.DIALLING_PERSON
         return [self._notify(Notice.CALLING),
                 *self._dial(PERSON_LEG, ev.person_number, self.caller_id,
                             self.person_ring_timeout)]
@@ -258,7 +255,7 @@ class Callback:
         self.legs[ev.leg] = LegState.RINGING
         self._mark("person_ringing")
         self._log("person ringing")
-        self._to(State.PERSON_RINGING)
+        self.state = State.PERSON_RINGING
         return []
 
     def _person_answered(self, ev: e.LegAnswered) -> list[c.Command]:
@@ -266,7 +263,7 @@ class Callback:
         self._mark("person_ringing")        # answered at once counts as rung then
         self._mark("person_answered")
         self._log("person answered")
-        self._to(State.ROUTING)
+        self.state = State.ROUTING
         return [*self._stop_ring_timer(ev.leg), self._notify(Notice.CONNECTING),
                 c.FindRoute(service_code=self.service_code)]
 
@@ -295,7 +292,7 @@ class Callback:
             self._log("route", names or "no centre serves this service")
         if not ev.route.centres:
             return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
-        self._to(State.ALLOCATING_CODE)
+        self.state = State.ALLOCATING_CODE
         return [c.AllocateCode()]
 
     def _code_allocated(self, ev: e.CodeAllocated) -> list[c.Command]:
@@ -323,7 +320,7 @@ class Callback:
 
     def _seize(self) -> list[c.Command]:
         assert self.centre is not None
-        self._to(State.SEIZING_TERMINAL)
+        self.state = State.SEIZING_TERMINAL
         return [c.SeizeTerminal(centre=self.centre, exclude=frozenset(self._tried))]
 
     def _terminal_seized(self, ev: e.TerminalSeized) -> list[c.Command]:
@@ -336,7 +333,7 @@ class Callback:
         timeout = self.route.centres[self._centre_index].ring_timeout
         if self._keep_timeline:
             self._log("dial agent", f"{ev.terminal} at {self.centre}, caller ID {self.code}")
-        self._to(State.DIALLING_AGENT)
+        self.state = State.DIALLING_AGENT
         return out + self._dial(leg, ev.terminal, self.code, timeout)
 
     def _leave_queue_quietly(self) -> list[c.Command]:
@@ -368,7 +365,7 @@ class Callback:
         self.timers.add(timer)
         self._queued_at = self.centre
         self._log("on hold", f"for a terminal at {self.centre}, up to {left:g}s")
-        self._to(State.QUEUED)
+        self.state = State.QUEUED
         return [c.AwaitTerminal(centre=self.centre), c.StartTimer(timer=timer, delay=left)]
 
     def _queue_timed_out(self, ev: e.TimerFired) -> list[c.Command]:
@@ -391,7 +388,7 @@ class Callback:
         self.legs[ev.leg] = LegState.RINGING
         self._mark("agent_ringing")
         self._log("agent ringing", self.terminal or "")
-        self._to(State.AGENT_RINGING)
+        self.state = State.AGENT_RINGING
         return []
 
     def _agent_failed(self, ev: e.LegFailed) -> list[c.Command]:
@@ -418,7 +415,7 @@ class Callback:
         self._mark("agent_answered")
         if self._keep_timeline:
             self._log("agent answered", f"{self.terminal} at {self.centre}")
-        self._to(State.BRIDGING)
+        self.state = State.BRIDGING
         return [*self._stop_ring_timer(ev.leg),
                 c.Bridge(person_leg=PERSON_LEG, agent_leg=ev.leg)]
 
@@ -434,7 +431,7 @@ class Callback:
         assert self.route is not None and self.code is not None
         self._mark("bridged")
         self._log("bridged")
-        self._to(State.CONNECTED)
+        self.state = State.CONNECTED
         self._room_state = RoomState.CREATING
         return [self._notify(Notice.CONNECTED),
                 c.CreateRoom(template=self.route.room_template, code=self.code)]
