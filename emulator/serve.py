@@ -14,11 +14,13 @@ import asyncio
 import secrets
 import signal
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from reference_impl import flow as f
-from reference_impl.flow import PERSON_LEG
+from reference_impl.flow import PERSON_LEG, Role, role_of
+from reference_impl.ports import Telephony
 from reference_impl.records import (CallbackRecord, ClosableRecordStore, RecordsError,
                                     open_records)
 from reference_impl.runtime import Runtime
@@ -29,6 +31,7 @@ from . import scenario as sc
 from .clock import LoopClock
 from .engine import People, build_directory, code_pool
 from .pbx import SimPbx
+from .pbx.sipp import SippPhones
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "serve" / "default.yaml"
 
@@ -60,28 +63,73 @@ def form_person(scenario: sc.Scenario) -> b.PersonProfile:
 
 
 @dataclass
-class Emulated:
-    """The emulated PBX, seen by the web app: desk displays and the person's hang-up."""
+class DeskLeg:
+    number: str
+    display: str               # the caller ID the desk phone shows: the connection code
+    answered: bool = False
 
-    runtime: Runtime
-    pbx: SimPbx
-    owner: dict[str, str]          # desk phone -> centre
 
-    def desk_phones(self) -> list[DeskPhone]:
-        up = {leg.number: leg for leg in self.pbx.legs.values() if leg.agent}
+class DeskPhones:
+    """What each desk phone shows and who is on the line, read from the
+    switchboard's own commands and events: the same with either PBX."""
+
+    def __init__(self, owner: dict[str, str]) -> None:
+        self.owner = owner                                  # desk phone -> centre
+        self.agents: dict[tuple[str, str], DeskLeg] = {}    # (callback, leg) -> its desk
+        self.people_up: set[str] = set()                    # callbacks whose person answered
+
+    def command(self, callback_id: str, command: f.Command, now: float) -> None:
+        if isinstance(command, f.Dial) and role_of(command.leg) is Role.AGENT:
+            self.agents[(callback_id, command.leg)] = DeskLeg(command.number, command.caller_id)
+        elif isinstance(command, f.Hangup):
+            self._down(callback_id, command.leg)
+
+    def event(self, callback_id: str, event: f.Event, now: float) -> None:
+        if isinstance(event, f.LegAnswered):
+            desk = self.agents.get((callback_id, event.leg))
+            if desk is not None:
+                desk.answered = True
+            elif event.leg == PERSON_LEG:
+                self.people_up.add(callback_id)
+        elif isinstance(event, (f.LegFailed, f.LegHungUp)):
+            self._down(callback_id, event.leg)
+
+    def closed(self, record: CallbackRecord) -> None:
+        for key in [k for k in self.agents if k[0] == record.id]:
+            del self.agents[key]
+        self.people_up.discard(record.id)
+
+    def _down(self, callback_id: str, leg: str) -> None:
+        self.agents.pop((callback_id, leg), None)
+        if leg == PERSON_LEG:
+            self.people_up.discard(callback_id)
+
+    def shown(self) -> list[DeskPhone]:
+        up = {desk.number: (key[0], desk) for key, desk in self.agents.items()}
         phones = []
         for number, centre in self.owner.items():
-            leg = up.get(number)
-            state = "idle" if leg is None else ("talking" if leg.answered else "ringing")
+            callback_id, desk = up.get(number, ("", None))
+            state = "idle" if desk is None else ("talking" if desk.answered else "ringing")
             phones.append(DeskPhone(number=number, centre=centre, state=state,
-                                    display=leg.caller_id if leg else "",
-                                    callback_id=leg.callback_id if leg else ""))
+                                    display=desk.display if desk else "",
+                                    callback_id=callback_id))
         return phones
+
+
+@dataclass
+class Emulated:
+    """The PBX and its phones, seen by the web app: desk displays and the person's hang-up."""
+
+    runtime: Runtime
+    pbx: Telephony
+    desks: DeskPhones
+
+    def desk_phones(self) -> list[DeskPhone]:
+        return self.desks.shown()
 
     def hang_up(self, callback_id: str) -> bool:
         """The person puts the phone down (a BYE from their side), if they are on the line."""
-        leg = self.pbx.legs.get((callback_id, PERSON_LEG))
-        if leg is None or not leg.answered:
+        if callback_id not in self.desks.people_up:
             return False
         self.pbx.hangup(callback_id, PERSON_LEG, "bye")          # frees the trunk
         self.runtime.deliver(callback_id, f.LegHungUp(leg=PERSON_LEG))
@@ -89,37 +137,64 @@ class Emulated:
 
 
 def build(scenario: sc.Scenario, records: ClosableRecordStore, agent_key: str,
-          loop: asyncio.AbstractEventLoop | None = None) -> tuple[WebApp, Emulated]:
-    """The web app on a runtime whose telephony is the emulated PBX, in real time."""
+          loop: asyncio.AbstractEventLoop | None = None,
+          phones: SippPhones | None = None) -> tuple[WebApp, Emulated]:
+    """The web app on a runtime whose telephony is the emulated PBX in real time,
+    or, given SIPp `phones`, the real SIP PBX calling them."""
     directory = build_directory(scenario)
     streams = b.Streams(scenario.seed)
-    phones = FormPeople(People(scenario, streams), form_person(scenario))
+    people = FormPeople(People(scenario, streams), form_person(scenario))
     pbx_spec = scenario.pbx
 
-    def telephony(rt: Runtime) -> SimPbx:
+    def emulated_pbx(rt: Runtime) -> Telephony:
         return SimPbx(LoopClock(rt.loop, rt.now), trunks=pbx_spec.trunks,
                       post_dial_delay=pbx_spec.post_dial_delay,
                       answer_signalling_delay=pbx_spec.answer_signalling_delay,
-                      bridge_delay=pbx_spec.bridge_delay, rng=streams["pbx"], phones=phones,
+                      bridge_delay=pbx_spec.bridge_delay, rng=streams["pbx"], phones=people,
                       deliver=rt.deliver)
 
-    runtime = web_runtime(directory=directory, codes=code_pool(scenario), telephony=telephony,
+    def sip_pbx(rt: Runtime) -> Telephony:
+        # Imported here: sippy's reactor belongs to the thread that imports it first.
+        from reference_impl.telephony import SipPbx
+
+        from .sipmode import PhoneDialplan
+
+        assert phones is not None
+        # No rehearsal here: each phone's plan is drawn when it is dialled.
+        dialplan = PhoneDialplan({}, {}, phones, people, time_scale=1.0)
+        return SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
+                      trunks=pbx_spec.trunks, clock=rt.now).start()
+
+    desks = DeskPhones(directory.terminal_owner())
+    runtime = web_runtime(directory=directory, codes=code_pool(scenario),
+                          telephony=emulated_pbx if phones is None else sip_pbx,
                           records=records, person_ring_timeout=pbx_spec.person_ring_timeout,
-                          caller_id=pbx_spec.caller_id, observers=[phones], loop=loop,
+                          caller_id=pbx_spec.caller_id, observers=[people, desks], loop=loop,
                           room_capacity=scenario.rooms.servers * scenario.rooms.rooms_per_server)
-    assert isinstance(runtime.telephony, SimPbx)
-    emulated = Emulated(runtime, runtime.telephony, directory.terminal_owner())
+    emulated = Emulated(runtime, runtime.telephony, desks)
     settings = WebSettings(agent_keys=frozenset({agent_key}), desk_phones=emulated.desk_phones,
                            hangup=emulated.hang_up)
     return make_app(runtime, directory, records, settings), emulated
 
 
 async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, port: int,
-                db: str, agent_key: str) -> None:
-    app, _ = build(scenario, records, agent_key)
+                db: str, agent_key: str, pbx: str = "sim") -> None:
+    with ExitStack() as stack:
+        phones = stack.enter_context(SippPhones()) if pbx == "sip" else None
+        app, emulated = build(scenario, records, agent_key, phones=phones)
+        stop_pbx = getattr(emulated.pbx, "stop", None)
+        if callable(stop_pbx):
+            stack.callback(stop_pbx)           # the SIP PBX's reactor, before its phones
+        await _listen(app, scenario, records, host, port, db, agent_key,
+                      f"SIP to SIPp phones at {phones.uri('...')}" if phones else "emulated")
+
+
+async def _listen(app: WebApp, scenario: sc.Scenario, records: ClosableRecordStore, host: str,
+                  port: int, db: str, agent_key: str, pbx: str) -> None:
     server = app.listen_on(port, host)
     base = f"http://{host}:{port}"
     print(f"callback-emu serve: {scenario.name}", flush=True)
+    print(f"  the PBX:         {pbx}", flush=True)
     print(f"  the form:        {base}/", flush=True)
     print(f"  the agent page:  {base}/agent   (agent key: {agent_key})", flush=True)
     print(f"  operations:      {base}/ops", flush=True)
@@ -137,7 +212,7 @@ async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, 
 
 
 def run(scenario_path: Path | None, host: str, port: int, db: str,
-        agent_key: str | None) -> int:
+        agent_key: str | None, pbx: str = "sim") -> int:
     """The command: a bad scenario is refused by the caller (`ScenarioError`: file,
     line, key); bad records or a port in use end here with a message and exit 2."""
     scenario = sc.load(scenario_path or DEFAULT_SCENARIO).scenario
@@ -148,7 +223,7 @@ def run(scenario_path: Path | None, host: str, port: int, db: str,
         return 2
     try:
         asyncio.run(serve(scenario, records, host, port, db,
-                          agent_key or secrets.token_urlsafe(9)))
+                          agent_key or secrets.token_urlsafe(9), pbx))
     except OSError as error:
         records.close()
         print(f"callback-emu serve: cannot listen on {host}:{port}: {error.strerror}",

@@ -28,6 +28,7 @@ from .engine import (AgentDesk, People, SimResult, Simulation, build_directory, 
                      room_servers)
 from .metrics import Levels, compute
 from .stats import Collector
+from .pbx import PhoneBook
 from .pbx.sipp import SippPhones, phone_user
 from .scenario import Scenario
 
@@ -47,7 +48,7 @@ class PhoneDialplan:
     """Number -> SIP target: `sip:` numbers as written, the rest to the SIPp phones."""
 
     def __init__(self, plans: dict[tuple[str, str], b.PhonePlan], talks: dict[str, "Talk"],
-                 phones: SippPhones, people: People, time_scale: float) -> None:
+                 phones: SippPhones, people: PhoneBook, time_scale: float) -> None:
         self.plans = plans
         self.talks = talks                # callback -> who ends its talk, and may it be compressed
         self.phones = phones

@@ -23,6 +23,7 @@ from tornado.testing import AsyncHTTPTestCase, gen_test
 
 from emulator import scenario as sc
 from emulator.cli import main
+from emulator.pbx.sipp import SippPhones, sipp_path
 from emulator.serve import DEFAULT_SCENARIO, build
 from reference_impl.records import SqliteRecords
 from reference_impl.web import WebApp
@@ -122,6 +123,45 @@ class TestServe(ServeCase):
             "connected", "person", "+34612345678")
         status, _ = await self.call(f"/api/callbacks/{callback_id}/hangup", {})
         assert status == 404                       # nothing left to hang up
+
+
+@pytest.mark.skipif(sipp_path() is None,
+                    reason="SIPp not found: install Debian's sip-tester (make test does it as root)")
+class TestServeOverSip(ServeCase):
+    """`serve --pbx sip`: the same app on the real SIP PBX, calling SIPp phones."""
+
+    def get_app(self) -> WebApp:
+        self.phones = SippPhones().start()
+        self.folder = Path(tempfile.mkdtemp(prefix="serve-sip-test-"))
+        self.tmp = self.folder / "records.sqlite3"
+        self.records = SqliteRecords(str(self.tmp))
+        scenario = sc.loads(self.scenario_text).scenario
+        app, self.emulated = build(scenario, self.records, KEY, phones=self.phones,
+                                   loop=self.io_loop.asyncio_loop)  # type: ignore[attr-defined]
+        self.app = app
+        return app
+
+    def tearDown(self) -> None:
+        self.emulated.pbx.stop()                  # type: ignore[attr-defined]
+        self.phones.stop()
+        super().tearDown()
+
+    @gen_test(timeout=30)
+    async def test_a_callback_over_sip_shows_the_code_and_hangs_up(self) -> None:
+        _, answer = await self.call("/api/callbacks", CALL, key=False)
+        callback_id = answer["id"]
+        talking = await self.until(lambda: self.desk("talking"), seconds=15)
+        record = self.app.switchboard.record(callback_id)
+        assert record is not None and talking.display == record.code
+        await self.until(lambda: self.app.rooms.of_callback(callback_id), seconds=10)
+        status, _ = await self.call(f"/api/callbacks/{callback_id}/hangup", {})
+        assert status == 202
+        await self.until(lambda: callback_id not in self.app.switchboard.live, seconds=10)
+        pbx = self.emulated.pbx
+        await self.until(lambda: pbx.legs_up == 0, seconds=10)  # type: ignore[attr-defined]
+        _, view = await self.call(f"/api/callbacks/{callback_id}")
+        assert (view["outcome"], view["ended_by"]) == ("connected", "person")
+        assert all(d.state == "idle" for d in self.emulated.desk_phones())
 
 
 class TestServeBusy(ServeCase):
