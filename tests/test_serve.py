@@ -57,10 +57,14 @@ class ServeCase(AsyncHTTPTestCase):
         self.tmp = self.folder / "records.sqlite3"
         self.records = SqliteRecords(str(self.tmp))
         scenario = sc.loads(self.scenario_text).scenario
-        app, self.emulated = build(scenario, self.records, KEY,
+        app, self.emulated = build(scenario, self.records, KEY, phones=self.sip_phones(),
                                    loop=self.io_loop.asyncio_loop)  # type: ignore[attr-defined]
         self.app = app
         return app
+
+    def sip_phones(self) -> SippPhones | None:
+        """None: the emulated PBX; SIPp phones: the real SIP PBX calling them."""
+        return None
 
     def tearDown(self) -> None:
         super().tearDown()
@@ -130,16 +134,9 @@ class TestServe(ServeCase):
 class TestServeOverSip(ServeCase):
     """`serve --pbx sip`: the same app on the real SIP PBX, calling SIPp phones."""
 
-    def get_app(self) -> WebApp:
+    def sip_phones(self) -> SippPhones:
         self.phones = SippPhones().start()
-        self.folder = Path(tempfile.mkdtemp(prefix="serve-sip-test-"))
-        self.tmp = self.folder / "records.sqlite3"
-        self.records = SqliteRecords(str(self.tmp))
-        scenario = sc.loads(self.scenario_text).scenario
-        app, self.emulated = build(scenario, self.records, KEY, phones=self.phones,
-                                   loop=self.io_loop.asyncio_loop)  # type: ignore[attr-defined]
-        self.app = app
-        return app
+        return self.phones
 
     def tearDown(self) -> None:
         self.emulated.pbx.stop()                  # type: ignore[attr-defined]
