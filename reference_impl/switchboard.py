@@ -240,7 +240,7 @@ class Switchboard:
         self.ports.notifier.notify(cb.callback_id, cmd.notice, cmd.room)
 
     def _close(self, cb: f.Callback, cmd: f.Command) -> None:
-        record = record_of(cb, self._forms.pop(cb.callback_id))
+        record = record_of(cb, self._forms.pop(cb.callback_id), final=True)
         del self.live[cb.callback_id]
         if self.records is not None:
             self.records.put(record)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Callable
 
 from . import commands as c
 from . import events as e
@@ -140,13 +141,12 @@ class Callback:
             kind = _timer_kind(event.timer)
         else:
             kind = type(event).__name__
-        handler = TRANSITIONS.get((self.state, kind))
+        handler = _HANDLERS.get((self.state, kind))
         if handler is None:
             if (self.state, kind) in IGNORED:
                 return []
             raise self._refuse(kind)
-        result: list[c.Command] = getattr(self, handler)(event)
-        return result
+        return handler(self, event)
 
     @property
     def ended(self) -> bool:
@@ -232,7 +232,7 @@ class Callback:
             self._code_held = False
             out.append(c.ReleaseCode(code=self.code))
         self.outcome = outcome
-        self._mark("ended")
+        self.times.setdefault("ended", self._now)
         if self._keep_timeline:
             self._log("ended", outcome.value)
         self.state = State.ENDED
@@ -243,7 +243,7 @@ class Callback:
 
     def _requested(self, ev: e.CallbackRequested) -> list[c.Command]:
         self.service_code, self.person_number = ev.service_code, ev.person_number
-        self._mark("requested")
+        self.times.setdefault("requested", self._now)
         if self._keep_timeline:
             self._log("requested", f"service {ev.service_code}, number {ev.person_number}")
         self.state = State.DIALLING_PERSON
@@ -253,15 +253,15 @@ class Callback:
 
     def _person_ringing(self, ev: e.LegRinging) -> list[c.Command]:
         self.legs[ev.leg] = LegState.RINGING
-        self._mark("person_ringing")
+        self.times.setdefault("person_ringing", self._now)
         self._log("person ringing")
         self.state = State.PERSON_RINGING
         return []
 
     def _person_answered(self, ev: e.LegAnswered) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ANSWERED
-        self._mark("person_ringing")        # answered at once counts as rung then
-        self._mark("person_answered")
+        self.times.setdefault("person_ringing", self._now)        # answered at once counts as rung then
+        self.times.setdefault("person_answered", self._now)
         self._log("person answered")
         self.state = State.ROUTING
         return [*self._stop_ring_timer(ev.leg), self._notify(Notice.CONNECTING),
@@ -341,7 +341,7 @@ class Callback:
         centre, self._queued_at = self._queued_at, None
         if centre is None:
             return []
-        self._mark("dequeued")
+        self.times.setdefault("dequeued", self._now)
         timer = queue_timer(centre)
         if timer not in self.timers:
             return []
@@ -360,7 +360,7 @@ class Callback:
         left = self._queue_deadline - self._now
         if left <= 0:
             return self._try_centre(self._centre_index + 1)
-        self._mark("queued")
+        self.times.setdefault("queued", self._now)
         timer = queue_timer(self.centre)
         self.timers.add(timer)
         self._queued_at = self.centre
@@ -376,7 +376,7 @@ class Callback:
         centre, self._queued_at = self._queued_at, None
         if centre is None:
             return []
-        self._mark("dequeued")             # gave up, or hung up, on hold: the wait counts
+        self.times.setdefault("dequeued", self._now)             # gave up, or hung up, on hold: the wait counts
         out: list[c.Command] = [c.LeaveQueue(centre=centre)]
         timer = queue_timer(centre)
         if timer in self.timers:
@@ -386,7 +386,7 @@ class Callback:
 
     def _agent_ringing(self, ev: e.LegRinging) -> list[c.Command]:
         self.legs[ev.leg] = LegState.RINGING
-        self._mark("agent_ringing")
+        self.times.setdefault("agent_ringing", self._now)
         self._log("agent ringing", self.terminal or "")
         self.state = State.AGENT_RINGING
         return []
@@ -412,7 +412,7 @@ class Callback:
 
     def _agent_answered(self, ev: e.LegAnswered) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ANSWERED
-        self._mark("agent_answered")
+        self.times.setdefault("agent_answered", self._now)
         if self._keep_timeline:
             self._log("agent answered", f"{self.terminal} at {self.centre}")
         self.state = State.BRIDGING
@@ -429,7 +429,7 @@ class Callback:
 
     def _bridged(self, ev: e.Bridged) -> list[c.Command]:
         assert self.route is not None and self.code is not None
-        self._mark("bridged")
+        self.times.setdefault("bridged", self._now)
         self._log("bridged")
         self.state = State.CONNECTED
         self._room_state = RoomState.CREATING
@@ -443,7 +443,7 @@ class Callback:
         if self._agent_has_code:
             return []
         self._agent_has_code = True
-        self._mark("code_entered")
+        self.times.setdefault("code_entered", self._now)
         self._log("agent entered the code")
         if self._room_state is RoomState.OPEN and self.room:
             return [c.JoinRoom(room=self.room, who=Role.AGENT)]
@@ -459,7 +459,7 @@ class Callback:
             return [c.DeleteRoom(room=ev.room)]
         self.room, self._room_state = ev.room, RoomState.OPEN
         self.room_routing = ev.routing or None
-        self._mark("room_created")
+        self.times.setdefault("room_created", self._now)
         self._log("room created", ev.room)
         out: list[c.Command] = [self._notify(Notice.ROOM_READY, ev.room),
                                 c.JoinRoom(room=ev.room, who=Role.PERSON)]
@@ -496,3 +496,8 @@ class Callback:
 
     def _late_terminal(self, ev: e.TerminalSeized) -> list[c.Command]:
         return [c.ReleaseTerminal(terminal=ev.terminal)]
+
+
+# The table's handler names, resolved once to the methods they name.
+_HANDLERS: dict[tuple[State, str], Callable[[Callback, Any], list[c.Command]]] = {
+    key: getattr(Callback, name) for key, name in TRANSITIONS.items()}

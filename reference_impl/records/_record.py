@@ -30,19 +30,27 @@ class CallbackRecord:
     timeline: tuple[Step, ...] = ()
 
 
-def record_of(callback: Callback, form: Mapping[str, str]) -> CallbackRecord:
-    """A snapshot of a callback as its record."""
+def record_of(callback: Callback, form: Mapping[str, str], *,
+              final: bool = False) -> CallbackRecord:
+    """A snapshot of a callback as its record.
+
+    `final`: the callback has ended and the flow will not touch it again, so
+    its stage times are handed over rather than copied (one record per
+    callback, on a load run's hot path). The form is the caller's: always copied.
+    """
     return CallbackRecord(
-        id=callback.callback_id, form=dict(form), person_number=callback.person_number,
+        id=callback.callback_id, form=dict(form),
+        person_number=callback.person_number,
         service_code=callback.service_code, state=callback.state.value,
         outcome=callback.outcome.value if callback.outcome else None,
         centre=callback.centre, terminal=callback.terminal,
         terminals_dialled=tuple(callback.terminals_dialled), code=callback.code,
         room=callback.room, room_routing=callback.room_routing,
         room_refused=callback.room_refused,
-        notices=tuple(n.value for n in callback.notices), failovers=callback.failovers,
+        notices=tuple([n.value for n in callback.notices]), failovers=callback.failovers,
         ended_by=callback.ended_by.value if callback.ended_by else None,
-        times=dict(callback.times), timeline=tuple(callback.timeline))
+        times=callback.times if final else dict(callback.times),
+        timeline=tuple(callback.timeline))
 
 
 class RecordStore(Protocol):
