@@ -315,7 +315,7 @@ class Simulation:
             collector=self.collector, samples=self.samples,
             late_events=self.switchboard.late_events,
             open_at_end={"live": len(self.switchboard.live), "rooms": len(self.rooms.rooms),
-                         "codes": self.switchboard.codes.in_use, "legs": len(self.pbx.legs),
+                         "codes": self.switchboard.codes.in_use, "legs": self.pbx.legs_up,
                          "timers": self.timers.live},
             plans=self.people.plans or {})
 

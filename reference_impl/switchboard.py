@@ -61,9 +61,11 @@ class Switchboard:
         # Callbacks on hold for a terminal, per centre, first come first served.
         self._holding: dict[str, dict[str, None]] = {name: {} for name in directory.centres}
         self._busy = False
-        self._on_event = _hooks(observers, "event")
-        self._on_command = _hooks(observers, "command")
-        self._on_closed = _hooks(observers, "closed")
+        self._on_event: list[Callable[..., None]] = []
+        self._on_command: list[Callable[..., None]] = []
+        self._on_closed: list[Callable[..., None]] = []
+        for observer in observers:
+            self.watch(observer)
         # Each runner takes the command type it is registered for (no isinstance check per command).
         self._run: dict[type[f.Command], Callable[[f.Callback, Any], None]] = {
             f.Dial: self._dial, f.Hangup: self._hangup, f.Bridge: self._bridge,
@@ -135,10 +137,13 @@ class Switchboard:
             self._busy = False
 
     def watch(self, observer: object) -> None:
-        """Add an observer after the start (ports built by the driver that watch calls end)."""
+        """Add an observer: its `event`, `command` and `closed` methods, those it has.
+        Drivers also call it after the start, for ports that watch calls end."""
         for name, hooks in (("event", self._on_event), ("command", self._on_command),
                             ("closed", self._on_closed)):
-            hooks.extend(_hooks([observer], name))
+            hook = getattr(observer, name, None)
+            if callable(hook):
+                hooks.append(hook)
 
     def record(self, callback_id: str) -> CallbackRecord | None:
         callback = self.live.get(callback_id)
@@ -246,7 +251,3 @@ class Switchboard:
             self.records.put(record)
         for hook in self._on_closed:
             hook(record)
-
-
-def _hooks(observers: Iterable[object], name: str) -> list[Callable[..., None]]:
-    return [getattr(o, name) for o in observers if callable(getattr(o, name, None))]

@@ -28,6 +28,8 @@ from emulator.serve import DEFAULT_SCENARIO, build
 from reference_impl.records import SqliteRecords
 from reference_impl.web import WebApp
 
+from .webfakes import until
+
 KEY = "serve-key"
 QUICK = """\
 name: quick phones
@@ -79,12 +81,7 @@ class ServeCase(AsyncHTTPTestCase):
         return response.code, json.loads(response.body or b"null")
 
     async def until(self, check: Callable[[], Any], seconds: float = 5.0) -> Any:
-        for _ in range(int(seconds / 0.01)):
-            value = check()
-            if value:
-                return value
-            await asyncio.sleep(0.01)
-        raise AssertionError("timed out waiting")
+        return await until(check, seconds)
 
     def desk(self, state: str) -> Any:
         return next((d for d in self.emulated.desk_phones() if d.state == state), None)

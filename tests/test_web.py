@@ -27,7 +27,7 @@ from reference_impl.flow import FailReason
 from reference_impl.records import SqliteRecords
 from reference_impl.web import WebApp, WebSettings, make_app, web_runtime
 
-from .webfakes import AnsweringPhones, directory
+from .webfakes import AnsweringPhones, directory, until
 
 KEY = "agent-secret"
 PNG = (Path(__file__).resolve().parent.parent / "reference_impl" / "web" / "static" / "catalogue"
@@ -94,12 +94,7 @@ class WebCase(AsyncHTTPTestCase):
         return await websocket_connect(HTTPRequest(url, headers={"Cookie": cookie}))
 
     async def until(self, check: Callable[[], Any], seconds: float = 3.0) -> Any:
-        for _ in range(int(seconds / 0.01)):
-            value = check()
-            if value:
-                return value
-            await asyncio.sleep(0.01)
-        raise AssertionError("timed out waiting")
+        return await until(check, seconds)
 
     async def connected_call(self) -> tuple[str, str]:
         """A callback through to its open room: (callback id, code)."""

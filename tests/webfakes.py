@@ -6,6 +6,9 @@ the next turn of the loop (or fails as told), and the PBX bridges at once.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any, Callable
+
 from reference_impl import flow as f
 from reference_impl.directory import Centre, Directory, Service
 from reference_impl.runtime import Runtime
@@ -62,3 +65,13 @@ def directory() -> Directory:
                   "insurance": Service(code="insurance", centres=("madrid",), label="Insurance")},
         centres={"madrid": Centre(name="madrid", terminals=("+34910000001", "+34910000002"),
                                   ring_timeout=15.0)})
+
+
+async def until(check: Callable[[], Any], seconds: float = 3.0) -> Any:
+    """Poll `check` on the loop until it returns something true; fail after `seconds`."""
+    for _ in range(int(seconds / 0.01)):
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out waiting")

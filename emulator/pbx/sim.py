@@ -43,7 +43,6 @@ class Leg:
     answered: bool = False
     bridged: bool = False
     alive: bool = True
-    since: float = 0.0
 
 
 _FAILURES = {Answer.INVALID: FailReason.INVALID_NUMBER, Answer.BUSY: FailReason.BUSY}
@@ -83,8 +82,7 @@ class SimPbx:
             return
         now = self.clock.now()
         call = Leg(callback_id, leg, number, caller_id,
-                   self.phones.plan(callback_id, leg, number), role_of(leg) is Role.AGENT,
-                   since=now)
+                   self.phones.plan(callback_id, leg, number), role_of(leg) is Role.AGENT)
         self.legs[(callback_id, leg)] = call
         self.trunks_used += 1
         self.trunk_level.change(now, +1)
@@ -100,9 +98,6 @@ class SimPbx:
     def bridge(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
         self.clock.later(self.bridge_delay.sample(self.rng), self._bridged,
                          callback_id, person_leg, agent_leg)
-
-    def is_up(self, callback_id: str, leg: str) -> bool:
-        return (callback_id, leg) in self.legs
 
     # -- the steps of one leg ------------------------------------------------
 
