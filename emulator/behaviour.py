@@ -14,10 +14,12 @@ import zlib
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any, Union
 
 import numpy as np
 
-Rng = np.random.Generator
+# What `Distribution.sample` draws from: a numpy generator, or a stream's `Draws`.
+Rng = Union[np.random.Generator, "Draws"]
 
 
 class Distribution:
@@ -207,27 +209,48 @@ class PhonePlan:
     code_entry: float = 0.0     # an agent: from pickup to typing the connection code
 
 
-class Batched:
-    """Draws from a generator a block at a time: one numpy call per 1,024 values,
-    not one per value (arrivals draw two numbers per callback)."""
+class Draws:
+    """A named stream's numbers, drawn from numpy a block at a time.
 
-    def __init__(self, rng: Rng, block: int = 1024) -> None:
-        self.rng = rng
+    A load run draws a dozen scalars per callback; numpy takes about a
+    microsecond per call whatever its size, so uniforms, standard normals and
+    standard exponentials come from blocks of 1,024, each kind from its own
+    block. `random()`, `exponential(scale)` and `lognormal(mean, sigma)` take
+    numpy's scalar signatures and compute what numpy computes, so a stream
+    that draws one kind gives the values numpy would; anything else (sizes,
+    gamma, integers) goes to the generator itself. Every value comes from its
+    own stretch of the stream, so mixing kinds stays independent.
+    """
+
+    __slots__ = ("generator", "block", "_uniform", "_normal", "_exponential")
+
+    def __init__(self, generator: np.random.Generator, block: int = 1024) -> None:
+        self.generator = generator
         self.block = block
-        self._exponential: list[float] = []
         self._uniform: list[float] = []
+        self._normal: list[float] = []
+        self._exponential: list[float] = []
 
-    def exponential(self) -> float:
-        """A standard exponential (mean 1)."""
-        if not self._exponential:
-            self._exponential = self.rng.standard_exponential(self.block).tolist()[::-1]
-        return self._exponential.pop()
-
-    def uniform(self) -> float:
-        """Uniform on [0, 1)."""
+    def random(self, size: int | None = None) -> Any:
+        """Uniform on [0, 1): a float, or numpy's array when `size` is given."""
+        if size is not None:
+            return self.generator.random(size)
         if not self._uniform:
-            self._uniform = self.rng.random(self.block).tolist()[::-1]
+            self._uniform = self.generator.random(self.block).tolist()[::-1]
         return self._uniform.pop()
+
+    def exponential(self, scale: float = 1.0) -> float:
+        if not self._exponential:
+            self._exponential = self.generator.standard_exponential(self.block).tolist()[::-1]
+        return scale * self._exponential.pop()
+
+    def lognormal(self, mean: float = 0.0, sigma: float = 1.0) -> float:
+        if not self._normal:
+            self._normal = self.generator.standard_normal(self.block).tolist()[::-1]
+        return math.exp(mean + sigma * self._normal.pop())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.generator, name)
 
 
 class Streams:
@@ -235,28 +258,30 @@ class Streams:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._streams: dict[str, Rng] = {}
+        self._streams: dict[str, Draws] = {}
 
-    def __getitem__(self, purpose: str) -> Rng:
+    def __getitem__(self, purpose: str) -> Draws:
         rng = self._streams.get(purpose)
         if rng is None:
             # The purpose's name, not the order of first use, picks the stream.
             key = zlib.crc32(purpose.encode())
             sequence = np.random.SeedSequence(self.seed, spawn_key=(key,))
-            rng = self._streams[purpose] = np.random.Generator(np.random.PCG64(sequence))
+            rng = self._streams[purpose] = Draws(np.random.Generator(np.random.PCG64(sequence)))
         return rng
 
 
 def plan_person(profile: PersonProfile, streams: Streams) -> PhonePlan:
     """The order of SCENARIOS.md: invalid, else busy, else declines, else answers or rings out."""
-    u = streams["person_outcome"].random(4)     # always four draws: common random numbers
-    if u[0] < profile.invalid_probability:
+    u = streams["person_outcome"].random
+    # Always four draws, in this order: common random numbers across a sweep.
+    invalid, busy, reject, answer = u(), u(), u(), u()
+    if invalid < profile.invalid_probability:
         return PhonePlan(Answer.INVALID)
-    if u[1] < profile.busy_probability:
+    if busy < profile.busy_probability:
         return PhonePlan(Answer.BUSY)
-    if u[2] < profile.reject_probability:
+    if reject < profile.reject_probability:
         return PhonePlan(Answer.REJECT, profile.reject_delay.sample(streams["person_answer"]))
-    if u[3] >= profile.answer_probability:
+    if answer >= profile.answer_probability:
         return PhonePlan(Answer.RING_OUT)
     talk = profile.talk_time.sample(streams["person_talk"]) if profile.talk_time else NEVER
     return PhonePlan(Answer.ANSWER, profile.answer_delay.sample(streams["person_answer"]),
@@ -264,10 +289,11 @@ def plan_person(profile: PersonProfile, streams: Streams) -> PhonePlan:
 
 
 def plan_agent(profile: AgentProfile, streams: Streams) -> PhonePlan:
-    u = streams["agent_outcome"].random(2)
-    if u[0] < profile.busy_probability:
+    u = streams["agent_outcome"].random
+    busy, answer = u(), u()
+    if busy < profile.busy_probability:
         return PhonePlan(Answer.BUSY)
-    if u[1] >= profile.answer_probability:
+    if answer >= profile.answer_probability:
         return PhonePlan(Answer.RING_OUT)
     return PhonePlan(Answer.ANSWER, profile.pickup_delay.sample(streams["agent_pickup"]),
                      talk=profile.talk_time.sample(streams["agent_talk"]),

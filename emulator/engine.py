@@ -10,11 +10,10 @@ from __future__ import annotations
 from bisect import bisect
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import accumulate
+from itertools import accumulate, count
 from typing import Callable, Iterable
 
 import simpy
-from simpy.events import Timeout
 
 from reference_impl import flow as f
 from reference_impl.codes import CodePool
@@ -38,22 +37,22 @@ Deliver = Callable[[str, f.Event], None]
 
 
 class SimTimers:
-    """Timers as SimPy timeouts; a cancelled one fires into nothing."""
+    """Timers as scheduled steps; a cancelled one fires into nothing."""
 
-    def __init__(self, env: simpy.Environment, deliver: Deliver) -> None:
-        self.env = env
+    def __init__(self, clock: SimClock, deliver: Deliver) -> None:
+        self.clock = clock
         self.deliver = deliver
-        self._live: dict[tuple[str, str], Timeout] = {}
+        self._live: dict[tuple[str, str], int] = {}
+        self._starts = count()
 
     def start(self, callback_id: str, timer: str, delay: float) -> None:
-        # The timeout itself is the token: a restarted timer replaces it in `_live`.
-        timeout = Timeout(self.env, delay, (callback_id, timer))
-        self._live[(callback_id, timer)] = timeout
-        timeout.callbacks.append(self._fire)
+        # Each start has its own number: a restarted timer's old step finds another.
+        key, start = (callback_id, timer), next(self._starts)
+        self._live[key] = start
+        self.clock.later(delay, self._fire, key, start)
 
-    def _fire(self, timeout: simpy.Event) -> None:
-        key = timeout._value                 # it has fired: no need for the property's check
-        if self._live.get(key) is timeout:
+    def _fire(self, key: tuple[str, str], start: int) -> None:
+        if self._live.get(key) == start:
             del self._live[key]
             self.deliver(key[0], f.TimerFired(timer=key[1]))
 
@@ -192,7 +191,7 @@ class Simulation:
                           trunk_level=self.levels.trunks)
         self.rooms = room_servers(scenario, clock, streams["rooms"], deliver,
                                   self.levels.rooms, self.levels)
-        self.timers = SimTimers(env, deliver)
+        self.timers = SimTimers(clock, deliver)
         if scenario.network is not None:     # links and room traffic cost nothing unless asked for
             observers = (*observers, RoomSessions(clock, scenario.network, streams["network"],
                                                   self.collector, two_way=scenario.rooms.two_way))
@@ -268,7 +267,7 @@ class Simulation:
         """Poisson arrivals at a rate that is constant within each step of the profile."""
         arrivals = self.scenario.arrivals
         assert arrivals is not None
-        draws = b.Batched(self.streams["arrivals"])
+        draws = self.streams["arrivals"]
         services = arrivals.services or {code: 1.0 for code in self.scenario.services}
         names = list(services)
         total = sum(services.values())
@@ -283,7 +282,7 @@ class Simulation:
                         break        # memorylessness: draw anew from the next step's start
                     yield env.timeout(gap)
                     now += gap
-                    service = names[min(bisect(bounds, draws.uniform()), len(names) - 1)]
+                    service = names[min(bisect(bounds, draws.random()), len(names) - 1)]
                     self._arrived += 1
                     self._request(self._arrived, service, person, None)
             if end >= arrivals.duration:

@@ -116,11 +116,48 @@ def test_rates(text: object, per_second: float) -> None:
     (b.LogNormal(4.0, 0.5), 4.0 * math.exp(0.125)), (b.Gamma(3.0, 0.5), 3.0),
     (b.Empirical((1.0, 2.0, 6.0)), 3.0)])
 def test_distributions_sample_around_their_mean(dist: b.Distribution, mean: float) -> None:
-    rng = np.random.default_rng(1)
-    samples = [dist.sample(rng) for _ in range(20000)]
-    assert dist.mean == pytest.approx(mean)
-    assert np.mean(samples) == pytest.approx(mean, rel=0.03)
-    assert min(samples) >= 0
+    for rng in (np.random.default_rng(1), b.Draws(np.random.default_rng(1))):
+        samples = [dist.sample(rng) for _ in range(20000)]
+        assert dist.mean == pytest.approx(mean)
+        assert np.mean(samples) == pytest.approx(mean, rel=0.03)
+        assert min(samples) >= 0
+
+
+@pytest.mark.parametrize("dist", [b.Uniform(1.0, 3.0), b.Exponential(5.0), b.LogNormal(4.0, 0.5)])
+def test_block_draws_are_the_values_numpy_draws_one_at_a_time(dist: b.Distribution) -> None:
+    # 3,000 draws cross two block boundaries.
+    one_by_one = np.random.default_rng(7)
+    blocks = b.Draws(np.random.default_rng(7))
+    expected = [dist.sample(one_by_one) for _ in range(3000)]
+    assert [dist.sample(blocks) for _ in range(3000)] == pytest.approx(expected, rel=1e-12)
+
+
+def test_block_draws_of_different_kinds_do_not_overlap() -> None:
+    draws = b.Draws(np.random.default_rng(3), block=4)
+    uniforms = [draws.random() for _ in range(6)]
+    exponentials = [draws.exponential() for _ in range(6)]
+    array = draws.random(3)                      # a size goes to numpy itself
+    assert len(set(uniforms) | set(exponentials) | set(array.tolist())) == 15
+    assert draws.integers(10) in range(10)       # and so does what Draws does not buffer
+
+
+def test_sim_clock_steps_run_in_time_order_among_simpy_events() -> None:
+    import simpy
+
+    from emulator.clock import SimClock
+
+    env = simpy.Environment()
+    clock, seen = SimClock(env), []
+    clock.later(2.0, seen.append, "step at 2")
+    clock.later(1.0, seen.append, "step at 1")
+    env.timeout(1.5).callbacks.append(lambda _: seen.append("timeout at 1.5"))
+    clock.later(1.0, seen.append, "second step at 1")    # ties keep the order they were made
+    clock.later(0.5, lambda: clock.later(0.0, seen.append, f"nested at {clock.now()}"))
+    env.run()
+    assert seen == ["nested at 0.5", "step at 1", "second step at 1", "timeout at 1.5", "step at 2"]
+    assert clock.now() == 2.0
+    with pytest.raises(ValueError, match="negative delay"):
+        clock.later(-1.0, seen.append, "never")
 
 
 @pytest.mark.parametrize("make", [lambda: b.Fixed(-1), lambda: b.Uniform(3, 1),
