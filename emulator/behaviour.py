@@ -198,7 +198,7 @@ class Answer(Enum):
     RING_OUT = "ring_out"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)            # not frozen: one per dial, on a load run's hot path
 class PhonePlan:
     """Drawn when a phone is dialled: what it will do and after how long."""
 

@@ -3,6 +3,10 @@
 The driver turns each into an effect on a port (telephony, rooms, codes,
 terminals, records, the person's page, timers). Commands marked *reply* must
 be answered with an event (`RouteFound`, `CodeAllocated`, ...), at once or later.
+
+Commands are slotted dataclasses that hash by value, but not frozen ones:
+nothing changes one after it is made, and a frozen one costs about twice as
+much to build (a load run makes some thirty events and commands per callback).
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from dataclasses import dataclass
 from ._types import Notice, Outcome, Role
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Command:
     """Base class of every command."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Dial(Command):
     leg: str
     number: str
@@ -25,7 +29,7 @@ class Dial(Command):
     ring_timeout: float       # informative: the flow runs its own ring timer
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Hangup(Command):
     """BYE an answered leg, CANCEL a ringing one."""
 
@@ -33,41 +37,41 @@ class Hangup(Command):
     reason: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Bridge(Command):
     person_leg: str
     agent_leg: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class StartTimer(Command):
     timer: str
     delay: float
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CancelTimer(Command):
     timer: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class FindRoute(Command):
     """*reply*: `RouteFound` with the centres of the service, in failover order."""
 
     service_code: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class AllocateCode(Command):
     """*reply*: `CodeAllocated` or `CodesExhausted`."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class ReleaseCode(Command):
     code: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class SeizeTerminal(Command):
     """*reply*: `TerminalSeized` (a free terminal of `centre` not in `exclude`) or `NoFreeTerminal`."""
 
@@ -75,47 +79,47 @@ class SeizeTerminal(Command):
     exclude: frozenset[str]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class AwaitTerminal(Command):
     """*reply*, later: `TerminalSeized` once a terminal of `centre` is free (a queue, FIFO)."""
 
     centre: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class LeaveQueue(Command):
     centre: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class ReleaseTerminal(Command):
     terminal: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CreateRoom(Command):
     template: str
     code: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class JoinRoom(Command):
     room: str
     who: Role
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class DeleteRoom(Command):
     room: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class NotifyPerson(Command):
     notice: Notice
     room: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CloseRecord(Command):
     """The callback reached its terminal state: store its record for good."""
 

@@ -8,7 +8,10 @@ from typing import Iterator, Mapping, Protocol
 from ..flow import Callback, Step
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+# Not frozen, as the flow's events are not: a load run makes one per callback,
+# and a frozen one's sixteen fields cost twice as much to set. Nothing changes a
+# record once made; a store replaces it with the next snapshot.
+@dataclass(kw_only=True, slots=True)
 class CallbackRecord:
     id: str
     form: Mapping[str, str]
