@@ -35,7 +35,7 @@ class SimClock:
         env = self.env
         step = _new(Step)
         step.callbacks, step.call = _FIRE, (action, args)
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), step))
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), step))  # type: ignore[misc]
 
 
 class Step:

@@ -7,10 +7,9 @@ callbacks and arrivals, and runs until every call has ended.
 
 from __future__ import annotations
 
-from bisect import bisect
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import accumulate, count
+from itertools import count
 from typing import Callable, Iterable
 
 import simpy
@@ -30,7 +29,8 @@ from .stats import Collector
 from .pbx import SimPbx
 from .rooms import RoomServers
 from .network import RoomSessions
-from .scenario import Arrivals, Scenario
+from .scenario import Scenario
+from .arrivals import PoissonArrivals
 
 
 Deliver = Callable[[str, f.Event], None]
@@ -263,40 +263,21 @@ class Simulation:
             self._request(i + 1, spec.service, self.scenario.person(spec.person),
                           spec.number, spec.name)
 
-    def _arrivals(self):  # type: ignore[no-untyped-def]
-        """Poisson arrivals at a rate that is constant within each step of the profile."""
-        arrivals = self.scenario.arrivals
-        assert arrivals is not None
-        draws = self.streams["arrivals"]
-        services = arrivals.services or {code: 1.0 for code in self.scenario.services}
-        names = list(services)
-        total = sum(services.values())
-        bounds = list(accumulate(w / total for w in services.values()))
-        person = self.scenario.person(arrivals.person)
-        env, now = self.env, 0.0
-        for start, end, rate in _segments(arrivals, arrivals.duration):
-            if rate > 0:
-                while True:
-                    gap = draws.exponential() / rate
-                    if now + gap >= end:
-                        break        # memorylessness: draw anew from the next step's start
-                    yield env.timeout(gap)
-                    now += gap
-                    service = names[min(bisect(bounds, draws.random()), len(names) - 1)]
-                    self._arrived += 1
-                    self._request(self._arrived, service, person, None)
-            if end >= arrivals.duration:
-                return
-            yield env.timeout(end - now)
-            now = end
+    def _arrival(self, service: str) -> None:
+        self._arrived += 1
+        self._request(self._arrived, service, self._arrival_person, None)
 
     # -- running -------------------------------------------------------------
 
     def run(self) -> SimResult:
         if self.scenario.callbacks:
             self.env.process(self._explicit())
-        if self.scenario.arrivals is not None:
-            self.env.process(self._arrivals())
+        arrivals = self.scenario.arrivals
+        if arrivals is not None:
+            services = arrivals.services or {code: 1.0 for code in self.scenario.services}
+            self._arrival_person: b.PersonProfile = self.scenario.person(arrivals.person)
+            PoissonArrivals(self.clock, arrivals, services, self.streams["arrivals"],
+                            self._arrival).start()
         if self.warmup > 0:
             self.env.timeout(self.warmup).callbacks.append(lambda _: self._end_warmup())
         if self.collector.interval > 0:
@@ -317,22 +298,6 @@ class Simulation:
                          "codes": self.switchboard.codes.in_use, "legs": self.pbx.legs_up,
                          "timers": self.timers.live},
             plans=self.people.plans or {})
-
-
-def _segments(arrivals: Arrivals, duration: float) -> list[tuple[float, float, float]]:
-    """(start, end, rate) of each constant-rate stretch of [0, duration)."""
-    if not arrivals.profile:
-        return [(0.0, duration, arrivals.rate or 0.0)]
-    steps = sorted((s.start, s.rate) for s in arrivals.profile)
-    edges = [0.0] + [t for t, _ in steps if 0.0 < t < duration] + [duration]
-    out = []
-    for lo, hi in zip(edges, edges[1:]):
-        rate = 0.0
-        for t, value in steps:
-            if t <= lo:
-                rate = value
-        out.append((lo, hi, rate))
-    return out
 
 
 def simulate(scenario: Scenario, *, seed: int | None = None,

@@ -25,72 +25,84 @@ EXACT_LIMIT = 4096              # values kept exactly before switching to the hi
 
 
 class Series:
-    """Count, mean, max and percentiles of a stream of non-negative values."""
+    """Count, mean, max and percentiles of a stream of non-negative values.
 
-    __slots__ = ("count", "total", "peak", "_exact", "_bins")
+    Values are appended to a short list; only when it is full are they folded
+    into the histogram, all at once with numpy (a load run adds seven values
+    per callback: one `append` each is all the hot path pays). A series that
+    never filled its list keeps every value and gives exact percentiles.
+    """
+
+    __slots__ = ("_recent", "_bins", "_count", "_total", "_peak")
 
     def __init__(self) -> None:
-        self.count = 0
-        self.total = 0.0
-        self.peak = 0.0
-        self._exact: list[float] | None = []
-        self._bins: list[int] | None = None
+        self._recent: list[float] = []
+        self._bins: np.ndarray | None = None     # None: every value is in `_recent`
+        self._count = 0                           # of the values folded into `_bins`
+        self._total = 0.0
+        self._peak = 0.0
 
     def add(self, value: float) -> None:
-        self.count += 1
-        self.total += value
-        if value > self.peak:
-            self.peak = value
-        if self._exact is not None:
-            self._exact.append(value)
-            if len(self._exact) > EXACT_LIMIT:
-                self._to_bins()
-        else:
-            assert self._bins is not None
-            self._bins[_bin(value)] += 1
+        recent = self._recent
+        recent.append(value)
+        if len(recent) > EXACT_LIMIT:
+            self._fold()
 
-    def _to_bins(self) -> None:
-        bins = [0] * _BINS
-        for value in self._exact or ():
-            bins[_bin(value)] += 1
-        self._bins, self._exact = bins, None
+    def _fold(self) -> None:
+        if self._bins is None:
+            self._bins = np.zeros(_BINS, dtype=np.int64)
+        if not self._recent:
+            return
+        values = np.asarray(self._recent, dtype=float)
+        self._recent = []
+        self._bins += np.bincount(_bins_of(values), minlength=_BINS)
+        self._count += len(values)
+        self._total += float(values.sum())
+        self._peak = max(self._peak, float(values.max()))
+
+    @property
+    def count(self) -> int:
+        return self._count + len(self._recent)
+
+    @property
+    def total(self) -> float:
+        return self._total + sum(self._recent)
+
+    @property
+    def peak(self) -> float:
+        return max(self._peak, max(self._recent, default=0.0))
 
     @property
     def mean(self) -> float | None:
-        return self.total / self.count if self.count else None
+        count = self.count
+        return self.total / count if count else None
 
     def quantiles(self, qs: Iterable[float]) -> list[float]:
         """Percentiles (0-100); exact while the values are few."""
         qs = list(qs)
-        if self._exact is not None:
-            return [float(x) for x in np.percentile(self._exact, qs)] if self._exact else []
-        assert self._bins is not None
+        if self._bins is None:
+            return [float(x) for x in np.percentile(self._recent, qs)] if self._recent else []
+        self._fold()
         cumulative = np.cumsum(self._bins)
         out = []
         for q in qs:
-            rank = q / 100 * (self.count - 1)
+            rank = q / 100 * (self._count - 1)
             index = int(np.searchsorted(cumulative, rank + 1))
-            out.append(min(_centre(index), self.peak))
+            out.append(min(_centre(index), self._peak))
         return out
 
     def merge(self, other: "Series") -> None:
         """Pool another series into this one (replications)."""
-        self.count += other.count
-        self.total += other.total
-        self.peak = max(self.peak, other.peak)
-        if self._exact is not None and other._exact is not None and \
-                len(self._exact) + len(other._exact) <= EXACT_LIMIT:
-            self._exact.extend(other._exact)
-            return
-        if self._exact is not None:
-            self._to_bins()
-        assert self._bins is not None
-        if other._exact is not None:
-            for value in other._exact:
-                self._bins[_bin(value)] += 1
-        else:
-            assert other._bins is not None
-            self._bins = [a + b for a, b in zip(self._bins, other._bins)]
+        self._recent.extend(other._recent)
+        if other._bins is not None:
+            if self._bins is None:
+                self._bins = np.zeros(_BINS, dtype=np.int64)
+            self._bins += other._bins
+            self._count += other._count
+            self._total += other._total
+            self._peak = max(self._peak, other._peak)
+        if len(self._recent) > EXACT_LIMIT:
+            self._fold()
 
     def histogram(self, bins: int = 60) -> dict[str, list[float]]:
         """Counts over `bins` equal-width bins from 0 to the max (for plots)."""
@@ -98,25 +110,32 @@ class Series:
             return {"edges": [], "counts": []}
         top = self.peak if self.peak > 0 else 1.0
         edges = np.linspace(0.0, top, bins + 1)
-        if self._exact is not None:
-            counts, _ = np.histogram(self._exact, edges)
+        if self._bins is None:
+            counts, _ = np.histogram(self._recent, edges)
         else:
-            assert self._bins is not None
-            centres = np.array([_centre(i) for i in range(_BINS)])
+            self._fold()
+            centres = _centre_array()
             counts, _ = np.histogram(np.clip(centres, 0, top), edges, weights=self._bins)
         return {"edges": [float(e) for e in edges], "counts": [float(c) for c in counts]}
 
 
-def _bin(value: float) -> int:
-    if value <= _LOW:
-        return 0
-    return min(int(math.log(value / _LOW) * _PER_E) + 1, _BINS - 1)
+def _bins_of(values: np.ndarray) -> np.ndarray:
+    """The histogram bin of each value: 0 at or below `_LOW`, then ~0.5 % wide."""
+    with np.errstate(divide="ignore"):
+        index = np.log(np.maximum(values, _LOW) / _LOW) * _PER_E
+    bins = np.minimum(index.astype(np.int64) + 1, _BINS - 1)
+    bins[values <= _LOW] = 0
+    return bins
 
 
 def _centre(index: int) -> float:
     if index <= 0:
         return _LOW / 2
     return _LOW * math.exp((index - 0.5) / _PER_E)
+
+
+def _centre_array() -> np.ndarray:
+    return np.array([_centre(i) for i in range(_BINS)])
 
 
 STAGES: dict[str, tuple[str, str]] = {

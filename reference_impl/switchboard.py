@@ -166,10 +166,14 @@ class Switchboard:
         except f.FlowError as error:
             commands = error.commands    # the flow ended the call; clean up after it
         run, on_command = self._run, self._on_command
-        for command in commands:
-            for hook in on_command:
-                hook(callback_id, command, now)
-            run[command.__class__](callback, command)
+        if on_command:
+            for command in commands:
+                for hook in on_command:
+                    hook(callback_id, command, now)
+                run[command.__class__](callback, command)
+        else:                           # a load run: no tracer, some twenty commands a callback
+            for command in commands:
+                run[command.__class__](callback, command)
         if self.save_every_step and self.records is not None and not callback.ended:
             self.records.put(record_of(callback, self._forms[callback_id]))
 

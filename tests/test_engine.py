@@ -48,6 +48,30 @@ def test_arrivals_follow_the_rate() -> None:
     assert abs(np.mean(counts) - 120) < 3 * math.sqrt(120 / 5)
 
 
+def test_arrivals_follow_each_step_of_a_day_profile() -> None:
+    import simpy
+
+    from emulator.arrivals import PoissonArrivals
+    from emulator.clock import SimClock
+    from emulator.scenario import loads as load_text
+
+    arrivals = load_text(LOAD.replace(
+        "arrivals: {rate: 120/h, person: typical, duration: 1h}",
+        "arrivals: {profile: [{from: 0h, rate: 0/h}, {from: 1h, rate: 3600/h}, "
+        "{from: 2h, rate: 360/h}], person: typical, duration: 3h}")).scenario.arrivals
+    assert arrivals is not None
+    env = simpy.Environment()
+    times: list[float] = []
+    PoissonArrivals(SimClock(env), arrivals, {"loans": 1.0}, b.Streams(5)["arrivals"],
+                    lambda service: times.append(env.now)).start()
+    env.run()
+    per_hour = np.histogram(times, bins=[0, 3600, 7200, 10800])[0]
+    # Poisson counts: 0 in the silent hour, then 3,600 and 360 within 4 sd.
+    assert per_hour[0] == 0
+    assert abs(per_hour[1] - 3600) < 4 * 60 and abs(per_hour[2] - 360) < 4 * 19
+    assert times == sorted(times) and times[-1] < 10800
+
+
 def test_nothing_is_left_open_after_a_busy_hour() -> None:
     result = run(LOAD)
     assert result.open_at_end == {"live": 0, "rooms": 0, "codes": 0, "legs": 0, "timers": 0}

@@ -1,0 +1,69 @@
+"""Poisson arrivals whose rate is constant within each step of a day profile.
+
+Each arrival schedules the next one on the clock (a step, not a SimPy
+process: a load run has one arrival per callback). Within a step the gaps
+are exponential; a gap that would cross the step's end is dropped and drawn
+anew from there, at the next step's rate (memorylessness makes this exact).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect
+from itertools import accumulate
+from typing import Callable, Mapping
+
+from .behaviour import Draws
+from .clock import Clock
+from .scenario import Arrivals
+
+Segment = tuple[float, float, float]        # start, end, rate (per second)
+
+
+def segments(arrivals: Arrivals, duration: float) -> list[Segment]:
+    """(start, end, rate) of each constant-rate stretch of [0, duration)."""
+    if not arrivals.profile:
+        return [(0.0, duration, arrivals.rate or 0.0)]
+    steps = sorted((s.start, s.rate) for s in arrivals.profile)
+    edges = [0.0] + [t for t, _ in steps if 0.0 < t < duration] + [duration]
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        rate = 0.0
+        for t, value in steps:
+            if t <= lo:
+                rate = value
+        out.append((lo, hi, rate))
+    return out
+
+
+class PoissonArrivals:
+    """Calls `arrive(service)` at each arrival, the service drawn by its weight."""
+
+    def __init__(self, clock: Clock, arrivals: Arrivals, services: Mapping[str, float],
+                 draws: Draws, arrive: Callable[[str], None]) -> None:
+        self.clock = clock
+        self.draws = draws
+        self.arrive = arrive
+        self.segments = segments(arrivals, arrivals.duration)
+        total = sum(services.values())
+        self._names = list(services)
+        self._bounds = list(accumulate(w / total for w in services.values()))
+
+    def start(self) -> None:
+        self._next(0, 0.0)
+
+    def _next(self, index: int, now: float) -> None:
+        """Schedule the first arrival after `now`, in segment `index` or a later one."""
+        segments, exponential = self.segments, self.draws.exponential
+        while index < len(segments):
+            _, end, rate = segments[index]
+            if rate > 0:
+                at = now + exponential() / rate
+                if at < end:
+                    self.clock.later(at - self.clock.now(), self._arrival, index, at)
+                    return
+            index, now = index + 1, end
+
+    def _arrival(self, index: int, at: float) -> None:
+        names = self._names
+        self.arrive(names[min(bisect(self._bounds, self.draws.random()), len(names) - 1)])
+        self._next(index, at)
