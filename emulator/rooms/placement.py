@@ -8,6 +8,7 @@ takes turns, skipping servers the room does not fit on.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 from .capacity import Demand, Server
@@ -16,8 +17,13 @@ Placement = Callable[[Sequence[Server], Demand], "Server | None"]
 
 
 def least_loaded(servers: Sequence[Server], demand: Demand) -> Server | None:
-    free = [server for server in servers if server.fits(demand)]
-    return min(free, key=lambda server: server.load) if free else None
+    best, lowest = None, math.inf
+    for server in servers:                 # a plain loop: this runs for every room
+        if server.fits(demand):
+            load = server.load
+            if load < lowest:
+                best, lowest = server, load
+    return best
 
 
 def first_fit(servers: Sequence[Server], demand: Demand) -> Server | None:

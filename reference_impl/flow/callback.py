@@ -217,14 +217,17 @@ class Callback:
     def _end(self, outcome: Outcome, notice: Notice | None) -> list[c.Command]:
         """Reach the terminal state: tell the person, let every resource go."""
         out: list[c.Command] = [self._notify(notice, self.room)] if notice else []
-        out += [c.CancelTimer(timer=t) for t in sorted(self.timers)]
-        self.timers.clear()
+        if self.timers:
+            out += [c.CancelTimer(timer=t) for t in sorted(self.timers)]
+            self.timers.clear()
         for leg, state in self.legs.items():
             if state is not LegState.ENDED:
                 self.legs[leg] = LegState.ENDED
                 out.append(c.Hangup(leg=leg, reason=outcome.value))
-        out += self._release_terminal()
-        out += self._leave_queue()
+        if self._terminal_held:
+            out += self._release_terminal()
+        if self._queued_at is not None:
+            out += self._leave_queue()
         if self._room_state is RoomState.OPEN and self.room:
             self._room_state = RoomState.DELETED
             out.append(c.DeleteRoom(room=self.room))
