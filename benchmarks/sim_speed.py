@@ -6,9 +6,10 @@ Three figures, measured in one run, on one machine, with the same load:
 1. The product: a load scenario (Poisson arrivals of typical people, three
    centres of typical agents with failover, enough terminals, trunks, codes and
    room slots that nothing is starved) run through
-   ``emulator.engine.simulate``: the whole flow of ``reference_impl`` under
-   SimPy, as a load run does it (records, metrics and all, whatever
-   ``simulate`` keeps today).
+   ``emulator.engine.Simulation``: the whole flow of ``reference_impl`` under
+   SimPy, as ``callback-emu load`` runs it (every metric streamed, no record
+   kept). ``--keep-records yes`` keeps every record and timeline instead, as a
+   QA run does.
 2. The ceiling of SimPy: a bare SimPy model of the same flow, written below
    (``BareFlow``): a person process (post-dial delay, then busy, invalid,
    declines or rings, its answer racing the person ring timer; patience racing
@@ -26,7 +27,11 @@ Three figures, measured in one run, on one machine, with the same load:
 Each figure is the median of ``--repeats`` timed runs after one warm-up run
 of each; the runs of the three are interleaved so that noise from the machine
 falls on all alike. An untimed run counts SimPy events per callback for the
-product and the bare model (where the time goes, in events).
+product and the bare model (where the time goes, in events). A fourth timed
+figure, SimPy stepping through empty events, divided by the product's events
+per callback, is the most any SimPy-driven model of this flow could reach
+even if its own code cost nothing: it shows that the 3x Ciw goal is out of
+SimPy's reach here, whatever the product does.
 
 Goal (the issue): the product at >= 1/2 of the bare SimPy model's speed and
 >= 3x Ciw's.
@@ -405,16 +410,45 @@ def run_ciw(customers: int, servers: int, mean_service: float, seed: int = 1) ->
             "servers": servers, "mean_service_s": mean_service}
 
 
+# -- SimPy's own ceiling -----------------------------------------------------
+
+def run_empty_events(events: int, chains: int = 1000, seed: int = 1) -> dict[str, Any]:
+    """SimPy's step loop with nothing to do: `chains` callbacks that each only
+    schedule the next, the cheapest events SimPy runs. Any model driven by
+    SimPy pays at least this per event; divided by the product's events per
+    callback it bounds what any SimPy-driven product could reach."""
+    rng = random.Random(seed)
+    env = simpy.Environment()
+    left = [events]
+
+    def again(_: simpy.Event) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            env.timeout(rng.expovariate(1.0)).callbacks.append(again)
+
+    for _ in range(chains):
+        env.timeout(rng.expovariate(1.0)).callbacks.append(again)
+    gc.collect()
+    start = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - start
+    return {"events": events + chains, "wall_s": wall, "per_s": (events + chains) / wall}
+
+
 # -- events per callback -----------------------------------------------------
 
 class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it schedules."""
+    """A SimPy environment that counts the events it takes off its queue.
+
+    Counted as they are processed, not as `schedule` is called: the product
+    puts its steps on the queue itself (emulator/clock.py), without `schedule`.
+    """
 
     scheduled = 0
 
-    def schedule(self, event: simpy.Event, priority: int = 1, delay: float = 0) -> None:  # type: ignore[override]
+    def step(self) -> None:
         CountingEnvironment.scheduled += 1
-        super().schedule(event, priority, delay)   # type: ignore[arg-type]
+        super().step()
 
 
 def count_events(callbacks: int, seed: int) -> dict[str, float]:
@@ -494,6 +528,12 @@ def profile(callbacks: int, seed: int, top: int) -> None:
 
 # -- main --------------------------------------------------------------------
 
+def own_code_us(per_s: float, events: float, empty_per_s: float) -> float:
+    """Microseconds a callback spends outside SimPy's loop: all of its time,
+    less its events at the cost of an empty one."""
+    return 1e6 / per_s - events * 1e6 / empty_per_s
+
+
 def _median(runs: list[dict[str, Any]]) -> float:
     return statistics.median(r["per_s"] for r in runs)
 
@@ -509,8 +549,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"callbacks (expected arrivals) per timed run (default {DEFAULT_CALLBACKS:,})")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (median; default 3)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep-records", choices=("default", "yes", "no"), default="default",
-                        help="'default' calls simulate() as is; yes/no pass keep_records to Simulation")
+    parser.add_argument("--keep-records", choices=("default", "yes", "no"), default="no",
+                        help="'no' (the default) runs as `callback-emu load` does, statistics "
+                             "streamed; 'yes' keeps every record and timeline, as a QA run does; "
+                             "'default' calls simulate() as is")
     parser.add_argument("--no-ciw", action="store_true", help="skip the Ciw reference")
     parser.add_argument("--no-events", action="store_true", help="skip counting events per callback")
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
@@ -528,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     command = " ".join([".venv/bin/python benchmarks/sim_speed.py", f"--callbacks {n}",
                         f"--repeats {args.repeats}", f"--seed {seed}"]
-                       + ([f"--keep-records {args.keep_records}"] if args.keep_records != "default" else [])
+                       + ([f"--keep-records {args.keep_records}"] if args.keep_records != "no" else [])
                        + (["--no-ciw"] if args.no_ciw else []))
     print(f"simulation speed: {n:,} callbacks per run at {RATE:g}/s, "
           f"{len(CENTRES)} centres x {TERMINALS} terminals, {TRUNKS} trunks; "
@@ -548,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     bare: list[dict[str, Any]] = []
     core: list[dict[str, Any]] = []
     ciw_runs: list[dict[str, Any]] = []
+    empty: list[dict[str, Any]] = []
+    run_empty_events(100_000)
     for i in range(args.repeats):
         product.append(run_product(scenario, args.keep_records))
         bare.append(run_bare(n, seed))
@@ -556,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
             mean_service = bare[0]["terminal_seconds_per_callback"]
         if not args.no_ciw:
             ciw_runs.append(run_ciw(n, servers, mean_service, seed))
+        empty.append(run_empty_events(20 * n))
         print(f"  run {i + 1}: product {product[-1]['per_s']:,.0f}/s, bare {bare[-1]['per_s']:,.0f}/s, "
               f"bare core {core[-1]['per_s']:,.0f}/s"
               + (f", Ciw {ciw_runs[-1]['per_s']:,.0f}/s" if ciw_runs else ""), flush=True)
@@ -564,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ciw_per_s = _median(ciw_runs) if ciw_runs else None
     fig: dict[str, float | None] = {"product": _median(product), "bare": _median(bare),
-                                    "bare_core": _median(core), "ciw": ciw_per_s}
+                                    "bare_core": _median(core), "ciw": ciw_per_s,
+                                    "simpy_empty_events": _median(empty)}
     product_per_s = _median(product)
     vs_bare = product_per_s / _median(bare)
     vs_core = product_per_s / _median(core)
@@ -591,9 +637,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"goal       product >= {GOAL_VS_BARE:g} x bare SimPy: {'MET' if ok_bare else 'NOT MET'}; "
           f">= {GOAL_VS_CIW:g} x Ciw: "
           + ("not measured" if vs_ciw is None else ("MET" if ok_ciw else "NOT MET")))
+    ceiling, own = None, {}
     if events:
-        print(f"events     SimPy events scheduled per callback: product {events['product']:.1f}, "
+        print(f"events     SimPy events per callback: product {events['product']:.1f}, "
               f"bare {events['bare']:.1f}, bare core {events['bare_core']:.1f}")
+        # The most any SimPy-driven model with the product's events could do,
+        # even if its own code cost nothing: why 3 x Ciw is out of reach.
+        ceiling = _median(empty) / events["product"]
+        print(f"ceiling    SimPy alone, empty events: {_median(empty):,.0f}/s; at "
+              f"{events['product']:.1f} events per callback that is at most {ceiling:,.0f} callbacks/s")
+        own = {name: own_code_us(fig[name], events[name], _median(empty))   # type: ignore[arg-type]
+               for name in ("product", "bare")}
+        if ciw_per_s:
+            goal = GOAL_VS_CIW * ciw_per_s
+            budget = own_code_us(goal, events["product"], _median(empty))
+            print(f"budget     3 x Ciw = {goal:,.0f} callbacks/s = {1e6 / goal:.1f} us a callback; "
+                  f"SimPy's own {events['product']:.1f} events leave {budget:.1f} us for the model's code. "
+                  f"Its code takes {own['product']:.1f} us; the bare model's, {own['bare']:.1f} us")
     print(f"same flow? outcomes, product: {_fmt_outcomes(p0['outcomes'])}")
     print(f"                     bare:    {_fmt_outcomes(b0['outcomes'])}")
     print(f"           busy-terminal seconds per callback: product "
@@ -613,8 +673,10 @@ def main(argv: list[str] | None = None) -> int:
                           "product_vs_ciw": vs_ciw},
                "goal": {"vs_bare": GOAL_VS_BARE, "vs_ciw": GOAL_VS_CIW,
                         "met_vs_bare": ok_bare, "met_vs_ciw": ok_ciw if vs_ciw is not None else None},
-               "events_per_callback": events,
-               "runs": {"product": product, "bare": bare, "bare_core": core, "ciw": ciw_runs},
+               "events_per_callback": events, "simpy_ceiling_callbacks_per_s": ceiling,
+               "own_code_us_per_callback": own if events else None,
+               "runs": {"product": product, "bare": bare, "bare_core": core, "ciw": ciw_runs,
+                        "empty_events": empty},
                "machine": info, "command": command}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"json       {args.json}")

@@ -284,7 +284,7 @@ class Simulation:
             self.env.process(self._sampler())
         if self._progress is not None and self.scenario.arrivals is not None:
             self.env.process(self._ticker(self.scenario.arrivals.duration))
-        self.env.run()
+        self.clock.run()
         records = list(self.records) if self.records is not None else []
         arrivals = self.scenario.arrivals
         # The run ends when the last call does (stale cancelled timers may fire later).

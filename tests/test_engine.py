@@ -165,20 +165,28 @@ def test_block_draws_of_different_kinds_do_not_overlap() -> None:
     assert draws.integers(10) in range(10)       # and so does what Draws does not buffer
 
 
-def test_sim_clock_steps_run_in_time_order_among_simpy_events() -> None:
+@pytest.mark.parametrize("runner", ["simpy", "clock"])
+def test_sim_clock_steps_run_in_time_order_among_simpy_events(runner: str) -> None:
     import simpy
 
     from emulator.clock import SimClock
 
     env = simpy.Environment()
     clock, seen = SimClock(env), []
+
+    def process():  # type: ignore[no-untyped-def]
+        yield env.timeout(1.25)
+        seen.append(f"process at {env.now}")
+
     clock.later(2.0, seen.append, "step at 2")
     clock.later(1.0, seen.append, "step at 1")
     env.timeout(1.5).callbacks.append(lambda _: seen.append("timeout at 1.5"))
+    env.process(process())
     clock.later(1.0, seen.append, "second step at 1")    # ties keep the order they were made
     clock.later(0.5, lambda: clock.later(0.0, seen.append, f"nested at {clock.now()}"))
-    env.run()
-    assert seen == ["nested at 0.5", "step at 1", "second step at 1", "timeout at 1.5", "step at 2"]
+    env.run() if runner == "simpy" else clock.run()
+    assert seen == ["nested at 0.5", "step at 1", "second step at 1", "process at 1.25",
+                    "timeout at 1.5", "step at 2"]
     assert clock.now() == 2.0
     with pytest.raises(ValueError, match="negative delay"):
         clock.later(-1.0, seen.append, "never")
