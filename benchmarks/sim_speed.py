@@ -438,35 +438,40 @@ def run_empty_events(events: int, chains: int = 1000, seed: int = 1) -> dict[str
 # -- events per callback -----------------------------------------------------
 
 class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it takes off its queue.
+    """A SimPy environment that tells how many events went on its queue.
 
-    Counted as they are processed, not as `schedule` is called: the product
-    puts its steps on the queue itself (emulator/clock.py), without `schedule`.
+    Every entry of the queue takes the next number of `_eid`, whoever puts it
+    there: `schedule` for SimPy's own events, `SimClock.later` for the
+    product's steps (emulator/clock.py), which bypass both `schedule` and
+    `step`. So the count is read from `_eid` once the run is over.
     """
 
-    scheduled = 0
+    last: "CountingEnvironment | None" = None
 
-    def step(self) -> None:
-        CountingEnvironment.scheduled += 1
-        super().step()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        CountingEnvironment.last = self
+
+    @classmethod
+    def scheduled(cls) -> int:
+        assert cls.last is not None
+        return next(cls.last._eid)      # type: ignore[attr-defined]
 
 
 def count_events(callbacks: int, seed: int) -> dict[str, float]:
-    """SimPy events scheduled per callback (untimed runs), product and bare."""
+    """SimPy events per callback (untimed runs), product and bare."""
     from emulator import engine
     out: dict[str, float] = {}
     saved = engine.simpy.Environment
-    CountingEnvironment.scheduled = 0
     engine.simpy.Environment = CountingEnvironment   # type: ignore[misc]
     try:
         result = run_product(load_scenario(callbacks, seed))
     finally:
         engine.simpy.Environment = saved             # type: ignore[misc]
-    out["product"] = CountingEnvironment.scheduled / result["callbacks"]
+    out["product"] = CountingEnvironment.scheduled() / result["callbacks"]
     for label, rooms in (("bare", True), ("bare_core", False)):
-        CountingEnvironment.scheduled = 0
         bare = run_bare(callbacks, seed, rooms, CountingEnvironment)
-        out[label] = CountingEnvironment.scheduled / bare["callbacks"]
+        out[label] = CountingEnvironment.scheduled() / bare["callbacks"]
     return out
 
 
