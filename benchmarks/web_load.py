@@ -181,7 +181,8 @@ def start_serve(tmp: Path, name: str, scenario: str, key: str,
     exe = Path(sys.executable).parent / "callback-emu"
     argv = ([str(exe)] if exe.exists() else [sys.executable, "-m", "emulator.cli"]) + [
         "serve", "--port", str(port), "--scenario", str(path),
-        "--db", str((records_dir or tmp) / f"{name}.sqlite3"), "--agent-key", key]
+        "--db", str((records_dir or tmp) / f"{name}.sqlite3"), "--agent-key", key,
+        "--no-request-limits"]      # the app's speed, not its limiter's: one client sends thousands
     server = Server(f"serve ({name})", argv, port, tmp / f"{name}.log")
     server.wait_listening()
     return server

@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="records: a SQLite file (default callbacks.sqlite3) or postgresql://...")
     serve.add_argument("--agent-key", metavar="KEY",
                        help="the agents' credential (default: a random one, printed)")
+    serve.add_argument("--no-request-limits", action="store_true",
+                       help="take callback requests without the limits per number (3 in 10 "
+                            "minutes) and per address (30 a minute): for load tests")
     serve.add_argument("--pbx", choices=("sim", "sip"), default="sim",
                        help="sim: the emulated PBX in real time (default); sip: the real SIP "
                             "PBX (sippy) calling SIPp phones that behave as the scenario says")
@@ -124,7 +127,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             from .serve import run as serve
             if args.pbx == "sip" and not _sip_ready():
                 return 2
-            return serve(args.scenario, args.host, args.port, args.db, args.agent_key, args.pbx)
+            return serve(args.scenario, args.host, args.port, args.db, args.agent_key, args.pbx,
+                         not args.no_request_limits)
         return _trace(args)
     except sc.ScenarioError as error:
         print(f"callback-emu: {error}", file=sys.stderr)

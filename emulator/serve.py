@@ -15,7 +15,7 @@ import secrets
 import signal
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reference_impl import flow as f
@@ -138,7 +138,8 @@ class Emulated:
 
 def build(scenario: sc.Scenario, records: ClosableRecordStore, agent_key: str,
           loop: asyncio.AbstractEventLoop | None = None,
-          phones: SippPhones | None = None) -> tuple[WebApp, Emulated]:
+          phones: SippPhones | None = None,
+          request_limits: bool = True) -> tuple[WebApp, Emulated]:
     """The web app on a runtime whose telephony is the emulated PBX in real time,
     or, given SIPp `phones`, the real SIP PBX calling them."""
     directory = build_directory(scenario)
@@ -174,14 +175,17 @@ def build(scenario: sc.Scenario, records: ClosableRecordStore, agent_key: str,
     emulated = Emulated(runtime, runtime.telephony, desks)
     settings = WebSettings(agent_keys=frozenset({agent_key}), desk_phones=emulated.desk_phones,
                            hangup=emulated.hang_up)
+    if not request_limits:
+        settings = replace(settings, callbacks_per_number=None, callbacks_per_client=None)
     return make_app(runtime, directory, records, settings), emulated
 
 
 async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, port: int,
-                db: str, agent_key: str, pbx: str = "sim") -> None:
+                db: str, agent_key: str, pbx: str = "sim", request_limits: bool = True) -> None:
     with ExitStack() as stack:
         phones = stack.enter_context(SippPhones()) if pbx == "sip" else None
-        app, emulated = build(scenario, records, agent_key, phones=phones)
+        app, emulated = build(scenario, records, agent_key, phones=phones,
+                              request_limits=request_limits)
         stop_pbx = getattr(emulated.pbx, "stop", None)
         if callable(stop_pbx):
             stack.callback(stop_pbx)           # the SIP PBX's reactor, before its phones
@@ -212,7 +216,7 @@ async def _listen(app: WebApp, scenario: sc.Scenario, records: ClosableRecordSto
 
 
 def run(scenario_path: Path | None, host: str, port: int, db: str,
-        agent_key: str | None, pbx: str = "sim") -> int:
+        agent_key: str | None, pbx: str = "sim", request_limits: bool = True) -> int:
     """The command: a bad scenario is refused by the caller (`ScenarioError`: file,
     line, key); bad records or a port in use end here with a message and exit 2."""
     scenario = sc.load(scenario_path or DEFAULT_SCENARIO).scenario
@@ -223,7 +227,7 @@ def run(scenario_path: Path | None, host: str, port: int, db: str,
         return 2
     try:
         asyncio.run(serve(scenario, records, host, port, db,
-                          agent_key or secrets.token_urlsafe(9), pbx))
+                          agent_key or secrets.token_urlsafe(9), pbx, request_limits))
     except OSError as error:
         records.close()
         print(f"callback-emu serve: cannot listen on {host}:{port}: {error.strerror}",

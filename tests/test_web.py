@@ -26,6 +26,7 @@ from reference_impl.codes import CodePool
 from reference_impl.flow import FailReason
 from reference_impl.records import SqliteRecords
 from reference_impl.web import WebApp, WebSettings, make_app, web_runtime
+from reference_impl.web.limits import RequestLimits
 
 from .webfakes import AnsweringPhones, directory, until
 
@@ -262,10 +263,44 @@ class TestApi(WebCase):
         assert [room["code"] for room in answer["rooms"]] == [code]
 
     @gen_test
+    async def test_one_number_is_called_back_at_most_three_times_in_ten_minutes(self) -> None:
+        now = [1000.0]
+        self._app.requests = RequestLimits(3, 600.0, None, 60.0, clock=lambda: now[0])
+        for _ in range(3):
+            status, _ = await self.api("/api/callbacks", GOOD)
+            assert status == 201
+        before = len(self.records)
+        headers = {"Content-Type": "application/json"}
+        response = await self.go("/api/callbacks", "POST", json.dumps(GOOD), headers)
+        answer = json.loads(response.body)
+        assert (response.code, answer["field"]) == (429, "phone")
+        assert "10 minutes" in answer["error"] and response.headers["Retry-After"] == "600"
+        assert len(self.records) == before                 # nothing was started
+        status, _ = await self.api("/api/callbacks", {**GOOD, "phone": "+34 699 000 111"})
+        assert status == 201                               # another number is not held back
+        now[0] += 600.0
+        status, _ = await self.api("/api/callbacks", GOOD)
+        assert status == 201                               # the window has moved on
+
+    @gen_test
+    async def test_one_address_cannot_flood_the_form(self) -> None:
+        self._app.requests = RequestLimits(None, 600.0, 2, 60.0)
+        for n in range(2):
+            response = await self.post_form("/", {**GOOD, "phone": f"+3469900011{n}",
+                                                  "consent": "yes"})
+            assert response.code == 303
+        response = await self.post_form("/", {**GOOD, "phone": "+34699000119", "consent": "yes"})
+        page = response.body.decode()
+        assert response.code == 429 and "too many callback requests from this address" in page
+        assert "+34699000119" in page                      # what was typed is kept
+        assert response.headers["Retry-After"] in {"60", "61"}
+
+    @gen_test
     async def test_the_openapi_description_lists_the_endpoints(self) -> None:
         status, spec = await self.api("/api/openapi.json")
         assert status == 200 and spec["openapi"].startswith("3.")
         assert {"/api/callbacks", "/api/callbacks/{id}", "/api/rooms"} <= set(spec["paths"])
+        assert "429" in spec["paths"]["/api/callbacks"]["post"]["responses"]
         body = spec["paths"]["/api/callbacks"]["post"]["requestBody"]
         assert body["content"]["application/json"]["schema"]["required"] == [
             "phone", "name", "service", "consent"]

@@ -22,7 +22,7 @@ from ..records import RecordStore
 from ..runtime import Runtime
 from . import api, pages, sockets
 from .documents import Catalogue
-from .limits import Attempts
+from .limits import Attempts, RequestLimits
 from .notices import PageNotifier, Told
 from .rooms import RoomServer
 from .settings import HERE, WebSettings
@@ -71,6 +71,8 @@ class WebApp(tornado.web.Application):
         self.notices: PageNotifier = notifier
         self.tickets = AgentTickets()
         self.attempts = Attempts(settings.code_attempts, settings.code_window)
+        self.requests = RequestLimits(settings.callbacks_per_number, settings.number_window,
+                                      settings.callbacks_per_client, settings.client_window)
         self.catalogue = Catalogue(settings.catalogue_dir, settings.upload_types)
         self.notices.listen_all(self._told)
         super().__init__(

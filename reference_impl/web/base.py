@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Mapping, NoReturn, cast
 
 import tornado.web
 
+from .limits import retry_after
+
 if TYPE_CHECKING:
     from .app import WebApp
 
@@ -59,10 +61,12 @@ class Base(tornado.web.RequestHandler):
 class ApiError(tornado.web.HTTPError):
     """An API request refused: the status, a message, and the field at fault."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(status, message)
         self.message = message
         self.field = field
+        self.retry_after = retry_after         # seconds, sent as Retry-After (429)
 
 
 class JsonBase(Base):
@@ -93,6 +97,8 @@ class JsonBase(Base):
         body: dict[str, Any] = {"error": self._reason, "field": None}
         if isinstance(error, ApiError):
             body = {"error": error.message, "field": error.field}
+            if error.retry_after is not None:
+                self.set_header("Retry-After", retry_after(error.retry_after))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 

@@ -1,14 +1,16 @@
-"""Wrong connection codes are rate-limited, per client, so codes cannot be guessed."""
+"""Rate limits, per key in a sliding window: wrong connection codes per client
+(codes cannot be guessed), callback requests per phone number and per client."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from typing import Callable
 
 
 class Attempts:
-    """At most `limit` failures per `window` seconds for each key (a client address)."""
+    """At most `limit` failures (or requests) per `window` seconds for each key."""
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
                  keep: int = 10_000) -> None:
@@ -36,3 +38,37 @@ class Attempts:
         while failures and failures[0] <= cutoff:
             failures.popleft()
         return failures
+
+
+class RequestLimits:
+    """Callback requests: per phone number and per client address, each optional."""
+
+    def __init__(self, per_number: int | None, number_window: float,
+                 per_client: int | None, client_window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.numbers = Attempts(per_number, number_window, clock) if per_number else None
+        self.clients = Attempts(per_client, client_window, clock) if per_client else None
+
+    def refusal(self, phone: str, client: str) -> tuple[str, str, float] | None:
+        """(field, message, seconds to wait) if this request must wait; else it is counted."""
+        if self.clients is not None and (wait := self.clients.wait(client)) > 0:
+            return ("body", f"too many callback requests from this address: try again in "
+                    f"{retry_after(wait)} s", wait)
+        if self.numbers is not None and (wait := self.numbers.wait(phone)) > 0:
+            return ("phone", f"this number was asked to be called back too often: try again in "
+                    f"{_minutes(wait)}", wait)
+        if self.clients is not None:
+            self.clients.failed(client)
+        if self.numbers is not None:
+            self.numbers.failed(phone)
+        return None
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+
+
+def retry_after(seconds: float) -> str:
+    """A Retry-After header's value: whole seconds, at least one."""
+    return str(max(1, math.ceil(seconds)))

@@ -47,7 +47,10 @@ def spec(title: str, hangup: bool) -> dict[str, Any]:
                     "status_page": {"type": "string"}, "status_socket": {"type": "string"}}},
                     "the callback is under way"),
                 "400": _json(_error(), "a field is missing or wrong; `field` names it"),
-                "415": _json(_error(), "the body is not JSON")}}},
+                "415": _json(_error(), "the body is not JSON"),
+                "429": _json(_error(), "too many requests for this number (`field` is "
+                             "`phone`) or from this address (`body`); Retry-After says "
+                             "when to try again")}}},
         "/api/callbacks/{id}": {"get": {
             "summary": "One callback: its state, outcome, notices and times",
             "parameters": [{"name": "id", "in": "path", "required": True,

@@ -17,6 +17,7 @@ import tornado.web
 from ..flow import State
 from .base import Base
 from .documents import UploadRefused, checked_upload
+from .limits import retry_after
 from .rooms import Room
 from .validation import FieldError, check_request
 from .views import codes_in_use, desks_view, masked, recent_callbacks, rooms_view
@@ -46,6 +47,12 @@ class FormPage(Page):
             form = check_request(data, self.app.directory, self.app.web.default_region)
         except FieldError as error:
             self.form(data, error, status=400)
+            return
+        refusal = self.app.requests.refusal(form.phone, self.client())
+        if refusal is not None:
+            field, message, wait = refusal
+            self.set_header("Retry-After", retry_after(wait))
+            self.form(data, FieldError(field, message), status=429)
             return
         callback_id = self.app.start(form)
         self.redirect(f"/callbacks/{callback_id}", status=303)

@@ -59,6 +59,13 @@ class WebSettings:
     chat_max_chars: int = 2000
     code_attempts: int = 5                         # wrong codes allowed per window...
     code_window: float = 60.0                      # ... of this many seconds, per client
+    # Callback requests (form and API). Per number: nobody can have a stranger's
+    # phone rung over and over. Per client address: nobody can flood the PBX.
+    # None: no limit (a load benchmark measures the app, not the limiter).
+    callbacks_per_number: int | None = 3           # per number_window seconds
+    number_window: float = 600.0
+    callbacks_per_client: int | None = 30          # per client_window seconds
+    client_window: float = 60.0
     catalogue_dir: Path = HERE / "static" / "catalogue"
     title: str = "Call me back"
     debug: bool = False
