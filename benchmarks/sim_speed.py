@@ -28,10 +28,10 @@ Each figure is the median of ``--repeats`` timed runs after one warm-up run
 of each; the runs of the three are interleaved so that noise from the machine
 falls on all alike. An untimed run counts SimPy events per callback for the
 product and the bare model (where the time goes, in events). A fourth timed
-figure, SimPy stepping through empty events, divided by the product's events
-per callback, is the most any SimPy-driven model of this flow could reach
-even if its own code cost nothing: it shows that the 3x Ciw goal is out of
-SimPy's reach here, whatever the product does.
+figure is SimPy stepping through empty events. From it the script derives two
+things: the most any SimPy-driven model with the product's events per callback
+could reach if its own code cost nothing, and how little time 3x Ciw would
+leave for that code.
 
 Goal (the issue): the product at >= 1/2 of the bare SimPy model's speed and
 >= 3x Ciw's.

@@ -250,6 +250,10 @@ class Draws:
         return math.exp(mean + sigma * self._normal.pop())
 
     def __getattr__(self, name: str) -> Any:
+        # Only for numpy's own methods: not our slots (unset while copy or pickle
+        # build a Draws) nor dunders, which would loop back here.
+        if name.startswith("__") or name in Draws.__slots__:
+            raise AttributeError(name)
         return getattr(self.generator, name)
 
 

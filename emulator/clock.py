@@ -24,7 +24,7 @@ class Clock(Protocol):
 class SimClock:
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
-        # Bound once: reading the time is a C call, no Python frame.
+        # Bound once: no method frame of our own around SimPy's `now` property.
         self.now: Callable[[], float] = partial(getattr, env, "now")
 
     def later(self, delay: float, action: Callable[..., None], *args: Any) -> None:

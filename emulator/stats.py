@@ -54,6 +54,9 @@ class Series:
         if not self._recent:
             return
         values = np.asarray(self._recent, dtype=float)
+        if not np.isfinite(values).all():
+            raise ValueError(f"a statistic was given {values[~np.isfinite(values)][0]}: "
+                             "only finite numbers can be counted")
         self._recent = []
         self._bins += np.bincount(_bins_of(values), minlength=_BINS)
         self._count += len(values)
@@ -172,6 +175,8 @@ class Collector:
         self.refused = 0
         self.queued = 0
         self.intervals: dict[int, Interval] = {}
+        # (series, start, stop) of each stage, looked up once: this runs per callback.
+        self._stages = [(self.series[name], start, stop) for name, (start, stop) in STAGES.items()]
 
     def closed(self, record: CallbackRecord) -> None:
         times = record.times
@@ -181,9 +186,9 @@ class Collector:
         self.callbacks += 1
         outcome = record.outcome or "live"
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-        for name, (start, stop) in STAGES.items():
-            if start in times and stop in times:
-                self.series[name].add(times[stop] - times[start])
+        for series, start, stop in self._stages:
+            if stop in times and start in times:
+                series.add(times[stop] - times[start])
         if record.centre is not None:
             self.series["failovers"].add(float(record.failovers))
         if "bridged" in times:

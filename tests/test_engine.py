@@ -198,3 +198,15 @@ def test_sim_clock_steps_run_in_time_order_among_simpy_events(runner: str) -> No
 def test_impossible_distributions_are_refused(make) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError):
         make()
+
+
+def test_draws_copy_and_pickle_with_their_place_in_the_stream() -> None:
+    import copy
+    import pickle
+
+    draws = b.Draws(np.random.default_rng(4))
+    draws.random()
+    twins = [copy.deepcopy(draws), pickle.loads(pickle.dumps(draws))]
+    expected = [draws.random() for _ in range(1500)]     # into the next block
+    for twin in twins:
+        assert [twin.random() for _ in range(1500)] == expected

@@ -65,3 +65,12 @@ def test_merging_is_adding_every_value(parts: list[list[float]], padding: int) -
     assert pooled.peak == alone.peak
     assert pooled.mean == pytest.approx(alone.mean)
     assert pooled.quantiles([5, 50, 99]) == pytest.approx(alone.quantiles([5, 50, 99]))
+
+
+def test_a_value_that_is_not_a_number_is_refused_and_nothing_is_lost() -> None:
+    series = series_of([1.0] * EXACT_LIMIT)
+    with pytest.raises(ValueError, match="only finite numbers"):
+        series.add(float("nan"))                # the fold into bins finds it
+    assert series.count == EXACT_LIMIT + 1      # the block was kept, not dropped
+    with pytest.raises(ValueError, match="only finite numbers"):
+        series.quantiles([50])                  # and it is said again, not hidden

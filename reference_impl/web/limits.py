@@ -10,7 +10,14 @@ from typing import Callable
 
 
 class Attempts:
-    """At most `limit` failures (or requests) per `window` seconds for each key."""
+    """At most `limit` failures (or requests) per `window` seconds for each key.
+
+    Only keys with a failure inside the window are kept: asking about a key
+    stores nothing, and each new failure sweeps out the keys whose last one
+    has expired (keys are kept in order of their last failure, so the sweep
+    stops at the first live one). Past `keep` live keys, the one idle the
+    longest is forgotten: memory stays bounded whatever the keys are.
+    """
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
                  keep: int = 10_000) -> None:
@@ -18,26 +25,46 @@ class Attempts:
         self.window = window
         self.clock = clock
         self.keep = keep
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, deque[float]] = {}     # by last failure, oldest first
 
     def wait(self, key: str) -> float:
         """Seconds before `key` may try again (0: now)."""
-        failures = self._recent(key)
+        failures = self._failures.get(key)
+        if failures is None:
+            return 0.0
+        now = self.clock()
+        _expire(failures, now - self.window)
+        if not failures:
+            del self._failures[key]
+            return 0.0
         if len(failures) < self.limit:
             return 0.0
-        return max(0.0, failures[0] + self.window - self.clock())
+        return max(0.0, failures[0] + self.window - now)
 
     def failed(self, key: str) -> None:
-        if len(self._failures) >= self.keep and key not in self._failures:
-            self._failures.pop(next(iter(self._failures)))   # forget the oldest client
-        self._recent(key).append(self.clock())
+        now = self.clock()
+        failures = self._failures.pop(key, None) or deque()
+        _expire(failures, now - self.window)
+        failures.append(now)
+        self._failures[key] = failures              # now the most recent
+        self._sweep(now - self.window)
 
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        cutoff = self.clock() - self.window
-        while failures and failures[0] <= cutoff:
-            failures.popleft()
-        return failures
+    def __len__(self) -> int:
+        """Keys held: those with a failure in the window (at most `keep`)."""
+        return len(self._failures)
+
+    def _sweep(self, cutoff: float) -> None:
+        held = self._failures
+        while held:
+            oldest = next(iter(held))
+            if held[oldest][-1] > cutoff and len(held) <= self.keep:
+                return
+            del held[oldest]
+
+
+def _expire(failures: deque[float], cutoff: float) -> None:
+    while failures and failures[0] <= cutoff:
+        failures.popleft()
 
 
 class RequestLimits:
@@ -46,6 +73,7 @@ class RequestLimits:
     def __init__(self, per_number: int | None, number_window: float,
                  per_client: int | None, client_window: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        # None or 0: that limit is off.
         self.numbers = Attempts(per_number, number_window, clock) if per_number else None
         self.clients = Attempts(per_client, client_window, clock) if per_client else None
 

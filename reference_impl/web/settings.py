@@ -61,7 +61,7 @@ class WebSettings:
     code_window: float = 60.0                      # ... of this many seconds, per client
     # Callback requests (form and API). Per number: nobody can have a stranger's
     # phone rung over and over. Per client address: nobody can flood the PBX.
-    # None: no limit (a load benchmark measures the app, not the limiter).
+    # None (or 0): no limit (a load benchmark measures the app, not the limiter).
     callbacks_per_number: int | None = 3           # per number_window seconds
     number_window: float = 600.0
     callbacks_per_client: int | None = 30          # per client_window seconds
