@@ -313,12 +313,12 @@ def test_bad_sip_never_hurts_the_pbx_nor_live_calls(watch: Watch) -> None:
     with SippPhones(extra_args=("-trace_msg",)) as phones:
         pbx = SipPbx(deliver=events.deliver, on_message=on_message,
                      dialplan=lambda callback_id, leg, number: SipTarget(user, *phones.address))
-        peer = Peer(pbx.port)
-        try:
-            with pbx:
+        with pbx:
+            peer = Peer(pbx.port)           # after the PBX holds its port: no race for it
+            try:
                 _barrage_with_live_calls(pbx, phones, peer, events, live_call_ids, watch)
-        finally:
-            peer.close()
+            finally:
+                peer.close()
     counts = phones.counts()
     # Six calls (four live, two new), each ended by the PBX's BYE and the phone's 200.
     # The bad SIP went to the PBX alone and it passed none on (checked above with
@@ -454,14 +454,45 @@ def lone() -> Iterator[Lone]:
     pbx = SipPbx(deliver=lambda callback_id, event: None,
                  dialplan=lambda callback_id, leg, number: SipTarget(
                      "phone", *phone.getsockname()))
-    peer = Peer(pbx.port)
     try:
         with pbx:
-            assert peer.options() == 200
-            yield Lone(pbx, peer, phone)
+            peer = Peer(pbx.port)           # after the PBX holds its port: no race for it
+            try:
+                assert peer.options() == 200
+                yield Lone(pbx, peer, phone)
+            finally:
+                peer.close()
     finally:
-        peer.close()
         phone.close()
+
+
+def test_a_pbx_whose_picked_port_was_taken_meanwhile_picks_another() -> None:
+    pbx = SipPbx(deliver=lambda callback_id, event: None,
+                 dialplan=lambda callback_id, leg, number: SipTarget("phone", "127.0.0.1", 9))
+    taken = pbx.port
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", taken))          # another socket got there first
+    try:
+        with pbx:
+            assert pbx.port != taken
+            peer = Peer(pbx.port)
+            try:
+                assert peer.options() == 200
+            finally:
+                peer.close()
+    finally:
+        squatter.close()
+
+
+def test_a_pbx_told_a_port_in_use_says_so() -> None:
+    squatter = _bound()
+    try:
+        pbx = SipPbx(deliver=lambda callback_id, event: None, port=squatter.getsockname()[1],
+                     dialplan=lambda callback_id, leg, number: SipTarget("phone", "127.0.0.1", 9))
+        with pytest.raises(OSError, match="in use"):
+            pbx.start()
+    finally:
+        squatter.close()
 
 
 @pytest.mark.xfail(SENDER_DIES_ON_BAD_VIA_PORT, strict=True, reason=(

@@ -10,6 +10,7 @@ flows phone to phone and never through us.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class SipPbx:
         self.trunks = trunks
         self.host = host
         self.port = port or _free_udp_port(host)
+        self._port_chosen = not port        # ours to change if someone takes it first
         # With `on_message`, each message is told with its callback and leg.
         self.on_message = on_message
         self._call_ids: dict[str, tuple[str, str]] = {}
@@ -125,11 +127,21 @@ class SipPbx:
         from sippy.SipConf import SipConf
         from sippy.SipTransactionManager import SipTransactionManager
 
-        SipConf.my_address, SipConf.my_port = self.host, self.port
-        SipConf.my_uaname = "callback-emulator PBX"
-        self._config = {"_sip_address": self.host, "_sip_port": self.port,
-                        "_sip_logger": self._tap}
-        self._config["_sip_tm"] = SipTransactionManager(self._config, self._request)
+        # A port we picked was free when we picked it; another socket may have
+        # taken it since (the kernel hands out the same ephemeral ports): pick again.
+        for attempt in range(_BIND_ATTEMPTS):
+            SipConf.my_address, SipConf.my_port = self.host, self.port
+            SipConf.my_uaname = "callback-emulator PBX"
+            self._config = {"_sip_address": self.host, "_sip_port": self.port,
+                            "_sip_logger": self._tap}
+            try:
+                self._config["_sip_tm"] = SipTransactionManager(self._config, self._request)
+                return
+            except OSError as error:
+                if (error.errno != errno.EADDRINUSE or not self._port_chosen
+                        or attempt == _BIND_ATTEMPTS - 1):
+                    raise
+                self.port = _free_udp_port(self.host)
 
     def _stop(self) -> None:
         from sippy.CCEvents import CCEventDisconnect
@@ -302,6 +314,9 @@ class SipPbx:
 
     def _post(self, leg: _Leg, event: f.Event) -> None:
         self.deliver(leg.callback_id, event)
+
+
+_BIND_ATTEMPTS = 5
 
 
 def _free_udp_port(host: str) -> int:
