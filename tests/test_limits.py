@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reference_impl.web.limits import Attempts, RequestLimits
+import pytest
+
+from reference_impl.web.limits import Attempts, RequestLimits, RequestRefused
 
 
 class Clock:
@@ -63,15 +65,18 @@ def test_a_held_key_is_kept_while_it_is_recent() -> None:
 def test_requests_refused_by_one_limit_are_not_counted_by_either() -> None:
     clock = Clock()
     limits = RequestLimits(1, 600.0, 2, 60.0, clock)
-    assert limits.refusal("+34611111111", "10.0.0.1") is None
-    refused = limits.refusal("+34611111111", "10.0.0.1")        # the number's limit
-    assert refused is not None and refused[0] == "phone" and refused[2] == 600.0
-    assert limits.refusal("+34622222222", "10.0.0.1") is None   # the refusal was not counted
-    refused = limits.refusal("+34633333333", "10.0.0.1")        # now the address's limit
-    assert refused is not None and refused[0] == "body" and "60 s" in refused[1]
-    assert limits.refusal("+34633333333", "10.0.0.2") is None
+    limits.admit("+34611111111", "10.0.0.1")
+    with pytest.raises(RequestRefused) as refused:              # the number's limit
+        limits.admit("+34611111111", "10.0.0.1")
+    assert (refused.value.field, refused.value.wait) == ("phone", 600.0)
+    limits.admit("+34622222222", "10.0.0.1")                    # the refusal was not counted
+    with pytest.raises(RequestRefused) as refused:              # now the address's limit
+        limits.admit("+34633333333", "10.0.0.1")
+    assert refused.value.field == "body" and "60 s" in refused.value.message
+    limits.admit("+34633333333", "10.0.0.2")
 
 
 def test_a_limit_of_none_or_zero_is_off() -> None:
     limits = RequestLimits(None, 600.0, 0, 60.0, Clock())
-    assert all(limits.refusal("+34611111111", "10.0.0.1") is None for _ in range(100))
+    for _ in range(100):
+        limits.admit("+34611111111", "10.0.0.1")                # never raises

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import ApiError, JsonBase
+from .limits import RequestRefused
 from .openapi import spec
 from .validation import FieldError, check_request
 from .views import callback_view, codes_in_use, rooms_view
@@ -20,11 +21,10 @@ class Callbacks(JsonBase):
             form = check_request(data, self.app.directory, self.app.web.default_region)
         except FieldError as error:
             self.fail(400, error.message, error.field)
-        refusal = self.app.requests.refusal(form.phone, self.client())
-        if refusal is not None:
-            field, message, wait = refusal
-            raise ApiError(429, message, field, retry_after=wait)
-        callback_id = self.app.start(form)
+        try:
+            callback_id = self.app.start(form, self.client())
+        except RequestRefused as refused:
+            raise ApiError(429, refused.message, refused.field, retry_after=refused.wait) from None
         self.send({"id": callback_id, "phone": form.phone,
                    "status_page": f"/callbacks/{callback_id}",
                    "status_socket": f"/callbacks/{callback_id}/ws"}, status=201)

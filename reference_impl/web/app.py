@@ -82,8 +82,10 @@ class WebApp(tornado.web.Application):
             # Signalling messages are a few kB; chat is capped lower still.
             websocket_max_message_size=64 * 1024)
 
-    def start(self, form: CallbackForm) -> str:
-        """Start a callback; its id is unguessable, since it opens the status page."""
+    def start(self, form: CallbackForm, client: str) -> str:
+        """Start a callback for `client` (an address), within the request limits
+        (else `RequestRefused`); its id is unguessable, since it opens the status page."""
+        self.requests.admit(form.phone, client)
         return self.switchboard.request(form.as_form(), form.phone, secrets.token_urlsafe(12))
 
     def _told(self, callback_id: str, told: Told) -> None:

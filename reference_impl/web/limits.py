@@ -67,6 +67,14 @@ def _expire(failures: deque[float], cutoff: float) -> None:
         failures.popleft()
 
 
+class RequestRefused(Exception):
+    """A callback request over a limit: the field at fault, why, and how long to wait."""
+
+    def __init__(self, field: str, message: str, wait: float) -> None:
+        super().__init__(message)
+        self.field, self.message, self.wait = field, message, wait
+
+
 class RequestLimits:
     """Callback requests: per phone number and per client address, each optional."""
 
@@ -77,19 +85,18 @@ class RequestLimits:
         self.numbers = Attempts(per_number, number_window, clock) if per_number else None
         self.clients = Attempts(per_client, client_window, clock) if per_client else None
 
-    def refusal(self, phone: str, client: str) -> tuple[str, str, float] | None:
-        """(field, message, seconds to wait) if this request must wait; else it is counted."""
+    def admit(self, phone: str, client: str) -> None:
+        """Count this request, or raise `RequestRefused` (and count nothing) if it must wait."""
         if self.clients is not None and (wait := self.clients.wait(client)) > 0:
-            return ("body", f"too many callback requests from this address: try again in "
-                    f"{retry_after(wait)} s", wait)
+            raise RequestRefused("body", f"too many callback requests from this address: "
+                                 f"try again in {retry_after(wait)} s", wait)
         if self.numbers is not None and (wait := self.numbers.wait(phone)) > 0:
-            return ("phone", f"this number was asked to be called back too often: try again in "
-                    f"{_minutes(wait)}", wait)
+            raise RequestRefused("phone", f"this number was asked to be called back too often: "
+                                 f"try again in {_minutes(wait)}", wait)
         if self.clients is not None:
             self.clients.failed(client)
         if self.numbers is not None:
             self.numbers.failed(phone)
-        return None
 
 
 def _minutes(seconds: float) -> str:

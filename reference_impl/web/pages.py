@@ -17,7 +17,7 @@ import tornado.web
 from ..flow import State
 from .base import Base
 from .documents import UploadRefused, checked_upload
-from .limits import retry_after
+from .limits import RequestRefused, retry_after
 from .rooms import Room
 from .validation import FieldError, check_request
 from .views import codes_in_use, desks_view, masked, recent_callbacks, rooms_view
@@ -48,13 +48,12 @@ class FormPage(Page):
         except FieldError as error:
             self.form(data, error, status=400)
             return
-        refusal = self.app.requests.refusal(form.phone, self.client())
-        if refusal is not None:
-            field, message, wait = refusal
-            self.set_header("Retry-After", retry_after(wait))
-            self.form(data, FieldError(field, message), status=429)
+        try:
+            callback_id = self.app.start(form, self.client())
+        except RequestRefused as refused:
+            self.set_header("Retry-After", retry_after(refused.wait))
+            self.form(data, FieldError(refused.field, refused.message), status=429)
             return
-        callback_id = self.app.start(form)
         self.redirect(f"/callbacks/{callback_id}", status=303)
 
     def form(self, values: dict[str, str] | None = None, error: FieldError | None = None,
