@@ -1,4 +1,5 @@
-"""Poisson arrivals whose rate is constant within each step of a day profile.
+"""Arrivals: Poisson at a rate constant within each step of a day profile, or
+replayed from a file of recorded times.
 
 Each arrival schedules the next one on the clock (a step, not a SimPy
 process: a load run has one arrival per callback). Within a step the gaps
@@ -12,6 +13,7 @@ from bisect import bisect
 from itertools import accumulate
 from typing import Callable, Mapping
 
+from .arrival_file import ArrivalFile
 from .behaviour import Draws
 from .clock import Clock
 from .scenario import Arrivals
@@ -35,6 +37,20 @@ def segments(arrivals: Arrivals, duration: float) -> list[Segment]:
     return out
 
 
+class ServiceDraw:
+    """A service for each arrival, drawn by the scenario's weights."""
+
+    def __init__(self, services: Mapping[str, float], draws: Draws) -> None:
+        total = sum(services.values())
+        self.draws = draws
+        self._names = list(services)
+        self._bounds = list(accumulate(w / total for w in services.values()))
+
+    def __call__(self) -> str:
+        names = self._names
+        return names[min(bisect(self._bounds, self.draws.random()), len(names) - 1)]
+
+
 class PoissonArrivals:
     """Calls `arrive(service)` at each arrival, the service drawn by its weight."""
 
@@ -44,9 +60,7 @@ class PoissonArrivals:
         self.draws = draws
         self.arrive = arrive
         self.segments = segments(arrivals, arrivals.duration)
-        total = sum(services.values())
-        self._names = list(services)
-        self._bounds = list(accumulate(w / total for w in services.values()))
+        self.service = ServiceDraw(services, draws)
 
     def start(self) -> None:
         self._next(0, 0.0)
@@ -64,6 +78,27 @@ class PoissonArrivals:
             index, now = index + 1, end
 
     def _arrival(self, index: int, at: float) -> None:
-        names = self._names
-        self.arrive(names[min(bisect(self._bounds, self.draws.random()), len(names) - 1)])
+        self.arrive(self.service())
         self._next(index, at)
+
+
+class FileArrivals:
+    """Replays a file's arrivals: `arrive(service, person)` at each row's time,
+    with the scenario's weights and person where the row leaves them out."""
+
+    def __init__(self, clock: Clock, file: ArrivalFile, services: Mapping[str, float],
+                 draws: Draws, arrive: Callable[[str, str | None], None]) -> None:
+        self.clock = clock
+        self.rows = file.rows
+        self.service = ServiceDraw(services, draws)
+        self.arrive = arrive
+
+    def start(self) -> None:
+        if self.rows:
+            self.clock.later(self.rows[0].at - self.clock.now(), self._arrival, 0)
+
+    def _arrival(self, index: int) -> None:
+        row = self.rows[index]
+        self.arrive(row.service or self.service(), row.person)
+        if index + 1 < len(self.rows):
+            self.clock.later(self.rows[index + 1].at - row.at, self._arrival, index + 1)

@@ -30,7 +30,7 @@ from .pbx import SimPbx
 from .rooms import RoomServers
 from .network import RoomSessions
 from .scenario import Scenario
-from .arrivals import PoissonArrivals
+from .arrivals import FileArrivals, PoissonArrivals
 
 
 Deliver = Callable[[str, f.Event], None]
@@ -263,9 +263,11 @@ class Simulation:
             self._request(i + 1, spec.service, self.scenario.person(spec.person),
                           spec.number, spec.name)
 
-    def _arrival(self, service: str) -> None:
+    def _arrival(self, person: b.PersonProfile, service: str, row_person: str | None = None) -> None:
+        """One arrival: `row_person` names the profile a file's row gives, if any."""
         self._arrived += 1
-        self._request(self._arrived, service, self._arrival_person, None)
+        self._request(self._arrived, service,
+                      person if row_person is None else self.scenario.person(row_person), None)
 
     # -- running -------------------------------------------------------------
 
@@ -275,9 +277,12 @@ class Simulation:
         arrivals = self.scenario.arrivals
         if arrivals is not None:
             services = arrivals.services or {code: 1.0 for code in self.scenario.services}
-            self._arrival_person: b.PersonProfile = self.scenario.person(arrivals.person)
-            PoissonArrivals(self.clock, arrivals, services, self.streams["arrivals"],
-                            self._arrival).start()
+            arrive = partial(self._arrival, self.scenario.person(arrivals.person))
+            source = (PoissonArrivals(self.clock, arrivals, services, self.streams["arrivals"],
+                                      arrive) if arrivals.file is None else
+                      FileArrivals(self.clock, arrivals.file, services, self.streams["arrivals"],
+                                   arrive))
+            source.start()
         if self.warmup > 0:
             self.env.timeout(self.warmup).callbacks.append(lambda _: self._end_warmup())
         if self.collector.interval > 0:

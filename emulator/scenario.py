@@ -18,6 +18,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
                       ValidationError, ValidationInfo, model_validator)
 
 from . import behaviour as b
+from .arrival_file import ArrivalFile, read_arrivals
 from .rooms.capacity import TWO_WAY_FACTOR
 from .units import parse_bitrate, parse_duration, parse_rate, parse_size
 from reference_impl.flow import Notice, Outcome
@@ -368,9 +369,19 @@ class RateStep(Strict):
     rate: Rate
 
 
+def _arrival_file(value: object, info: ValidationInfo) -> ArrivalFile:
+    if isinstance(value, ArrivalFile):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("give the path of a CSV file (relative to the scenario)")
+    return read_arrivals((info.context or {}).get("base", Path(".")) / value)
+
+
 class Arrivals(Strict):
     rate: Rate | None = None
     profile: Annotated[list[RateStep], Field(min_length=1)] | None = None
+    # Recorded traffic: a CSV of times (emulator/arrival_file.py), replayed as it is.
+    file: Annotated[ArrivalFile, BeforeValidator(_arrival_file)] | None = None
     services: dict[str, Annotated[float, Field(gt=0)]] | None = None
     person: PersonRef = "prompt"
     duration: Duration
@@ -378,8 +389,12 @@ class Arrivals(Strict):
 
     @model_validator(mode="after")
     def _one_rate(self) -> "Arrivals":
-        if (self.rate is None) == (self.profile is None):
-            raise ValueError("give either 'rate' or 'profile'")
+        if sum(x is not None for x in (self.rate, self.profile, self.file)) != 1:
+            raise ValueError("give one of 'rate', 'profile' or 'file'")
+        if self.file is not None and self.file.rows[-1].at >= self.duration:
+            last = self.file.rows[-1]
+            raise ValueError(f"{self.file.path}:{last.line}: an arrival at {last.at:g} s, "
+                             f"past the duration ({self.duration:g} s)")
         return self
 
 
@@ -545,6 +560,9 @@ def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Pa
     hint = _hint(first["type"])
     if key.startswith("network.") and first["type"] == "value_error":
         hint = "bit rates take kbit/s, Mbit/s or Gbit/s (256kbit/s), sizes bytes (200B, 64kB), durations units (20ms)"
+    if key == "arrivals.file" and first["type"] == "value_error":
+        hint = ("a header row (at, and service and person if wanted), then a row per "
+                "callback; at: 3600, 1h or 08:15:00")
     return ScenarioError(str(path), line, key, message, hint)
 
 
@@ -616,6 +634,15 @@ def _check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path
                 fail(("arrivals", "services", code), f"unknown service {code!r}",
                      _suggest(code, list(s.services)))
         person(s.arrivals.person, ("arrivals", "person"))
+        for row in s.arrivals.file.rows if s.arrivals.file else ():
+            where = f"{s.arrivals.file.path}:{row.line}"      # type: ignore[union-attr]
+            if row.service is not None and row.service not in s.services:
+                fail(("arrivals", "file"), f"{where}: unknown service {row.service!r}",
+                     _suggest(row.service, list(s.services)))
+            known = set(s.profiles.people) | set(b.PEOPLE)
+            if row.person is not None and row.person not in known:
+                fail(("arrivals", "file"), f"{where}: unknown person profile {row.person!r}",
+                     _suggest(row.person, sorted(known)))
     templates = sorted({service.room_template for service in s.services.values()})
     for i, template in enumerate(s.rooms.two_way if isinstance(s.rooms.two_way, list) else []):
         if template not in templates:
