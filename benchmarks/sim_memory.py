@@ -59,7 +59,7 @@ def child(callbacks: int, seed: int, keep_records: str) -> None:
     sys.path.insert(0, str(HERE))
     import simpy  # noqa: F401
     import numpy  # noqa: F401
-    from emulator import engine
+    from emulator.drivers import simulation as engine
     from emulator.scenario import loads
     import sim_speed
 

@@ -6,10 +6,10 @@ Three figures, measured in one run, on one machine, with the same load:
 1. The product: a load scenario (Poisson arrivals of typical people, three
    centres of typical agents with failover, enough terminals, trunks, codes and
    room slots that nothing is starved) run through
-   ``emulator.engine.Simulation``: the whole flow of ``reference_impl`` under
-   SimPy, as ``callback-emu load`` runs it (every metric streamed, no record
-   kept). ``--keep-records yes`` keeps every record and timeline instead, as a
-   QA run does.
+   ``emulator.drivers.simulation.Simulation``: the whole flow of
+   ``reference_impl`` under SimPy, as ``callback-emu load`` runs it (every
+   metric streamed, no record kept). ``--keep-records yes`` keeps every record
+   and timeline instead, as a QA run does.
 2. The ceiling of SimPy: a bare SimPy model of the same flow, written below
    (``BareFlow``): a person process (post-dial delay, then busy, invalid,
    declines or rings, its answer racing the person ring timer; patience racing
@@ -41,35 +41,38 @@ Goal (the issue): the product at >= 1/2 of the bare SimPy model's speed and
     .venv/bin/python benchmarks/sim_speed.py --json out.json
     .venv/bin/python benchmarks/sim_speed.py --profile 20000       # cProfile of the product only
 
-Needs the project's virtualenv and Ciw (``pip install ciw``); ``--no-ciw``
-skips the Ciw reference.
+Needs the project's virtualenv and, for the third figure, Ciw (the ``bench``
+extra: ``make bench``). Without Ciw the script says so in one line and skips
+that reference; ``--no-ciw`` skips it on purpose.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
-import inspect
-import json
+import importlib.util
 import math
-import os
-import platform
 import random
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import simpy
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import simpy  # noqa: E402
+
+import harness  # noqa: E402
+from harness import ROOT  # noqa: E402
 
 GOAL_VS_BARE = 0.5           # product / bare SimPy model
 GOAL_VS_CIW = 3.0            # product / Ciw M/M/c
 DEFAULT_CALLBACKS = 40_000   # the whole default run takes ~1.5 minutes here
+CIW_MISSING = ("sim_speed: Ciw is not installed, so the Ciw reference is skipped; "
+               "install it with `make bench` (pip install -e '.[bench]')")
 
 # -- the load, shared by the scenario and the bare model ---------------------
 
@@ -86,8 +89,8 @@ SERVICES: dict[str, tuple[float, tuple[str, ...]]] = {
 TRUNKS = 2000                # ~600 legs up at once at this load
 ROOM_SERVERS, ROOMS_PER_SERVER = 4, 250   # ~300 rooms open at once
 
-# The built-in profiles the scenario names (emulator/behaviour.py), and the
-# PBX and room defaults (emulator/scenario.py), written out for the bare model.
+# The built-in profiles the scenario names (emulator/models/people.py), and the
+# PBX and room defaults (emulator/scenario/), written out for the bare model.
 PERSON = dict(invalid=0.01, busy=0.05, reject=0.03, answer=0.85,
               answer_median=6.0, answer_sigma=0.6, reject_delay=3.0, patience=90.0)
 AGENT = dict(busy=0.05, answer=0.95, pickup_median=4.0, pickup_sigma=0.5,
@@ -124,20 +127,21 @@ arrivals:
 
 def check_profiles() -> None:
     """Refuse to run if the built-in profiles moved away from what the bare model copies."""
-    from emulator import behaviour as b
+    from emulator.models import distributions as d
+    from emulator.models import people as b
     person, agent = b.PEOPLE["typical"], b.AGENTS["typical"]
     same = (person.invalid_probability == PERSON["invalid"]
             and person.busy_probability == PERSON["busy"]
             and person.reject_probability == PERSON["reject"]
             and person.answer_probability == PERSON["answer"]
-            and person.answer_delay == b.LogNormal(PERSON["answer_median"], PERSON["answer_sigma"])
-            and person.reject_delay == b.Fixed(PERSON["reject_delay"])
+            and person.answer_delay == d.LogNormal(PERSON["answer_median"], PERSON["answer_sigma"])
+            and person.reject_delay == d.Fixed(PERSON["reject_delay"])
             and person.patience == PERSON["patience"] and person.talk_time is None
             and agent.busy_probability == AGENT["busy"]
             and agent.answer_probability == AGENT["answer"]
-            and agent.pickup_delay == b.LogNormal(AGENT["pickup_median"], AGENT["pickup_sigma"])
-            and agent.talk_time == b.Exponential(AGENT["talk_mean"])
-            and agent.code_entry_delay == b.Uniform(AGENT["code_low"], AGENT["code_high"]))
+            and agent.pickup_delay == d.LogNormal(AGENT["pickup_median"], AGENT["pickup_sigma"])
+            and agent.talk_time == d.Exponential(AGENT["talk_mean"])
+            and agent.code_entry_delay == d.Uniform(AGENT["code_low"], AGENT["code_high"]))
     if not same:
         raise SystemExit("the built-in 'typical' profiles changed: update PERSON/AGENT in "
                          "benchmarks/sim_speed.py so the bare model stays the same flow")
@@ -145,37 +149,44 @@ def check_profiles() -> None:
 
 # -- 1. the product ----------------------------------------------------------
 
-class _Closed:
+class ClosedCounter:
     """Counts the callbacks the switchboard closes (works with or without records)."""
 
     def __init__(self) -> None:
         self.count = 0
 
     def closed(self, record: object) -> None:
+        """The switchboard's observer hook: one more callback closed."""
         self.count += 1
 
 
 def load_scenario(callbacks: int, seed: int = 1) -> Any:
+    """The load scenario, parsed by the product's own loader."""
     from emulator.scenario import loads
     return loads(scenario_yaml(callbacks, seed)).scenario
 
 
-def run_product(scenario: Any, keep_records: str = "default") -> dict[str, Any]:
-    """One timed `simulate` of the scenario; `keep_records` 'yes'/'no' goes through
-    `Simulation(keep_records=...)` where the engine has it, 'default' calls `simulate`."""
-    from emulator import engine
-    closed = _Closed()
-    gc.collect()
+def simulate_counted(scenario: Any, keep_records: str = "default") -> tuple[Any, int, float]:
+    """One timed run of the scenario: its `SimResult`, the callbacks closed, the wall seconds.
+
+    `keep_records` 'yes'/'no' goes through `Simulation(keep_records=...)`;
+    'default' calls `simulate` as is.
+    """
+    from emulator.drivers.simulation import Simulation, simulate
+    closed = ClosedCounter()
     start = time.perf_counter()
     if keep_records == "default":
-        result = engine.simulate(scenario, observers=[closed])
+        result = simulate(scenario, observers=[closed])
     else:
-        if "keep_records" not in inspect.signature(engine.Simulation).parameters:
-            raise SystemExit("this engine's Simulation has no keep_records")
-        result = engine.Simulation(scenario, observers=[closed],
-                                   keep_records=keep_records == "yes").run()
+        result = Simulation(scenario, observers=[closed], keep_records=keep_records == "yes").run()
     wall = time.perf_counter() - start
-    count = closed.count or len(result.records)
+    return result, closed.count or len(result.records), wall
+
+
+def run_product(scenario: Any, keep_records: str = "default") -> dict[str, Any]:
+    """One timed run of the product and what it found (outcomes, occupancy)."""
+    gc.collect()
+    result, count, wall = simulate_counted(scenario, keep_records)
     metrics = result.metrics
     outcomes = {k.removeprefix("outcomes."): v for k, v in metrics.items()
                 if k.startswith("outcomes.") and v}
@@ -218,8 +229,8 @@ class BareFlow:
             cum.append(total)
         self._services = [(c / total, SERVICES[n][1]) for c, n in zip(cum, names)]
 
-    # arrivals
     def arrivals(self, duration: float):  # type: ignore[no-untyped-def]
+        """The arrivals: Poisson at RATE for `duration` seconds, each to a service's route."""
         env, rng, timeout = self.env, self.rng, self.env.timeout
         now = 0.0
         while True:
@@ -236,8 +247,8 @@ class BareFlow:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         self.ended += 1
 
-    # the person's leg and the flow around it
     def callback(self, route: tuple[str, ...]):  # type: ignore[no-untyped-def]
+        """One callback: the person's leg, and the flow around it."""
         env, rng, timeout = self.env, self.rng, self.env.timeout
         p = PERSON
         if self.trunks.level < 1:
@@ -290,8 +301,8 @@ class BareFlow:
         finally:
             self.trunks.put(1)
 
-    # the agent's legs: centres in order, terminals within a centre
     def agent(self, route: tuple[str, ...], bridged: simpy.Event):  # type: ignore[no-untyped-def]
+        """The agent's legs: centres in order, terminals within a centre."""
         env, rng, timeout = self.env, self.rng, self.env.timeout
         a = AGENT
         for index, centre in enumerate(route):
@@ -372,11 +383,14 @@ class BareFlow:
         return delete
 
 
+
+
 def run_bare(callbacks: int, seed: int = 1, rooms: bool = True,
-             env_class: type[simpy.Environment] = simpy.Environment) -> dict[str, Any]:
+             env: simpy.Environment | None = None) -> dict[str, Any]:
+    """One timed run of the bare model (on `env`, a fresh environment by default)."""
     gc.collect()
     start = time.perf_counter()
-    env = env_class()
+    env = env if env is not None else simpy.Environment()
     model = BareFlow(env, seed, rooms)
     env.process(model.arrivals(callbacks / RATE))
     env.run()
@@ -393,7 +407,13 @@ def run_bare(callbacks: int, seed: int = 1, rooms: bool = True,
 
 # -- 3. Ciw on an M/M/c of equal load ----------------------------------------
 
+def ciw_installed() -> bool:
+    """Whether Ciw can be imported (it comes with the `bench` extra)."""
+    return importlib.util.find_spec("ciw") is not None
+
+
 def run_ciw(customers: int, servers: int, mean_service: float, seed: int = 1) -> dict[str, Any]:
+    """One timed Ciw M/M/c run of `customers` customers at the same arrival rate."""
     import ciw
     network = ciw.create_network(
         arrival_distributions=[ciw.dists.Exponential(rate=RATE)],
@@ -437,71 +457,46 @@ def run_empty_events(events: int, chains: int = 1000, seed: int = 1) -> dict[str
 
 # -- events per callback -----------------------------------------------------
 
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that tells how many events went on its queue.
+def events_scheduled(env: simpy.Environment) -> int:
+    """How many events went on a SimPy environment's queue so far.
 
-    Every entry of the queue takes the next number of `_eid`, whoever puts it
-    there: `schedule` for SimPy's own events, `SimClock.later` for the
-    product's steps (emulator/clock.py), which bypass both `schedule` and
-    `step`. So the count is read from `_eid` once the run is over.
+    Every entry of the queue takes the next number of SimPy's event-id
+    counter, whoever puts it there: `schedule` for SimPy's own events,
+    `SimClock.later` for the product's steps (emulator/drivers/clock.py),
+    which bypass both `schedule` and `step`. SimPy has no public count, so
+    the counter is read once the run is over.
     """
-
-    last: "CountingEnvironment | None" = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        CountingEnvironment.last = self
-
-    @classmethod
-    def scheduled(cls) -> int:
-        assert cls.last is not None
-        return next(cls.last._eid)      # type: ignore[attr-defined]
+    return next(env._eid)      # type: ignore[attr-defined]
 
 
 def count_events(callbacks: int, seed: int) -> dict[str, float]:
     """SimPy events per callback (untimed runs), product and bare."""
-    from emulator import engine
-    out: dict[str, float] = {}
-    saved = engine.simpy.Environment
-    engine.simpy.Environment = CountingEnvironment   # type: ignore[misc]
-    try:
-        result = run_product(load_scenario(callbacks, seed))
-    finally:
-        engine.simpy.Environment = saved             # type: ignore[misc]
-    out["product"] = CountingEnvironment.scheduled() / result["callbacks"]
+    from emulator.drivers.simulation import Simulation
+    closed = ClosedCounter()
+    simulation = Simulation(load_scenario(callbacks, seed), observers=[closed])
+    result = simulation.run()
+    out = {"product": events_scheduled(simulation.env) / (closed.count or len(result.records))}
     for label, rooms in (("bare", True), ("bare_core", False)):
-        bare = run_bare(callbacks, seed, rooms, CountingEnvironment)
-        out[label] = CountingEnvironment.scheduled() / bare["callbacks"]
+        env = simpy.Environment()
+        bare = run_bare(callbacks, seed, rooms, env)
+        out[label] = events_scheduled(env) / bare["callbacks"]
     return out
-
-
-# -- the machine -------------------------------------------------------------
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for name in ("simpy", "numpy", "ciw"):
-        try:
-            module = __import__(name)
-            versions[name] = getattr(module, "__version__", "?")
-        except ImportError:
-            versions[name] = None
-    return {"python": f"{platform.python_implementation()} {platform.python_version()}",
-            "platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(),
-            "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            **versions}
 
 
 # -- profile -----------------------------------------------------------------
 
+def profile_area(filename: str, name: str) -> str:
+    """Where a profiled function belongs: a file of the repository or a package, or a C function."""
+    if filename == "~":
+        return "numpy (C methods)" if "numpy" in name else name
+    path = Path(filename)
+    if "site-packages" in filename:
+        return f"{path.parent.name}/{path.name}"
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else filename
+
+
 def profile(callbacks: int, seed: int, top: int) -> None:
+    """cProfile one run of the product: the top functions, then the time by area."""
     import cProfile
     import pstats
     scenario = load_scenario(callbacks, seed)
@@ -514,24 +509,64 @@ def profile(callbacks: int, seed: int, top: int) -> None:
           f"({result['wall_s']:.1f} s under the profiler)\n")
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(top)
-    # The same time by area: a Python file, or a C function by its name.
     areas: dict[str, float] = {}
     for (filename, _, name), row in stats.stats.items():  # type: ignore[attr-defined]
-        tottime = row[2]
-        if filename == "~":
-            area = "numpy (C methods)" if "numpy" in name else name
-        else:
-            path = Path(filename)
-            area = (f"{path.parent.name}/{path.name}" if "site-packages" in filename
-                    else str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else filename)
-        areas[area] = areas.get(area, 0.0) + tottime
+        area = profile_area(filename, name)
+        areas[area] = areas.get(area, 0.0) + row[2]       # tottime
     total = sum(areas.values())
     print(f"tottime by area (of {total:.1f} s):")
     for area, seconds in sorted(areas.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {seconds:6.2f} s  {seconds / total:5.1%}  {area}")
 
 
-# -- main --------------------------------------------------------------------
+# -- the timed runs ----------------------------------------------------------
+
+@dataclass
+class Runs:
+    """Every timed run of one benchmark, by what ran."""
+
+    servers: int = TERMINALS * len(CENTRES)
+    mean_service: float = 0.0
+    product: list[dict[str, Any]] = field(default_factory=list)
+    bare: list[dict[str, Any]] = field(default_factory=list)
+    core: list[dict[str, Any]] = field(default_factory=list)
+    ciw: list[dict[str, Any]] = field(default_factory=list)
+    empty: list[dict[str, Any]] = field(default_factory=list)
+
+
+def warm_up(n: int, seed: int, keep_records: str, use_ciw: bool, runs: Runs) -> None:
+    """A smaller run of each before the timed ones; the M/M/c's load from the bare model's."""
+    warm = max(2000, n // 10)
+    run_product(load_scenario(warm, seed), keep_records)
+    bare_warm = run_bare(warm, seed)
+    run_bare(warm, seed, rooms=False)
+    runs.mean_service = bare_warm["terminal_seconds_per_callback"]
+    if use_ciw:
+        run_ciw(warm, runs.servers, runs.mean_service, seed)
+    run_empty_events(100_000)
+
+
+def timed_runs(n: int, seed: int, repeats: int, keep_records: str, use_ciw: bool) -> Runs:
+    """The warm-up, then `repeats` interleaved timed runs of each, one line per round."""
+    runs = Runs()
+    scenario = load_scenario(n, seed)
+    warm_up(n, seed, keep_records, use_ciw, runs)
+    for i in range(repeats):
+        runs.product.append(run_product(scenario, keep_records))
+        runs.bare.append(run_bare(n, seed))
+        runs.core.append(run_bare(n, seed, rooms=False))
+        if i == 0:   # the load of the M/M/c: terminal-seconds per callback at full size
+            runs.mean_service = runs.bare[0]["terminal_seconds_per_callback"]
+        if use_ciw:
+            runs.ciw.append(run_ciw(n, runs.servers, runs.mean_service, seed))
+        runs.empty.append(run_empty_events(20 * n))
+        print(f"  run {i + 1}: product {runs.product[-1]['per_s']:,.0f}/s, "
+              f"bare {runs.bare[-1]['per_s']:,.0f}/s, bare core {runs.core[-1]['per_s']:,.0f}/s"
+              + (f", Ciw {runs.ciw[-1]['per_s']:,.0f}/s" if runs.ciw else ""), flush=True)
+    return runs
+
+
+# -- the figures -------------------------------------------------------------
 
 def own_code_us(per_s: float, events: float, empty_per_s: float) -> float:
     """Microseconds a callback spends outside SimPy's loop: all of its time,
@@ -539,152 +574,164 @@ def own_code_us(per_s: float, events: float, empty_per_s: float) -> float:
     return 1e6 / per_s - events * 1e6 / empty_per_s
 
 
-def _median(runs: list[dict[str, Any]]) -> float:
-    return statistics.median(r["per_s"] for r in runs)
+def figures(runs: Runs, events: dict[str, float]) -> dict[str, Any]:
+    """The medians, the ratios, the goals and what the events per callback imply."""
+    median = harness.median_of
+    fig: dict[str, float | None] = {"product": median(runs.product), "bare": median(runs.bare),
+                                    "bare_core": median(runs.core),
+                                    "ciw": median(runs.ciw) if runs.ciw else None,
+                                    "simpy_empty_events": median(runs.empty)}
+    product, ciw = fig["product"] or 0.0, fig["ciw"]
+    vs_ciw = product / ciw if ciw else None
+    out: dict[str, Any] = {
+        "per_s": fig, "vs_bare": product / median(runs.bare), "vs_core": product / median(runs.core),
+        "vs_ciw": vs_ciw, "ceiling": None, "own": {}, "budget": None}
+    out["ok_bare"] = out["vs_bare"] >= GOAL_VS_BARE
+    out["ok_ciw"] = vs_ciw is not None and vs_ciw >= GOAL_VS_CIW
+    if events:
+        empty = median(runs.empty)
+        # The most any SimPy-driven model with the product's events could do,
+        # even if its own code cost nothing: why 3 x Ciw is out of reach.
+        out["ceiling"] = empty / events["product"]
+        out["own"] = {name: own_code_us(fig[name], events[name], empty)   # type: ignore[arg-type]
+                      for name in ("product", "bare")}
+        if ciw:
+            out["budget"] = own_code_us(GOAL_VS_CIW * ciw, events["product"], empty)
+    return out
 
 
-def _fmt_outcomes(outcomes: dict[str, float]) -> str:
+def fmt_outcomes(outcomes: dict[str, float]) -> str:
+    """Outcome fractions, the most frequent first."""
     return ", ".join(f"{k} {v:.3f}" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1]))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--callbacks", type=int, default=DEFAULT_CALLBACKS,
-                        help=f"callbacks (expected arrivals) per timed run (default {DEFAULT_CALLBACKS:,})")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (median; default 3)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep-records", choices=("default", "yes", "no"), default="no",
-                        help="'no' (the default) runs as `callback-emu load` does, statistics "
-                             "streamed; 'yes' keeps every record and timeline, as a QA run does; "
-                             "'default' calls simulate() as is")
-    parser.add_argument("--no-ciw", action="store_true", help="skip the Ciw reference")
-    parser.add_argument("--no-events", action="store_true", help="skip counting events per callback")
-    parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
-    parser.add_argument("--profile", type=int, metavar="N",
-                        help="only cProfile simulate on N callbacks and print the top functions")
-    parser.add_argument("--top", type=int, default=15, help="functions shown by --profile")
-    args = parser.parse_args(argv)
+# -- the report --------------------------------------------------------------
 
-    check_profiles()
-    if args.profile:
-        profile(args.profile, args.seed, args.top)
-        return 0
-
-    n, seed = args.callbacks, args.seed
-    info = machine()
-    command = " ".join([".venv/bin/python benchmarks/sim_speed.py", f"--callbacks {n}",
-                        f"--repeats {args.repeats}", f"--seed {seed}"]
-                       + ([f"--keep-records {args.keep_records}"] if args.keep_records != "no" else [])
-                       + (["--no-ciw"] if args.no_ciw else []))
-    print(f"simulation speed: {n:,} callbacks per run at {RATE:g}/s, "
-          f"{len(CENTRES)} centres x {TERMINALS} terminals, {TRUNKS} trunks; "
-          f"median of {args.repeats} after a warm-up", flush=True)
-
-    scenario = load_scenario(n, seed)
-    warm = max(2000, n // 10)
-    run_product(load_scenario(warm, seed), args.keep_records)
-    bare_warm = run_bare(warm, seed)
-    run_bare(warm, seed, rooms=False)
-    servers = TERMINALS * len(CENTRES)
-    mean_service = bare_warm["terminal_seconds_per_callback"]
-    if not args.no_ciw:
-        run_ciw(warm, servers, mean_service, seed)
-
-    product: list[dict[str, Any]] = []
-    bare: list[dict[str, Any]] = []
-    core: list[dict[str, Any]] = []
-    ciw_runs: list[dict[str, Any]] = []
-    empty: list[dict[str, Any]] = []
-    run_empty_events(100_000)
-    for i in range(args.repeats):
-        product.append(run_product(scenario, args.keep_records))
-        bare.append(run_bare(n, seed))
-        core.append(run_bare(n, seed, rooms=False))
-        if i == 0:   # the load of the M/M/c: terminal-seconds per callback at full size
-            mean_service = bare[0]["terminal_seconds_per_callback"]
-        if not args.no_ciw:
-            ciw_runs.append(run_ciw(n, servers, mean_service, seed))
-        empty.append(run_empty_events(20 * n))
-        print(f"  run {i + 1}: product {product[-1]['per_s']:,.0f}/s, bare {bare[-1]['per_s']:,.0f}/s, "
-              f"bare core {core[-1]['per_s']:,.0f}/s"
-              + (f", Ciw {ciw_runs[-1]['per_s']:,.0f}/s" if ciw_runs else ""), flush=True)
-
-    events = {} if args.no_events else count_events(min(n, 10_000), seed)
-
-    ciw_per_s = _median(ciw_runs) if ciw_runs else None
-    fig: dict[str, float | None] = {"product": _median(product), "bare": _median(bare),
-                                    "bare_core": _median(core), "ciw": ciw_per_s,
-                                    "simpy_empty_events": _median(empty)}
-    product_per_s = _median(product)
-    vs_bare = product_per_s / _median(bare)
-    vs_core = product_per_s / _median(core)
-    vs_ciw = product_per_s / ciw_per_s if ciw_per_s else None
-    ok_bare, ok_ciw = vs_bare >= GOAL_VS_BARE, (vs_ciw is not None and vs_ciw >= GOAL_VS_CIW)
-
-    p0, b0 = product[0], bare[0]
-    print()
-    api = ("simulate()" if args.keep_records == "default"
-           else f"Simulation(keep_records={args.keep_records == 'yes'})")
-    print(f"product    {api}: {fig['product']:>9,.0f} callbacks/s   "
-          f"({p0['callbacks']:,} callbacks in {statistics.median(r['wall_s'] for r in product):.2f} s; "
+def print_speeds(runs: Runs, fig: dict[str, Any], keep_records: str) -> None:
+    """The product's and the references' speeds, the ratios and the goals."""
+    per_s, p0, b0 = fig["per_s"], runs.product[0], runs.bare[0]
+    api = ("simulate()" if keep_records == "default"
+           else f"Simulation(keep_records={keep_records == 'yes'})")
+    print(f"product    {api}: {per_s['product']:>9,.0f} callbacks/s   "
+          f"({p0['callbacks']:,} callbacks in {statistics.median(r['wall_s'] for r in runs.product):.2f} s; "
           f"records kept: {p0['records_kept']:,})")
-    print(f"reference  bare SimPy, same flow: {fig['bare']:>9,.0f} callbacks/s   "
-          f"({b0['callbacks']:,} callbacks in {statistics.median(r['wall_s'] for r in bare):.2f} s)")
-    print(f"           bare SimPy, no room/code entry: {fig['bare_core']:,.0f} callbacks/s")
-    if ciw_per_s:
-        print(f"reference  Ciw M/M/c:      {ciw_per_s:>9,.0f} customers/s   "
-              f"(lambda {RATE:g}/s, c = {servers}, mean service {mean_service:.1f} s, "
-              f"{ciw_runs[0]['customers']:,} customers)")
-    print(f"ratio      product / bare SimPy: {vs_bare:.2f}   (vs bare core: {vs_core:.2f})")
-    if vs_ciw is not None:
-        print(f"ratio      product / Ciw:        {vs_ciw:.2f}")
-    print(f"goal       product >= {GOAL_VS_BARE:g} x bare SimPy: {'MET' if ok_bare else 'NOT MET'}; "
+    print(f"reference  bare SimPy, same flow: {per_s['bare']:>9,.0f} callbacks/s   "
+          f"({b0['callbacks']:,} callbacks in {statistics.median(r['wall_s'] for r in runs.bare):.2f} s)")
+    print(f"           bare SimPy, no room/code entry: {per_s['bare_core']:,.0f} callbacks/s")
+    if per_s["ciw"]:
+        print(f"reference  Ciw M/M/c:      {per_s['ciw']:>9,.0f} customers/s   "
+              f"(lambda {RATE:g}/s, c = {runs.servers}, mean service {runs.mean_service:.1f} s, "
+              f"{runs.ciw[0]['customers']:,} customers)")
+    print(f"ratio      product / bare SimPy: {fig['vs_bare']:.2f}   (vs bare core: {fig['vs_core']:.2f})")
+    if fig["vs_ciw"] is not None:
+        print(f"ratio      product / Ciw:        {fig['vs_ciw']:.2f}")
+    print(f"goal       product >= {GOAL_VS_BARE:g} x bare SimPy: {'MET' if fig['ok_bare'] else 'NOT MET'}; "
           f">= {GOAL_VS_CIW:g} x Ciw: "
-          + ("not measured" if vs_ciw is None else ("MET" if ok_ciw else "NOT MET")))
-    ceiling, own = None, {}
-    if events:
-        print(f"events     SimPy events per callback: product {events['product']:.1f}, "
-              f"bare {events['bare']:.1f}, bare core {events['bare_core']:.1f}")
-        # The most any SimPy-driven model with the product's events could do,
-        # even if its own code cost nothing: why 3 x Ciw is out of reach.
-        ceiling = _median(empty) / events["product"]
-        print(f"ceiling    SimPy alone, empty events: {_median(empty):,.0f}/s; at "
-              f"{events['product']:.1f} events per callback that is at most {ceiling:,.0f} callbacks/s")
-        own = {name: own_code_us(fig[name], events[name], _median(empty))   # type: ignore[arg-type]
-               for name in ("product", "bare")}
-        if ciw_per_s:
-            goal = GOAL_VS_CIW * ciw_per_s
-            budget = own_code_us(goal, events["product"], _median(empty))
-            print(f"budget     3 x Ciw = {goal:,.0f} callbacks/s = {1e6 / goal:.1f} us a callback; "
-                  f"SimPy's own {events['product']:.1f} events leave {budget:.1f} us for the model's code. "
-                  f"Its code takes {own['product']:.1f} us; the bare model's, {own['bare']:.1f} us")
-    print(f"same flow? outcomes, product: {_fmt_outcomes(p0['outcomes'])}")
-    print(f"                     bare:    {_fmt_outcomes(b0['outcomes'])}")
+          + ("not measured" if fig["vs_ciw"] is None else ("MET" if fig["ok_ciw"] else "NOT MET")))
+
+
+def print_events(fig: dict[str, Any], events: dict[str, float]) -> None:
+    """Events per callback, SimPy's ceiling, and the time 3x Ciw leaves for a model's code."""
+    if not events:
+        return
+    empty, ciw = fig["per_s"]["simpy_empty_events"], fig["per_s"]["ciw"]
+    print(f"events     SimPy events per callback: product {events['product']:.1f}, "
+          f"bare {events['bare']:.1f}, bare core {events['bare_core']:.1f}")
+    print(f"ceiling    SimPy alone, empty events: {empty:,.0f}/s; at "
+          f"{events['product']:.1f} events per callback that is at most {fig['ceiling']:,.0f} callbacks/s")
+    if ciw:
+        goal, own = GOAL_VS_CIW * ciw, fig["own"]
+        print(f"budget     3 x Ciw = {goal:,.0f} callbacks/s = {1e6 / goal:.1f} us a callback; "
+              f"SimPy's own {events['product']:.1f} events leave {fig['budget']:.1f} us for the model's code. "
+              f"Its code takes {own['product']:.1f} us; the bare model's, {own['bare']:.1f} us")
+
+
+def print_checks(runs: Runs, info: dict[str, Any], command: str) -> None:
+    """That the bare model is the same flow, the machine, and how to run this again."""
+    p0, b0 = runs.product[0], runs.bare[0]
+    print(f"same flow? outcomes, product: {fmt_outcomes(p0['outcomes'])}")
+    print(f"                     bare:    {fmt_outcomes(b0['outcomes'])}")
     print(f"           busy-terminal seconds per callback: product "
           f"{p0['terminal_seconds_per_callback']:.1f}, bare {b0['terminal_seconds_per_callback']:.1f} "
-          f"(x {RATE:g}/s = the busy terminals, of {servers}); "
+          f"(x {RATE:g}/s = the busy terminals, of {runs.servers}); "
           f"trunks at most {p0['trunk_occupancy_max']:.0%} used")
     print(f"machine    {info['python']}, simpy {info['simpy']}, numpy {info['numpy']}, ciw {info['ciw']}; "
           f"{info['cpu']}, {info['cpus']} CPUs, load average at start "
           f"{' '.join(f'{x:.2f}' for x in info['loadavg_at_start'] or [])}")
     print(f"command    {command}")
 
+
+def json_doc(args: Any, runs: Runs, fig: dict[str, Any], events: dict[str, float],
+             info: dict[str, Any], command: str) -> dict[str, Any]:
+    """Every figure and every run, for `--json`."""
+    return {"callbacks": args.callbacks, "repeats": args.repeats, "seed": args.seed,
+            "rate_per_s": RATE, "terminals": runs.servers, "trunks": TRUNKS,
+            "keep_records": args.keep_records, "figures_per_s": fig["per_s"],
+            "ratios": {"product_vs_bare": fig["vs_bare"], "product_vs_bare_core": fig["vs_core"],
+                       "product_vs_ciw": fig["vs_ciw"]},
+            "goal": {"vs_bare": GOAL_VS_BARE, "vs_ciw": GOAL_VS_CIW, "met_vs_bare": fig["ok_bare"],
+                     "met_vs_ciw": fig["ok_ciw"] if fig["vs_ciw"] is not None else None},
+            "events_per_callback": events, "simpy_ceiling_callbacks_per_s": fig["ceiling"],
+            "own_code_us_per_callback": fig["own"] if events else None,
+            "ciw_installed": ciw_installed(),
+            "runs": {"product": runs.product, "bare": runs.bare, "bare_core": runs.core,
+                     "ciw": runs.ciw, "empty_events": runs.empty},
+            "machine": info, "command": command}
+
+
+# -- main --------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> Any:
+    """The command line."""
+    parser = harness.make_parser(__doc__, seed=True)
+    parser.add_argument("--callbacks", type=int, default=DEFAULT_CALLBACKS,
+                        help=f"callbacks (expected arrivals) per timed run (default {DEFAULT_CALLBACKS:,})")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (median; default 3)")
+    parser.add_argument("--keep-records", choices=("default", "yes", "no"), default="no",
+                        help="'no' (the default) runs as `callback-emu load` does, statistics "
+                             "streamed; 'yes' keeps every record and timeline, as a QA run does; "
+                             "'default' calls simulate() as is")
+    parser.add_argument("--no-ciw", action="store_true", help="skip the Ciw reference")
+    parser.add_argument("--no-events", action="store_true", help="skip counting events per callback")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="only cProfile simulate on N callbacks and print the top functions")
+    parser.add_argument("--top", type=int, default=15, help="functions shown by --profile")
+    return parser.parse_args(argv)
+
+
+def command_of(args: Any) -> str:
+    """The command that repeats this run."""
+    return harness.command_line("sim_speed.py", [
+        "--callbacks", str(args.callbacks), "--repeats", str(args.repeats), "--seed", str(args.seed),
+        *(["--keep-records", args.keep_records] if args.keep_records != "no" else []),
+        *(["--no-ciw"] if args.no_ciw else [])])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 once the figures are printed."""
+    args = parse_args(argv)
+    check_profiles()
+    if args.profile:
+        profile(args.profile, args.seed, args.top)
+        return 0
+    use_ciw = not args.no_ciw and ciw_installed()
+    if not args.no_ciw and not use_ciw:
+        print(CIW_MISSING, flush=True)
+    n, seed = args.callbacks, args.seed
+    info, command = harness.machine(("simpy", "numpy", "ciw")), command_of(args)
+    print(f"simulation speed: {n:,} callbacks per run at {RATE:g}/s, "
+          f"{len(CENTRES)} centres x {TERMINALS} terminals, {TRUNKS} trunks; "
+          f"median of {args.repeats} after a warm-up", flush=True)
+    runs = timed_runs(n, seed, args.repeats, args.keep_records, use_ciw)
+    events = {} if args.no_events else count_events(min(n, 10_000), seed)
+    fig = figures(runs, events)
+    print()
+    print_speeds(runs, fig, args.keep_records)
+    print_events(fig, events)
+    print_checks(runs, info, command)
     if args.json:
-        doc = {"callbacks": n, "repeats": args.repeats, "seed": seed, "rate_per_s": RATE,
-               "terminals": servers, "trunks": TRUNKS, "keep_records": args.keep_records,
-               "figures_per_s": fig,
-               "ratios": {"product_vs_bare": vs_bare, "product_vs_bare_core": vs_core,
-                          "product_vs_ciw": vs_ciw},
-               "goal": {"vs_bare": GOAL_VS_BARE, "vs_ciw": GOAL_VS_CIW,
-                        "met_vs_bare": ok_bare, "met_vs_ciw": ok_ciw if vs_ciw is not None else None},
-               "events_per_callback": events, "simpy_ceiling_callbacks_per_s": ceiling,
-               "own_code_us_per_callback": own if events else None,
-               "runs": {"product": product, "bare": bare, "bare_core": core, "ciw": ciw_runs,
-                        "empty_events": empty},
-               "machine": info, "command": command}
-        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"json       {args.json}")
+        harness.write_json(args.json, json_doc(args, runs, fig, events, info, command),
+                           note="json       {path}")
     return 0
 
 

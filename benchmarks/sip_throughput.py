@@ -141,7 +141,7 @@ SIPP_BUFFERS = ("-buff_size", "4194304")
 
 
 def free_udp_port() -> int:
-    from emulator.pbx.sipp import free_udp_port as free
+    from emulator.models.pbx.sipp import free_udp_port as free
     return free("127.0.0.1")
 
 
@@ -156,7 +156,7 @@ def nice_rate(rate: float) -> float:
 
 def sipp_reference_step(rate: float, seconds: float, talk: float, max_setup: float) -> dict[str, Any]:
     """SIPp's built-in uac calling its built-in uas at `rate` calls/s for `seconds`."""
-    from emulator.pbx.sipp import SippError, SippPhones, sipp_path
+    from emulator.models.pbx.sipp import SippError, SippPhones, sipp_path
 
     exe = sipp_path()
     if exe is None:
@@ -488,10 +488,11 @@ def sippy_speedups() -> None:
 async def product_step(rate: float, seconds: float, talk: float, tap: bool,
                        profile_out: str | None, records: str,
                        speedups: bool = False) -> dict[str, Any]:
-    from emulator.behaviour import Fixed, Streams
-    from emulator.clock import LoopClock
-    from emulator.pbx.sipp import SippPhones, phone_user
-    from emulator.rooms import RoomServers
+    from emulator.models.distributions import Fixed
+    from emulator.models.streams import Streams
+    from emulator.drivers.clock import LoopClock
+    from emulator.models.pbx.sipp import SippPhones, phone_user
+    from emulator.models.rooms import RoomServers
     from reference_impl import flow as f
     from reference_impl.codes import CodePool
     from reference_impl.directory import Centre, Directory, Service

@@ -14,11 +14,9 @@ from typing import Callable, Iterable
 from . import flow as f
 from .codes import CodePool
 from .directory import Directory
-from .ports import Notifier, Rooms, Telephony
+from .ports import Deliver, Notifier, Rooms, Telephony
 from .records import RecordStore
-from .switchboard import Ports, Switchboard
-
-Deliver = Callable[[str, f.Event], None]
+from .wiring import wire
 
 
 class LoopTimers:
@@ -30,11 +28,13 @@ class LoopTimers:
         self._handles: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     def start(self, callback_id: str, timer: str, delay: float) -> None:
+        """Fire `timer` after `delay` seconds, replacing one of the same name."""
         key = (callback_id, timer)
         self.cancel(callback_id, timer)
         self._handles[key] = self.loop.call_later(delay, self._fire, key)
 
     def cancel(self, callback_id: str, timer: str) -> None:
+        """Forget `timer`, if it runs."""
         handle = self._handles.pop((callback_id, timer), None)
         if handle is not None:
             handle.cancel()
@@ -45,6 +45,7 @@ class LoopTimers:
 
     @property
     def live(self) -> int:
+        """Timers running now."""
         return len(self._handles)
 
 
@@ -68,12 +69,12 @@ class Runtime:
         self.timers = LoopTimers(self.loop, self.deliver)
         self.telephony = telephony(self)
         self.rooms = rooms(self)
-        self.switchboard = Switchboard(
-            directory=directory, codes=codes,
-            ports=Ports(telephony=self.telephony, rooms=self.rooms, notifier=notifier,
-                        timers=self.timers),
-            clock=self.now, records=records, person_ring_timeout=person_ring_timeout,
-            caller_id=caller_id, observers=observers, save_every_step=save_every_step)
+        self.switchboard = wire(
+            directory=directory, codes=codes, clock=self.now,
+            telephony=lambda _: self.telephony, rooms=lambda _: self.rooms,
+            timers=lambda _: self.timers, notifier=notifier, records=records,
+            person_ring_timeout=person_ring_timeout, caller_id=caller_id,
+            observers=observers, save_every_step=save_every_step)
 
     def now(self) -> float:
         """Seconds since the runtime started, idle skips included."""
@@ -84,7 +85,9 @@ class Runtime:
         self.skipped += seconds
 
     def deliver(self, callback_id: str, event: f.Event) -> None:
+        """Feed an event to a callback's flow (from the loop's own thread)."""
         self.switchboard.deliver(callback_id, event)
 
     def deliver_threadsafe(self, callback_id: str, event: f.Event) -> None:
+        """The same from another thread (the sippy reactor's)."""
         self.loop.call_soon_threadsafe(self.switchboard.deliver, callback_id, event)

@@ -22,30 +22,77 @@ from .terminals import TerminalPool
 
 
 class Observer(Protocol):
-    """Watches a switchboard: tracing, metrics. Every method is optional."""
+    """Watches a switchboard: tracing, metrics, desk displays. Every method is optional.
 
-    def event(self, callback_id: str, event: f.Event, now: float) -> None: ...
-    def command(self, callback_id: str, command: f.Command, now: float) -> None: ...
-    def closed(self, record: CallbackRecord) -> None: ...
+    An observer that only cares for some kinds may say so in `events_watched`
+    and `commands_watched` (tuples of classes): it is then told of those alone,
+    and a load run pays nothing for the rest.
+    """
+
+    def event(self, callback_id: str, event: f.Event, now: float) -> None:
+        """An event about to be fed to the callback's flow."""
+    def command(self, callback_id: str, command: f.Command, now: float) -> None:
+        """A command of the flow about to be carried out."""
+    def closed(self, record: CallbackRecord) -> None:
+        """A callback ended; `record` is final."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Ports:
+    """Where the switchboard's commands go (see `ports.py`)."""
+
     telephony: Telephony
     rooms: Rooms
     notifier: Notifier
     timers: Timers
 
 
+Hook = Callable[..., None]
+
+
+class _Hooks:
+    """Observers' hooks for one kind of news, by the class of what they are told."""
+
+    def __init__(self, name: str, watched: str) -> None:
+        self.name, self.watched = name, watched
+        self.any = False
+        self._all: list[tuple[Hook, tuple[type, ...] | None]] = []
+        self._by_class: dict[type, list[Hook]] = {}
+
+    def add(self, observer: object) -> None:
+        hook = getattr(observer, self.name, None)
+        if callable(hook):
+            self._all.append((hook, getattr(observer, self.watched, None)))
+            self._by_class.clear()
+            self.any = True
+
+    def of(self, cls: type) -> list[Hook]:
+        """The hooks that want news of class `cls`, in the order they were added."""
+        hooks = self._by_class.get(cls)
+        if hooks is None:
+            hooks = self._by_class[cls] = [hook for hook, classes in self._all
+                                           if classes is None or cls in classes]
+        return hooks
+
+
 class Switchboard:
-    def __init__(self, *, directory: Directory, codes: CodePool, ports: Ports, clock: Clock,
-                 records: RecordStore | None = None, person_ring_timeout: float = 30.0,
-                 caller_id: str = "", observers: Iterable[object] = (),
-                 save_every_step: bool = False, timelines: bool = True) -> None:
+    """Every live callback's flow, the resources they share, and the ports they use.
+
+    Drivers call `request`, `enter_code` and `deliver`; pages and reports read
+    through `holder`, `accepts_code`, `codes_in_use`, `live_ids`, `is_live`,
+    `person_on_line` and `record`, never the flows themselves. Build one with
+    `wiring.wire`, which plugs its ports in.
+    """
+
+    def __init__(self, *, directory: Directory, codes: CodePool, clock: Clock,
+                 ports: Ports | None = None, records: RecordStore | None = None,
+                 person_ring_timeout: float = 30.0, caller_id: str = "",
+                 observers: Iterable[object] = (), save_every_step: bool = False,
+                 timelines: bool = True) -> None:
         self.directory = directory
         self.codes = codes
         self.terminals = TerminalPool(directory)
-        self.ports = ports
+        self.ports: Ports = ports  # type: ignore[assignment]   # None until `plug`
         self.clock = clock
         self.records = records
         # Live pages read records as calls move on; a simulation only needs them at the ends.
@@ -61,9 +108,9 @@ class Switchboard:
         # Callbacks on hold for a terminal, per centre, first come first served.
         self._holding: dict[str, dict[str, None]] = {name: {} for name in directory.centres}
         self._busy = False
-        self._on_event: list[Callable[..., None]] = []
-        self._on_command: list[Callable[..., None]] = []
-        self._on_closed: list[Callable[..., None]] = []
+        self._events = _Hooks("event", "events_watched")
+        self._commands = _Hooks("command", "commands_watched")
+        self._on_closed: list[Hook] = []
         for observer in observers:
             self.watch(observer)
         # Each runner takes the command type it is registered for (no isinstance check per command).
@@ -111,8 +158,8 @@ class Switchboard:
 
     def enter_code(self, code: str) -> bool:
         """An agent typed `code` on the agent page; False if no live call holds it."""
-        owner = self.codes.owner(code)
-        if owner is None or owner not in self.live:
+        owner = self.holder(code)
+        if owner is None:
             return False
         self.deliver(owner, f.AgentEnteredCode(code=code))
         return True
@@ -136,16 +183,49 @@ class Switchboard:
         finally:
             self._busy = False
 
+    def plug(self, ports: Ports) -> None:
+        """Give the switchboard its ports (once: `wiring.wire` does it)."""
+        self.ports = ports
+
     def watch(self, observer: object) -> None:
-        """Add an observer: its `event`, `command` and `closed` methods, those it has.
-        Drivers also call it after the start, for ports that watch calls end."""
-        for name, hooks in (("event", self._on_event), ("command", self._on_command),
-                            ("closed", self._on_closed)):
-            hook = getattr(observer, name, None)
-            if callable(hook):
-                hooks.append(hook)
+        """Add an observer (see `Observer`): the `event`, `command` and `closed` it has."""
+        self._events.add(observer)
+        self._commands.add(observer)
+        closed = getattr(observer, "closed", None)
+        if callable(closed):
+            self._on_closed.append(closed)
+
+    # -- what pages and reports read -----------------------------------------
+
+    def holder(self, code: str) -> str | None:
+        """The live callback that holds connection code `code`, if any."""
+        owner = self.codes.owner(code)
+        return owner if owner in self.live else None
+
+    def accepts_code(self, code: str) -> bool:
+        """Whether an agent typing `code` now would join a call (its agent has answered)."""
+        owner = self.holder(code)
+        return owner is not None and self.live[owner].accepts_code
+
+    def codes_in_use(self) -> list[str]:
+        """The connection codes live callbacks hold, sorted."""
+        return sorted(cb.code for cb in self.live.values() if cb.code and cb.code_held)
+
+    def live_ids(self) -> list[str]:
+        """The ids of the callbacks under way, oldest first."""
+        return list(self.live)
+
+    def is_live(self, callback_id: str) -> bool:
+        """Whether that callback is under way."""
+        return callback_id in self.live
+
+    def person_on_line(self, callback_id: str) -> bool:
+        """Whether the person of a live callback has answered and not hung up."""
+        callback = self.live.get(callback_id)
+        return callback is not None and callback.legs.get(f.PERSON_LEG) is f.LegState.ANSWERED
 
     def record(self, callback_id: str) -> CallbackRecord | None:
+        """The record of a callback, live or stored; None if there is none."""
         callback = self.live.get(callback_id)
         if callback is not None:
             return record_of(callback, self._forms[callback_id])
@@ -159,16 +239,18 @@ class Switchboard:
             self._late(event)
             return
         now = self.clock()
-        for hook in self._on_event:
-            hook(callback_id, event, now)
+        if self._events.any:
+            for hook in self._events.of(event.__class__):
+                hook(callback_id, event, now)
         try:
             commands = callback.handle(event, now)
         except f.FlowError as error:
             commands = error.commands    # the flow ended the call; clean up after it
-        run, on_command = self._run, self._on_command
-        if on_command:
+        run = self._run
+        if self._commands.any:
+            of = self._commands.of
             for command in commands:
-                for hook in on_command:
+                for hook in of(command.__class__):
                     hook(callback_id, command, now)
                 run[command.__class__](callback, command)
         else:                           # a load run: no tracer, some twenty commands a callback
@@ -253,5 +335,6 @@ class Switchboard:
         del self.live[cb.callback_id]
         if self.records is not None:
             self.records.put(record)
+        self.ports.rooms.call_ended(cb.callback_id)
         for hook in self._on_closed:
             hook(record)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.arrival_file import read_arrivals
-from emulator.engine import simulate
+from emulator.scenario.arrival_file import read_arrivals
+from emulator.drivers.simulation import simulate
 from emulator.scenario import ScenarioError, load
 
 SCENARIO = """\

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from emulator.cli import main
-from emulator.metrics import metric_names
+from emulator.measure.catalogue import metric_names
 from tests.conftest import BASE
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import distributed
 
-from emulator.load import run_replications
+from emulator.studies.load import run_replications
 from emulator.scenario import loads
 from tests.test_load import DAY
 

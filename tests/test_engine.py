@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from emulator import behaviour as b
-from emulator.engine import simulate
+from emulator.models import distributions as b
+from emulator.models.streams import Draws, Streams
+from emulator.drivers.simulation import simulate
 from emulator.scenario import loads
 from emulator.units import parse_duration, parse_rate
 from tests.conftest import BASE
@@ -51,9 +52,9 @@ def test_arrivals_follow_the_rate() -> None:
 def test_arrivals_follow_each_step_of_a_day_profile() -> None:
     import simpy
 
-    from emulator.arrivals import PoissonArrivals
-    from emulator.clock import SimClock
-    from emulator.scenario import loads as load_text
+    from emulator.models.arrivals import PoissonArrivals
+    from emulator.drivers.clock import SimClock
+    from emulator.scenario import build, loads as load_text
 
     arrivals = load_text(LOAD.replace(
         "arrivals: {rate: 120/h, person: typical, duration: 1h}",
@@ -62,7 +63,8 @@ def test_arrivals_follow_each_step_of_a_day_profile() -> None:
     assert arrivals is not None
     env = simpy.Environment()
     times: list[float] = []
-    PoissonArrivals(SimClock(env), arrivals, {"loans": 1.0}, b.Streams(5)["arrivals"],
+    PoissonArrivals(SimClock(env), build.arrival_segments(arrivals), {"loans": 1.0},
+                    Streams(5)["arrivals"],
                     lambda service: times.append(env.now)).start()
     env.run()
     per_hour = np.histogram(times, bins=[0, 3600, 7200, 10800])[0]
@@ -80,10 +82,10 @@ def test_nothing_is_left_open_after_a_busy_hour() -> None:
 
 def test_streams_are_named_not_ordered() -> None:
     # Using one stream more or less does not shift the others (common random numbers).
-    a, c = b.Streams(5), b.Streams(5)
+    a, c = Streams(5), Streams(5)
     a["agent_talk"].random(100)
     assert a["person_answer"].random() == c["person_answer"].random()
-    assert b.Streams(5)["x"].random() != b.Streams(6)["x"].random()
+    assert Streams(5)["x"].random() != Streams(6)["x"].random()
 
 
 def test_changing_agents_does_not_change_when_people_answer() -> None:
@@ -140,7 +142,7 @@ def test_rates(text: object, per_second: float) -> None:
     (b.LogNormal(4.0, 0.5), 4.0 * math.exp(0.125)), (b.Gamma(3.0, 0.5), 3.0),
     (b.Empirical((1.0, 2.0, 6.0)), 3.0)])
 def test_distributions_sample_around_their_mean(dist: b.Distribution, mean: float) -> None:
-    for rng in (np.random.default_rng(1), b.Draws(np.random.default_rng(1))):
+    for rng in (np.random.default_rng(1), Draws(np.random.default_rng(1))):
         samples = [dist.sample(rng) for _ in range(20000)]
         assert dist.mean == pytest.approx(mean)
         assert np.mean(samples) == pytest.approx(mean, rel=0.03)
@@ -151,13 +153,13 @@ def test_distributions_sample_around_their_mean(dist: b.Distribution, mean: floa
 def test_block_draws_are_the_values_numpy_draws_one_at_a_time(dist: b.Distribution) -> None:
     # 3,000 draws cross two block boundaries.
     one_by_one = np.random.default_rng(7)
-    blocks = b.Draws(np.random.default_rng(7))
+    blocks = Draws(np.random.default_rng(7))
     expected = [dist.sample(one_by_one) for _ in range(3000)]
     assert [dist.sample(blocks) for _ in range(3000)] == pytest.approx(expected, rel=1e-12)
 
 
 def test_block_draws_of_different_kinds_do_not_overlap() -> None:
-    draws = b.Draws(np.random.default_rng(3), block=4)
+    draws = Draws(np.random.default_rng(3), block=4)
     uniforms = [draws.random() for _ in range(6)]
     exponentials = [draws.exponential() for _ in range(6)]
     array = draws.random(3)                      # a size goes to numpy itself
@@ -169,7 +171,7 @@ def test_block_draws_of_different_kinds_do_not_overlap() -> None:
 def test_sim_clock_steps_run_in_time_order_among_simpy_events(runner: str) -> None:
     import simpy
 
-    from emulator.clock import SimClock
+    from emulator.drivers.clock import SimClock
 
     env = simpy.Environment()
     clock, seen = SimClock(env), []
@@ -204,7 +206,7 @@ def test_draws_copy_and_pickle_with_their_place_in_the_stream() -> None:
     import copy
     import pickle
 
-    draws = b.Draws(np.random.default_rng(4))
+    draws = Draws(np.random.default_rng(4))
     draws.random()
     twins = [copy.deepcopy(draws), pickle.loads(pickle.dumps(draws))]
     expected = [draws.random() for _ in range(1500)]     # into the next block

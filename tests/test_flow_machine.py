@@ -88,6 +88,7 @@ class FakeRooms:
         self.deleted: set[str] = set()
         self.joined_agents: set[str] = set()
         self.joined: set[tuple[str, f.Role]] = set()
+        self.ended: set[str] = set()         # callbacks the port was told are over
         self.calls = 0
 
     def create(self, callback_id: str, template: str, code: str) -> None:
@@ -102,6 +103,10 @@ class FakeRooms:
         if who is f.Role.AGENT:
             self.joined_agents.add(callback_id)
         self.calls += 1
+
+    def call_ended(self, callback_id: str) -> None:
+        assert callback_id not in self.ended, f"told twice that {callback_id} ended"
+        self.ended.add(callback_id)
 
     def delete(self, room: str) -> None:
         assert room in self.open, f"deleted {room}, which is not open"
@@ -193,12 +198,32 @@ class Callbacks(RuleBasedStateMachine):
         handle = cb.handle
 
         def handle_and_keep(event: f.Event, now: float) -> list[f.Command]:
+            before, legs, timers = cb.state, dict(cb.legs), set(cb.timers)
             try:
-                return handle(event, now)
+                commands = handle(event, now)
             except f.FlowError as error:
                 self.errors.append((cb.callback_id, event, error))
                 raise
+            self.held_to_the_table(before, legs, timers, event, cb.state)
+            return commands
         cb.handle = handle_and_keep  # type: ignore[method-assign]
+
+    @staticmethod
+    def held_to_the_table(before: f.State, legs: dict[str, f.LegState], timers: set[str],
+                          event: f.Event, after: f.State) -> None:
+        """A handler moved only to a state the table of `_state.py` names for it."""
+        if isinstance(event, f.LegEvent) and legs.get(event.leg) is f.LegState.ENDED:
+            assert after is before        # late news of a leg let go: no handler ran
+            return
+        if isinstance(event, f.TimerFired) and event.timer not in timers:
+            assert after is before        # a cancelled timer: no handler ran
+            return
+        kind = f.event_kind(event)
+        if (before, kind) in f.IGNORED:
+            assert after is before
+            return
+        assert after in f.leads_to(before, kind), (
+            f"{f.TRANSITIONS[(before, kind)][0]}: {before.value} -> {after.value}")
 
     def live_legs(self, *states: str) -> list[Leg]:
         return [leg for leg, state in self.pbx.legs.items()
@@ -487,6 +512,12 @@ class Callbacks(RuleBasedStateMachine):
             assert self.notifier.notices[cid][-1] in LAST_NOTICES
             self.checked.add(cid)
         assert all(cb.state in LIVE_STATES for cb in self.sb.live.values())
+
+    @invariant()
+    def the_rooms_port_hears_of_every_end(self) -> None:
+        if not hasattr(self, "sb"):
+            return
+        assert self.rooms.ended == set(self.closed())
 
     @invariant()
     def codes_belong_to_live_calls_only(self) -> None:

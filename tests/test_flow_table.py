@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_impl.flow import (
-    IGNORED, PERSON_LEG, TRANSITIONS, AgentEnteredCode, AllocateCode, Bridge, Bridged, Callback,
+    IGNORED, PERSON_LEG, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, Bridged, Callback,
     CallAlreadyEnded, CallbackRequested, CancelTimer, CentreRoute, CloseRecord, CodeAllocated,
     CodesExhausted, Command, CreateRoom, DeleteRoom, Dial, Event, FailReason, FindRoute,
     FlowError, Hangup, JoinedRoom, JoinRoom, LegAnswered, LegEvent, LegFailed, LegHungUp,
@@ -258,7 +258,11 @@ def check_pair(state: State, prefix: Prefix, sample: Sample) -> None:
     if answer == IGNORE:
         assert (run.send(event), cb.state, len(cb.timeline)) == ([], state, steps)
     elif answer == TRANSITION:
+        kind = event_kind(event)
         run.send(event)                     # any exception here fails the test
+        assert cb.state in leads_to(state, kind), (
+            f"{TRANSITIONS[(state, kind)][0]} led {state.value} to {cb.state.value}, "
+            f"not to one the table names ({sorted(s.value for s in leads_to(state, kind))})")
     else:
         raised = run.fail(event)
         assert type(raised) is answer, f"{event} raised {type(raised).__name__}"
@@ -300,7 +304,7 @@ def test_the_table_names_real_handlers_and_the_samples_cover_it() -> None:
     run = Run(*_AGENT_RINGING[0])
     kinds = {event_kind(sample(run.agent_leg())) for sample in SAMPLES.values()}
     assert {kind for _, kind in TRANSITIONS} | {kind for _, kind in IGNORED} <= kinds
-    assert all(callable(getattr(Callback, handler, None)) for handler in TRANSITIONS.values())
+    assert all(callable(getattr(Callback, handler, None)) for handler, _ in TRANSITIONS.values())
     assert not set(TRANSITIONS) & IGNORED
     assert set(PREFIXES) == set(State)
 

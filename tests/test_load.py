@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from emulator.cli import main
-from emulator.load import confidence, replication_seeds, run_replications, study
-from emulator.metrics import metric_names
+from emulator.studies.load import confidence, replication_seeds, run_replications, study
+from emulator.measure.catalogue import metric_names
 from emulator.scenario import loads
 
 DAY = """\
@@ -109,7 +109,7 @@ def test_a_failed_expectation_exits_1(tmp_path: Path) -> None:
 
 
 def test_a_single_run_reports_its_progress_in_simulated_time() -> None:
-    from emulator.engine import Simulation
+    from emulator.drivers.simulation import Simulation
 
     seen: list[float] = []
     Simulation(loads(DAY).scenario, keep_records=False, progress=seen.append).run()

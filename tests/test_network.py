@@ -11,10 +11,10 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.clock import SimClock
-from emulator.engine import simulate
-from emulator.network import Link, LinkSpec, Path as NetPath, VideoStream, pick_rung
-from emulator.network.profiles import PROFILES
+from emulator.drivers.clock import SimClock
+from emulator.drivers.simulation import simulate
+from emulator.models.network import Link, LinkSpec, Path as NetPath, VideoStream, pick_rung
+from emulator.models.network.profiles import PROFILES
 from emulator.scenario import ScenarioError, load, loads
 
 LADDER = [250e3, 500e3, 1000e3]
@@ -313,8 +313,8 @@ network: {person_link: adsl_1m_256k}
 
 
 def test_a_load_run_carries_the_quality_metrics_with_intervals_into_the_report() -> None:
-    from emulator.load import run_replications, study
-    from emulator.report import render_report
+    from emulator.studies.load import run_replications, study
+    from emulator.cli.report import render_report
     scenario = loads(LOAD).scenario
     runs = run_replications(scenario, 2, workers=1, progress=False)
     document = study(scenario, runs, 60.0)
@@ -335,9 +335,10 @@ def test_a_load_run_carries_the_quality_metrics_with_intervals_into_the_report()
 # -- the observer: rooms opening and closing ------------------------------------------------
 
 def sessions(env: simpy.Environment, text: str = "network: {person_link: fibre}\n"):  # type: ignore[no-untyped-def]
-    from emulator.network import RoomSessions
-    from emulator.stats import Collector
-    network = loads(CALL + text).scenario.network
+    from emulator.measure.collector import Collector
+    from emulator.models.network import RoomSessions
+    from emulator.scenario import build
+    network = build.network(loads(CALL + text).scenario)
     assert network is not None
     collector = Collector()
     return RoomSessions(SimClock(env), network, rng(), collector), collector

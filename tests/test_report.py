@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 
-from emulator.metrics import metric_names  # noqa: E402
-from emulator import report  # noqa: E402
-from emulator.report import KEY_FIGURES, TITLES, render_report, write_report  # noqa: E402
+from emulator.measure.catalogue import metric_names  # noqa: E402
+from emulator.cli import report  # noqa: E402
+from emulator.cli.report import KEY_FIGURES, TITLES, render_report, write_report  # noqa: E402
 
 NAME = "weekday <b>& three centres"
 PNG = "data:image/png;base64,"

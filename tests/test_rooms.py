@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 import simpy
 
-from emulator import behaviour as b
-from emulator.clock import SimClock
-from emulator.engine import Simulation, simulate
-from emulator.load import run_replications
-from emulator.metrics import Level
-from emulator.rooms import RoomServers
+from emulator.models import distributions as b
+from emulator.models.streams import Draws, Streams
+from emulator.drivers.clock import SimClock
+from emulator.drivers.simulation import Simulation, simulate
+from emulator.studies.load import run_replications
+from emulator.measure.levels import Level
+from emulator.models.rooms import RoomServers
 from emulator.scenario import ScenarioError, loads
-from emulator.stats import Series
+from emulator.measure.series import Series
 from reference_impl import flow as f
-from reference_impl.records import CallbackRecord
 from tests.test_theory import erlang_b
 
 
@@ -37,7 +37,7 @@ class Rig:
         self.egress, self.waits = Level(), Series()
         settings: dict[str, Any] = dict(
             servers=1, rooms_per_server=1, create_delay=b.Fixed(0.2), join_delay=b.Fixed(0.5),
-            delete_delay=b.Fixed(0.1), rng=b.Streams(1)["rooms"], deliver=self._deliver,
+            delete_delay=b.Fixed(0.1), rng=Streams(1)["rooms"], deliver=self._deliver,
             egress_level=self.egress, waits=self.waits)
         settings.update(options)
         self.rooms = RoomServers(SimClock(self.env), **settings)
@@ -70,8 +70,7 @@ class Rig:
         """The call ended: its room (if any) deleted, and the servers told, as the switchboard does."""
         if any(c == callback_id for _, c, _ in self.created()):
             self.rooms.delete(self.room_of(callback_id))
-        self.rooms.closed(CallbackRecord(id=callback_id, form={}, person_number="",
-                                         service_code="", state="ended"))
+        self.rooms.call_ended(callback_id)
 
 
 # -- placement -----------------------------------------------------------------

@@ -23,8 +23,8 @@ from tornado.testing import AsyncHTTPTestCase, gen_test
 
 from emulator import scenario as sc
 from emulator.cli import main
-from emulator.pbx.sipp import SippPhones, sipp_path
-from emulator.serve import DEFAULT_SCENARIO, build
+from emulator.models.pbx.sipp import SippPhones, sipp_path
+from emulator.drivers.serve import DEFAULT_SCENARIO, build
 from reference_impl.records import SqliteRecords
 from reference_impl.web import WebApp
 

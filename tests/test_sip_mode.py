@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from emulator.cli import main
-from emulator.pbx.sipp import SippPhones, phone_user, sipp_path
+from emulator.models.pbx.sipp import SippPhones, phone_user, sipp_path
 from emulator.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_diff_agrees_on_a_qa_scenario_and_calibrates(tmp_path: Path, capsys) -> 
 
 
 def test_diff_exits_1_when_outcomes_disagree(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from emulator import sipmode
+    from emulator.drivers import sip_replay as sipmode
 
     real = sipmode.PhoneDialplan.__call__
 

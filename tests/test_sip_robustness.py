@@ -41,10 +41,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.pbx.sipp import SippPhones, phone_user, sipp_path
+from emulator.models.pbx.sipp import SippPhones, phone_user, sipp_path
 from reference_impl import flow as f
 from reference_impl.telephony import SipMessage, SipPbx, SipTarget
-from reference_impl.telephony._reactor import reactor
+from reference_impl.telephony import reactor
 
 from .sip_messages import (SALT, Dialog, Target, bursts, dialogs_from_sipp_log, salted,
                            sipp_messages)

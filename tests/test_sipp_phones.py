@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from emulator.pbx.sipp import SippError, SippPhones, phone_user, sipp_path
+from emulator.models.pbx.sipp import SippError, SippPhones, phone_user, sipp_path
 
 TOL = 0.05          # timing tolerance, seconds (the contract: +-50 ms)
 EARLY = 0.005       # how early a timed message may come (clock granularity)

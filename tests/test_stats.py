@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.stats import EXACT_LIMIT, Series
+from emulator.measure.series import EXACT_LIMIT, Series
 
 values = st.lists(st.floats(min_value=0.0, max_value=1e5, allow_nan=False), max_size=60)
 

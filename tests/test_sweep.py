@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emulator.cli import main
-from emulator.sweep import Condition, Sweep, parse_target, parse_vary
+from emulator.studies.sweep import Condition, Sweep, parse_target, parse_vary
 
 STUDY = """\
 name: how many desk phones at one centre

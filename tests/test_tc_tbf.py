@@ -21,8 +21,8 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from emulator.network import Link, LinkSpec
-from emulator.network.profiles import PROFILES
+from emulator.models.network import Link, LinkSpec
+from emulator.models.network.profiles import PROFILES
 
 MSS = 1448                 # TCP payload per segment on a 1500-byte MTU, with timestamps
 HEADERS = 14 + 20 + 32     # Ethernet + IPv4 + TCP with timestamps: what tbf counts beside the payload

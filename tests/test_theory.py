@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from emulator.load import run_replications
+from emulator.studies.load import run_replications
 from emulator.scenario import loads
 
 

@@ -4,7 +4,7 @@
 package imports nothing that does IO and nothing from the rest of the project.
 """
 
-from ._state import IGNORED, TRANSITIONS, State
+from ._state import CODE_ACCEPTED, IGNORED, SAME, TRANSITIONS, State, leads_to
 from ._types import (PERSON_LEG, CentreRoute, FailReason, Notice, Outcome, Role,
                      ServiceRoute, agent_leg, queue_timer, ring_timer, role_of)
 from .callback import Callback, LegState, Step, event_kind
@@ -20,7 +20,7 @@ from .events import (AgentEnteredCode, Bridged, CallbackRequested, CodeAllocated
                      RoomCreated, RoomRefused, RouteFound, TerminalSeized, TimerFired)
 
 __all__ = [
-    "State", "TRANSITIONS", "IGNORED", "PERSON_LEG", "CentreRoute", "FailReason",
+    "State", "TRANSITIONS", "IGNORED", "CODE_ACCEPTED", "SAME", "leads_to", "PERSON_LEG", "CentreRoute", "FailReason",
     "Notice", "Outcome", "Role", "ServiceRoute", "agent_leg", "queue_timer", "ring_timer",
     "role_of", "AwaitTerminal", "LeaveQueue",
     "Callback", "LegState", "Step", "event_kind",

@@ -2,7 +2,8 @@
 
 Everything that changes state lives here: `TRANSITIONS` names, for each
 (state, event kind) pair the flow accepts, the handler of `Callback` that
-runs; `IGNORED` lists the pairs that are legal and change nothing (late or
+runs and the states it may lead to (a test holds every handler to them);
+`IGNORED` lists the pairs that are legal and change nothing (late or
 repeated news). Any other pair is an error (see `errors.py`). An event's
 kind is its class name, except for leg events, whose kind also says whose
 leg it is (`person_answered`, `agent_failed`, ...), and timers, whose kind
@@ -38,44 +39,72 @@ _DIALLING_PERSON = (S.DIALLING_PERSON, S.PERSON_RINGING)
 _DIALLING_AGENT = (S.DIALLING_AGENT, S.AGENT_RINGING)
 
 
-def _each(states: tuple[State, ...], kind: str, handler: str) -> dict[tuple[State, str], str]:
-    return {(state, kind): handler for state in states}
+Targets = frozenset[State]
+SAME: Targets = frozenset()     # the handler leaves the state as it was
+_END = frozenset({S.ENDED})
 
 
-TRANSITIONS: dict[tuple[State, str], str] = {
-    (S.IDLE, "CallbackRequested"): "_requested",
-    (S.DIALLING_PERSON, "person_ringing"): "_person_ringing",
-    **_each(_DIALLING_PERSON, "person_answered", "_person_answered"),
-    **_each(_DIALLING_PERSON, "person_failed", "_person_failed"),
-    **_each(_DIALLING_PERSON, "person_ring_timer", "_person_rang_out"),
-    (S.ROUTING, "RouteFound"): "_route_found",
-    (S.ALLOCATING_CODE, "CodeAllocated"): "_code_allocated",
-    (S.ALLOCATING_CODE, "CodesExhausted"): "_codes_exhausted",
-    **_each((S.SEIZING_TERMINAL, S.QUEUED), "TerminalSeized", "_terminal_seized"),
-    (S.SEIZING_TERMINAL, "NoFreeTerminal"): "_no_free_terminal",
-    (S.QUEUED, "queue_timer"): "_queue_timed_out",
-    (S.DIALLING_AGENT, "agent_ringing"): "_agent_ringing",
-    **_each(_DIALLING_AGENT, "agent_answered", "_agent_answered"),
-    **_each(_DIALLING_AGENT, "agent_failed", "_agent_failed"),
-    **_each(_DIALLING_AGENT, "agent_ring_timer", "_agent_rang_out"),
-    **_each(_WAITING_FOR_AGENT, "person_hung_up", "_person_abandoned"),
-    (S.BRIDGING, "agent_hung_up"): "_agent_left_before_bridge",
-    (S.BRIDGING, "Bridged"): "_bridged",
-    **_each((S.BRIDGING, S.CONNECTED), "AgentEnteredCode", "_code_entered"),
+def _to(*states: State) -> Targets:
+    return frozenset(states)
+
+
+def _each(states: tuple[State, ...], kind: str, handler: str,
+          leads_to: Targets) -> dict[tuple[State, str], tuple[str, Targets]]:
+    return {(state, kind): (handler, leads_to) for state in states}
+
+
+# (state, event kind) -> (the handler of `Callback` that runs, the states it may lead to).
+# `SAME`: it stays in the state it was in. A handler that meets a protocol error
+# ends the call (ENDED) whatever it names: that is a named error, not a transition.
+TRANSITIONS: dict[tuple[State, str], tuple[str, Targets]] = {
+    (S.IDLE, "CallbackRequested"): ("_requested", _to(S.DIALLING_PERSON)),
+    (S.DIALLING_PERSON, "person_ringing"): ("_person_ringing", _to(S.PERSON_RINGING)),
+    **_each(_DIALLING_PERSON, "person_answered", "_person_answered", _to(S.ROUTING)),
+    **_each(_DIALLING_PERSON, "person_failed", "_person_failed", _END),
+    **_each(_DIALLING_PERSON, "person_ring_timer", "_person_rang_out", _END),
+    (S.ROUTING, "RouteFound"): ("_route_found", _to(S.ALLOCATING_CODE, S.ENDED)),
+    (S.ALLOCATING_CODE, "CodeAllocated"): ("_code_allocated", _to(S.SEIZING_TERMINAL, S.ENDED)),
+    (S.ALLOCATING_CODE, "CodesExhausted"): ("_codes_exhausted", _END),
+    **_each((S.SEIZING_TERMINAL, S.QUEUED), "TerminalSeized", "_terminal_seized",
+            _to(S.DIALLING_AGENT)),
+    (S.SEIZING_TERMINAL, "NoFreeTerminal"): ("_no_free_terminal",
+                                             _to(S.SEIZING_TERMINAL, S.QUEUED, S.ENDED)),
+    (S.QUEUED, "queue_timer"): ("_queue_timed_out", _to(S.SEIZING_TERMINAL, S.ENDED)),
+    (S.DIALLING_AGENT, "agent_ringing"): ("_agent_ringing", _to(S.AGENT_RINGING)),
+    **_each(_DIALLING_AGENT, "agent_answered", "_agent_answered", _to(S.BRIDGING)),
+    **_each(_DIALLING_AGENT, "agent_failed", "_agent_failed", _to(S.SEIZING_TERMINAL, S.ENDED)),
+    **_each(_DIALLING_AGENT, "agent_ring_timer", "_agent_rang_out",
+            _to(S.SEIZING_TERMINAL, S.ENDED)),
+    **_each(_WAITING_FOR_AGENT, "person_hung_up", "_person_abandoned", _END),
+    (S.BRIDGING, "agent_hung_up"): ("_agent_left_before_bridge", _END),
+    (S.BRIDGING, "Bridged"): ("_bridged", _to(S.CONNECTED)),
+    **_each((S.BRIDGING, S.CONNECTED), "AgentEnteredCode", "_code_entered", SAME),
     # The code shows on a desk phone while it rings: an agent may type it before
     # anyone answers, even at a centre that has rung out. Nobody joins on it.
     **_each((S.SEIZING_TERMINAL, S.QUEUED, S.DIALLING_AGENT, S.AGENT_RINGING),
-            "AgentEnteredCode", "_code_too_early"),
-    (S.CONNECTED, "RoomCreated"): "_room_created",
-    (S.CONNECTED, "RoomRefused"): "_room_refused",
-    (S.CONNECTED, "JoinedRoom"): "_joined_room",
-    (S.CONNECTED, "person_hung_up"): "_hung_up",
-    (S.CONNECTED, "agent_hung_up"): "_hung_up",
+            "AgentEnteredCode", "_code_too_early", SAME),
+    (S.CONNECTED, "RoomCreated"): ("_room_created", SAME),
+    (S.CONNECTED, "RoomRefused"): ("_room_refused", SAME),
+    (S.CONNECTED, "JoinedRoom"): ("_joined_room", SAME),
+    (S.CONNECTED, "person_hung_up"): ("_hung_up", _END),
+    (S.CONNECTED, "agent_hung_up"): ("_hung_up", _END),
     # Resources that arrive after the end go straight back.
-    (S.ENDED, "RoomCreated"): "_late_room",
-    (S.ENDED, "CodeAllocated"): "_late_code",
-    (S.ENDED, "TerminalSeized"): "_late_terminal",
+    (S.ENDED, "RoomCreated"): ("_late_room", SAME),
+    (S.ENDED, "CodeAllocated"): ("_late_code", SAME),
+    (S.ENDED, "TerminalSeized"): ("_late_terminal", SAME),
 }
+
+# States in which a typed connection code lets the agent in (read by the agent page
+# through `Switchboard.accepts_code`): derived from the table, not restated.
+CODE_ACCEPTED: frozenset[State] = frozenset(
+    state for (state, kind), (handler, _) in TRANSITIONS.items()
+    if kind == "AgentEnteredCode" and handler == "_code_entered")
+
+
+def leads_to(state: State, kind: str) -> Targets:
+    """The states the (state, kind) transition may reach; its own state for `SAME`."""
+    targets = TRANSITIONS[(state, kind)][1]
+    return targets or frozenset({state})
 
 IGNORED: frozenset[tuple[State, str]] = frozenset({
     (S.PERSON_RINGING, "person_ringing"),      # a second 180/183

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import commands as c
 from . import events as e
-from ._state import IGNORED, REPLY_KINDS, TRANSITIONS, State
+from ._state import CODE_ACCEPTED, IGNORED, REPLY_KINDS, TRANSITIONS, State
 from ._types import (PERSON_LEG, FailReason, FlowEnum, Notice, Outcome, Role, ServiceRoute,
                      agent_leg, queue_timer, ring_timer, role_of)
 from .errors import CallAlreadyEnded, FlowError, OutOfTurn, UnexpectedEvent, UnknownLeg
@@ -151,6 +151,11 @@ class Callback:
     @property
     def ended(self) -> bool:
         return self.state is State.ENDED
+
+    @property
+    def accepts_code(self) -> bool:
+        """Whether a typed connection code would let the agent in now."""
+        return self.state in CODE_ACCEPTED
 
     @property
     def code_held(self) -> bool:
@@ -503,4 +508,4 @@ class Callback:
 
 # The table's handler names, resolved once to the methods they name.
 _HANDLERS: dict[tuple[State, str], Callable[[Callback, Any], list[c.Command]]] = {
-    key: getattr(Callback, name) for key, name in TRANSITIONS.items()}
+    key: getattr(Callback, name) for key, (name, _) in TRANSITIONS.items()}

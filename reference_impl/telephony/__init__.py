@@ -1,7 +1,13 @@
-"""The real SIP PBX: a B2BUA on sippy, running in its own reactor thread."""
+"""The real SIP PBX: a B2BUA on sippy, running in its own reactor thread.
 
-from .messages import SipMessage
+`reactor()` is the process's sippy reactor: `call(fn)` and `call_sync(fn)` run
+code in its thread (a profiler, say).
+"""
+
+from ._reactor import Reactor, reactor
+from .messages import MessageTap, SipMessage
 from .pbx import Dialplan, SipPbx, SipTarget, parse_sip_uri
 from .responses import fail_reason
 
-__all__ = ["Dialplan", "SipMessage", "SipPbx", "SipTarget", "fail_reason", "parse_sip_uri"]
+__all__ = ["Dialplan", "MessageTap", "Reactor", "SipMessage", "SipPbx", "SipTarget", "fail_reason",
+           "parse_sip_uri", "reactor"]

@@ -63,11 +63,18 @@ class MessageTap:
     level = 0
 
     def __init__(self, sink: Callable[[SipMessage], None] | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_received_delay: Callable[[float], None] | None = None) -> None:
+        """`on_received_delay` is told, for each datagram received, how long it waited
+        between the socket and the reactor (sippy gives its receive time)."""
         self.sink = sink
         self.clock = clock
+        self.on_received_delay = on_received_delay
 
     def write(self, *args: Any, **kwargs: Any) -> None:
+        """sippy's logger call: one message sent or received."""
+        if self.on_received_delay is not None and kwargs.get("ltime") is not None:
+            self.on_received_delay(time.time() - kwargs["ltime"])
         if self.sink is None or len(args) < 2:
             return
         header, data = str(args[0]), args[1]
@@ -80,4 +87,5 @@ class MessageTap:
             self.sink(message)
 
     def shutdown(self) -> None:
+        """Nothing to flush."""
         return None

@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 from reference_impl import flow as f
 from reference_impl.flow import FailReason
+from reference_impl.ports import Deliver
 
 from ._reactor import reactor
 from .messages import MessageTap, SipMessage
 from .responses import fail_reason
 
-Deliver = Callable[[str, f.Event], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,8 @@ class SipPbx:
                  host: str = "127.0.0.1", port: int = 0,
                  on_message: Callable[[str, str, SipMessage], None] | None = None,
                  clock: Callable[[], float] | None = None,
-                 on_trunk: Callable[[str, int], None] | None = None) -> None:
+                 on_trunk: Callable[[str, int], None] | None = None,
+                 on_received_delay: Callable[[float], None] | None = None) -> None:
         self.deliver = deliver
         self.dialplan = dialplan
         self.trunks = trunks
@@ -92,7 +93,8 @@ class SipPbx:
         self.on_message = on_message
         self._call_ids: dict[str, tuple[str, str]] = {}
         sink = self._message if on_message else None
-        self._tap = MessageTap(sink, clock) if clock else MessageTap(sink)
+        self._tap = (MessageTap(sink, clock, on_received_delay) if clock
+                     else MessageTap(sink, on_received_delay=on_received_delay))
         self._lock = threading.Lock()
         self._up = 0                        # legs holding a trunk
         self.on_trunk = on_trunk            # (leg, +1 or -1) as a trunk is taken or freed

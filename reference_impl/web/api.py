@@ -6,7 +6,7 @@ from .base import ApiError, JsonBase
 from .limits import RequestRefused
 from .openapi import spec
 from .validation import FieldError, check_request
-from .views import callback_view, codes_in_use, rooms_view
+from .views import callback_view, rooms_view
 
 
 class OpenApi(JsonBase):
@@ -43,7 +43,7 @@ class Rooms(JsonBase):
         if not self.is_agent():
             self.fail(403, "an agent key is needed (X-Agent-Key)")
         self.send({"rooms": rooms_view(self.app.rooms),
-                   "codes_in_use": codes_in_use(self.app.switchboard),
+                   "codes_in_use": self.app.switchboard.codes_in_use(),
                    "codes_free": self.app.switchboard.codes.free})
 
 

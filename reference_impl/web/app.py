@@ -91,7 +91,6 @@ class WebApp(tornado.web.Application):
     def _told(self, callback_id: str, told: Told) -> None:
         if told.final:
             self.tickets.drop(callback_id)
-            self.rooms.call_over(callback_id)
 
     def listen_on(self, port: int, host: str = "127.0.0.1") -> tornado.httpserver.HTTPServer:
         """Serve on `port`; bodies beyond the upload limit are cut off before they are read."""

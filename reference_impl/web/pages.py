@@ -14,17 +14,14 @@ from typing import Any
 import tornado.escape
 import tornado.web
 
-from ..flow import State
 from .base import Base
 from .documents import UploadRefused, checked_upload
 from .limits import RequestRefused, retry_after
 from .rooms import Room
 from .validation import FieldError, check_request
-from .views import codes_in_use, desks_view, masked, recent_callbacks, rooms_view
+from .views import desks_view, masked, recent_callbacks, rooms_view
 
 CODE = re.compile(r"^\d{1,12}$")
-# Only once the desk phone is answered does the flow take the code.
-_ANSWERED = (State.BRIDGING, State.CONNECTED)
 
 
 class Page(Base):
@@ -140,12 +137,12 @@ class AgentPage(Page):
         if not CODE.match(code):
             self.agent_page("Type the code shown on your desk phone: digits only.", 400)
             return
-        callback_id = self.app.switchboard.codes.owner(code)
-        callback = self.app.switchboard.live.get(callback_id or "")
-        if callback is not None and callback.state not in _ANSWERED:
+        switchboard = self.app.switchboard
+        callback_id = switchboard.holder(code)
+        if callback_id is not None and not switchboard.accepts_code(code):
             self.agent_page("Pick up the desk phone first, then type its code.", 409)
             return
-        if callback_id is None or not self.app.switchboard.enter_code(code):
+        if callback_id is None or not switchboard.enter_code(code):
             self.app.attempts.failed(client)
             self.agent_page("No call is waiting with that code. Check the desk phone's display.",
                             403)
@@ -231,11 +228,11 @@ class OpsData(AgentOnly):
         callbacks = [{"id": r.id, "state": r.state, "outcome": r.outcome, "service": r.service_code,
                       "phone": masked(r.person_number), "name": r.form.get("name", ""),
                       "centre": r.centre, "terminal": r.terminal, "code": r.code,
-                      "failovers": r.failovers, "live": r.id in app.switchboard.live,
+                      "failovers": r.failovers, "live": app.switchboard.is_live(r.id),
                       "notice": r.notices[-1] if r.notices else None}
                      for r in recent_callbacks(app.switchboard, app.notices)]
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({
             "callbacks": callbacks, "rooms": rooms_view(app.rooms),
-            "codes": codes_in_use(app.switchboard), "codes_free": app.switchboard.codes.free,
+            "codes": app.switchboard.codes_in_use(), "codes_free": app.switchboard.codes.free,
             "desks": desks_view(app.web.desk_phones)}))

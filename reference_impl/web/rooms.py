@@ -16,9 +16,9 @@ from typing import Any, Callable, Protocol
 
 from .. import flow as f
 from ..flow import Role
+from ..ports import Deliver
 from .settings import Document
 
-Deliver = Callable[[str, f.Event], None]
 Message = dict[str, Any]
 
 
@@ -130,8 +130,8 @@ class RoomServer:
         for other in room.others(who):
             other.send({"type": "peer", "role": who.value, "present": False})
 
-    def call_over(self, callback_id: str) -> None:
-        """The callback ended without a room for a waiting agent page: tell it."""
+    def call_ended(self, callback_id: str) -> None:
+        """The callback is over: an agent page still waiting for its room is told."""
         peer = self._waiting.pop(callback_id, None)
         if peer is not None:
             peer.send({"type": "closed", "reason": "The call has ended."})

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+from ..ports import DeskPhone
+
 HERE = Path(__file__).parent
 
 # Types an agent may upload, by the extension of the file's name; the first
@@ -21,17 +23,6 @@ UPLOAD_TYPES: Mapping[str, str] = MappingProxyType({
     ".gif": "image/gif", ".webp": "image/webp", ".pdf": "application/pdf",
     ".txt": "text/plain",
 })
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DeskPhone:
-    """What a contact centre's desk phone shows: its number, its state, the caller ID."""
-
-    number: str
-    centre: str
-    state: str                 # "idle", "ringing", "talking"
-    display: str = ""          # the caller ID: the connection code on our calls
-    callback_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -34,10 +34,6 @@ def callback_view(record: CallbackRecord) -> dict[str, Any]:
             "times": {k: round(v, 3) for k, v in record.times.items()}}
 
 
-def codes_in_use(switchboard: Switchboard) -> list[str]:
-    return sorted(cb.code for cb in switchboard.live.values() if cb.code and cb.code_held)
-
-
 def rooms_view(rooms: RoomServer) -> list[dict[str, Any]]:
     return [{"room": r.name, "callback": r.callback_id, "code": r.code, "template": r.template,
              "open": r.open, "present": sorted(who.value for who in r.peers),

@@ -1,0 +1,55 @@
+"""A pytest plugin: every `scenarios/**/*.yaml` file is a test item.
+
+`pytest scenarios/` runs each scenario in simulated time and fails the item
+with the expectations that did not hold (or the file's refusal message).
+Scenarios that do not list `sim` among their modes are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from ..scenario import ScenarioError, load
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parts:
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        yield ScenarioItem.from_parent(self, name="sim")
+
+
+class ScenarioItem(pytest.Item):
+    def runtest(self) -> None:
+        from ..studies.suite import run_scenario
+
+        try:
+            loaded = load(self.path)
+        except ScenarioError as error:
+            raise ScenarioFailed(str(error)) from None
+        run = run_scenario(loaded, "sim")
+        if run.skipped:
+            pytest.skip(run.skipped)
+        if not run.passed:
+            lines = [f"{v.expect}: {v.detail}" for v in run.failures()]
+            raise ScenarioFailed(f"{loaded.scenario.name}\n  " + "\n  ".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario {self.path.name}"

@@ -1,0 +1,173 @@
+"""`callback-emu serve`: the whole system on one machine, in real time.
+
+The reference web app (form, status page, rooms, agent and operations pages)
+runs on the asyncio `Runtime`; the telephony is the emulator's PBX on a
+`LoopClock`, so the person's phone and the agents' desk phones behave as the
+scenario's profiles say. The agent at the desk phone answers by itself, but
+the connection code is typed by a human on the agent page: the agent and
+operations pages show what each desk phone displays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from reference_impl import flow as f
+from reference_impl.flow import PERSON_LEG
+from reference_impl.ports import DeskPhone, Telephony
+from reference_impl.records import CallbackRecord, ClosableRecordStore, RecordsError, open_records
+from reference_impl.runtime import Runtime
+from reference_impl.web import WebApp, WebSettings, make_app, web_runtime
+
+from .. import scenario as sc
+from ..models.desks import Desks
+from ..models.pbx import SimPbx
+from ..models.pbx.sipp import SippPhones
+from ..models.people import PersonProfile, PhonePlan
+from ..models.phonebook import People
+from ..models.streams import Streams
+from ..scenario import build as world
+from .clock import LoopClock
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "serve" / "default.yaml"
+
+
+class FormPeople:
+    """The phone book for people who fill the form: each behaves like the scenario's caller."""
+
+    def __init__(self, people: People, person: PersonProfile) -> None:
+        self.people = people
+        self.person = person
+
+    def plan(self, callback_id: str, leg: str, number: str) -> PhonePlan:
+        """What the phone dialled will do; a person's as the scenario's first caller's."""
+        self.people.person_profiles.setdefault(callback_id, self.person)
+        return self.people.plan(callback_id, leg, number)
+
+    def closed(self, record: CallbackRecord) -> None:
+        """Nothing is kept per finished call."""
+        self.people.forget(record.id)
+
+
+@dataclass
+class Emulated:
+    """The PBX and its phones, seen by the web app: desk displays and the person's hang-up."""
+
+    runtime: Runtime
+    pbx: Telephony
+    desks: Desks
+
+    def desk_phones(self) -> list[DeskPhone]:
+        """What every desk phone shows."""
+        return self.desks.shown()
+
+    def hang_up(self, callback_id: str) -> bool:
+        """The person puts the phone down (a BYE from their side), if they are on the line."""
+        if not self.runtime.switchboard.person_on_line(callback_id):
+            return False
+        self.pbx.hangup(callback_id, PERSON_LEG, "bye")          # frees the trunk
+        self.runtime.deliver(callback_id, f.LegHungUp(leg=PERSON_LEG))
+        return True
+
+
+def build(scenario: sc.Scenario, records: ClosableRecordStore, agent_key: str,
+          loop: asyncio.AbstractEventLoop | None = None,
+          phones: SippPhones | None = None,
+          request_limits: bool = True) -> tuple[WebApp, Emulated]:
+    """The web app on a runtime whose telephony is the emulated PBX in real time,
+    or, given SIPp `phones`, the real SIP PBX calling them."""
+    directory = world.directory(scenario)
+    streams = Streams(scenario.seed)
+    desks = Desks(directory.terminal_owner())           # a human types the code: no clock
+    people = FormPeople(People(world.agent_profiles(scenario), streams), world.first_person(scenario))
+    pbx_spec = scenario.pbx
+
+    def emulated_pbx(rt: Runtime) -> Telephony:
+        return SimPbx(LoopClock(rt.loop, rt.now), world.pbx(scenario), rng=streams["pbx"],
+                      phones=people, deliver=rt.deliver)
+
+    def sip_pbx(rt: Runtime) -> Telephony:
+        # Imported here: sippy's reactor belongs to the thread that imports it first.
+        from reference_impl.telephony import SipPbx
+
+        from .sip_replay import PhoneDialplan
+
+        assert phones is not None
+        # No rehearsal here: each phone's plan is drawn when it is dialled.
+        dialplan = PhoneDialplan({}, {}, phones, people, time_scale=1.0)
+        return SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
+                      trunks=pbx_spec.trunks, clock=rt.now).start()
+
+    runtime = web_runtime(directory=directory, codes=world.code_pool(scenario),
+                          telephony=emulated_pbx if phones is None else sip_pbx,
+                          records=records, person_ring_timeout=pbx_spec.person_ring_timeout,
+                          caller_id=pbx_spec.caller_id, observers=[people, desks], loop=loop,
+                          room_capacity=scenario.rooms.servers * scenario.rooms.rooms_per_server)
+    emulated = Emulated(runtime, runtime.telephony, desks)
+    settings = WebSettings(agent_keys=frozenset({agent_key}), desk_phones=emulated.desk_phones,
+                           hangup=emulated.hang_up)
+    if not request_limits:
+        settings = replace(settings, callbacks_per_number=None, callbacks_per_client=None)
+    return make_app(runtime, directory, records, settings), emulated
+
+
+async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, port: int,
+                db: str, agent_key: str, pbx: str = "sim", request_limits: bool = True) -> None:
+    with ExitStack() as stack:
+        phones = stack.enter_context(SippPhones()) if pbx == "sip" else None
+        app, emulated = build(scenario, records, agent_key, phones=phones,
+                              request_limits=request_limits)
+        stop_pbx = getattr(emulated.pbx, "stop", None)
+        if callable(stop_pbx):
+            stack.callback(stop_pbx)           # the SIP PBX's reactor, before its phones
+        await _listen(app, scenario, records, host, port, db, agent_key,
+                      f"SIP to SIPp phones at {phones.uri('...')}" if phones else "emulated")
+
+
+async def _listen(app: WebApp, scenario: sc.Scenario, records: ClosableRecordStore, host: str,
+                  port: int, db: str, agent_key: str, pbx: str) -> None:
+    server = app.listen_on(port, host)
+    base = f"http://{host}:{port}"
+    print(f"callback-emu serve: {scenario.name}", flush=True)
+    print(f"  the PBX:         {pbx}", flush=True)
+    print(f"  the form:        {base}/", flush=True)
+    print(f"  the agent page:  {base}/agent   (agent key: {agent_key})", flush=True)
+    print(f"  operations:      {base}/ops", flush=True)
+    print(f"  API description: {base}/api/openapi.json", flush=True)
+    print(f"  records:         {db}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        server.stop()
+        records.close()
+
+
+def run(scenario_path: Path | None, host: str, port: int, db: str,
+        agent_key: str | None, pbx: str = "sim", request_limits: bool = True) -> int:
+    """The command: a bad scenario is refused by the caller (`ScenarioError`: file,
+    line, key); bad records or a port in use end here with a message and exit 2."""
+    scenario = sc.load(scenario_path or DEFAULT_SCENARIO).scenario
+    try:
+        records = open_records(db)
+    except (ValueError, RecordsError) as error:
+        print(f"callback-emu serve: --db: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(scenario, records, host, port, db,
+                          agent_key or secrets.token_urlsafe(9), pbx, request_limits))
+    except OSError as error:
+        records.close()
+        print(f"callback-emu serve: cannot listen on {host}:{port}: {error.strerror}",
+              file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,240 @@
+"""The SimPy driver: runs reference_impl's call flow in simulated time.
+
+`Simulation` builds the world a scenario describes (the phone book and the
+desks, the emulated PBX, room servers and links, the flow's timers) around
+one switchboard wired by `reference_impl.wiring`, feeds it the scenario's
+callbacks and arrivals, and runs until every call has ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable, Iterable
+
+import simpy
+
+from reference_impl.ports import Deliver, NoNotifier
+from reference_impl.records import CallbackRecord, MemoryRecords
+from reference_impl.wiring import wire
+
+from ..measure.collector import Collector
+from ..measure.levels import Level, Levels
+from ..measure.summary import compute
+from ..models.arrivals import FileArrivals, PoissonArrivals
+from ..models.clock import Clock
+from ..models.desks import Desks
+from ..models.network import NetworkSetup, RoomSessions
+from ..models.pbx import SimPbx
+from ..models.people import PersonProfile, PhonePlan
+from ..models.phonebook import People
+from ..models.rooms import RoomServers
+from ..models.streams import Draws, Streams
+from ..scenario import Scenario, build
+from .clock import SimClock
+from .timers import SimTimers
+
+Sample = tuple[float, int, int, int, int, int]   # t, agents, rooms, live, trunks, egress (bit/s)
+
+
+@dataclass
+class SimResult:
+    """What a run gives back: records (unless streamed), metrics, and what was left open."""
+
+    scenario: Scenario
+    seed: int
+    records: list[CallbackRecord]
+    metrics: dict[str, float | None]
+    end: float
+    late_events: int = 0
+    open_at_end: dict[str, int] = field(default_factory=dict)
+    plans: dict[tuple[str, str], PhonePlan] = field(default_factory=dict)  # with keep_plans
+    collector: Collector | None = None
+    samples: list[Sample] = field(default_factory=list)
+
+
+def room_servers(scenario: Scenario, clock: Clock, rng: Draws, deliver: Deliver,
+                 level: Level, levels: Levels | None = None) -> RoomServers:
+    """The scenario's room servers, in either time domain (`levels`: egress and waits too)."""
+    warmup = scenario.arrivals.warmup if scenario.arrivals else 0.0
+    # Two-way video in the network model is two-way on the servers too.
+    two_way = scenario.network is not None and scenario.network.video.two_way
+    return RoomServers.from_setup(build.rooms(scenario), clock, rng=rng, deliver=deliver,
+                                  level=level, every_room_two_way=two_way,
+                                  egress_level=levels.egress if levels else None,
+                                  waits=levels.room_wait if levels else None, warmup=warmup)
+
+
+def levels_of(scenario: Scenario) -> Levels:
+    """The levels a run keeps, sized by the scenario's desk phones and trunks."""
+    terminals = sum(len(c.numbers(i)) for i, c in enumerate(scenario.centres.values(), start=1))
+    return Levels(terminals=terminals, trunk_capacity=scenario.pbx.trunks)
+
+
+class Simulation:
+    """One run of a scenario in simulated time."""
+
+    def __init__(self, scenario: Scenario, *, seed: int | None = None,
+                 observers: Iterable[object] = (), keep_plans: bool = False,
+                 keep_records: bool = True, interval: float = 0.0,
+                 progress: Callable[[float], None] | None = None) -> None:
+        """`keep_records=False` streams statistics only (load runs: memory stays flat);
+        `interval` > 0 also samples the levels and counts callbacks per interval."""
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.env = env = simpy.Environment()
+        self.streams = streams = Streams(self.seed)
+        self.directory = directory = build.directory(scenario)
+        self.records = MemoryRecords() if keep_records else None
+        arrivals = scenario.arrivals
+        self.warmup = arrivals.warmup if arrivals else 0.0
+        self.collector = Collector(self.warmup, interval)
+        self.samples: list[Sample] = []
+        self.levels = levels_of(scenario)
+        self.clock = clock = SimClock(env)
+        self.desks = Desks(directory.terminal_owner(), clock)
+        self.people = People(build.agent_profiles(scenario), streams, keep_plans, self.desks)
+        network = build.network(scenario)
+        if network is not None:     # links and room traffic cost nothing unless asked for
+            observers = (*observers, self._sessions(network))
+        self.switchboard = wire(
+            directory=directory, codes=build.code_pool(scenario), clock=partial(getattr, env, "now"),
+            telephony=self._pbx, rooms=self._rooms, timers=partial(SimTimers, clock),
+            notifier=NoNotifier(), records=self.records,
+            person_ring_timeout=scenario.pbx.person_ring_timeout,
+            caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers,
+                                                         self.desks],
+            timelines=keep_records)
+        self.desks.enter_code = self.switchboard.enter_code
+        self._last_end = 0.0
+        self._progress = progress       # told the fraction of the arrivals' duration done
+        self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls
+
+    # -- the world's parts, built for the switchboard ------------------------
+
+    def _pbx(self, deliver: Deliver) -> SimPbx:
+        self.pbx = SimPbx(self.clock, build.pbx(self.scenario), rng=self.streams["pbx"],
+                          phones=self.people, deliver=deliver, agents=self.levels.agents,
+                          trunk_level=self.levels.trunks)
+        return self.pbx
+
+    def _rooms(self, deliver: Deliver) -> RoomServers:
+        self.rooms = room_servers(self.scenario, self.clock, self.streams["rooms"], deliver,
+                                  self.levels.rooms, self.levels)
+        return self.rooms
+
+    def _sessions(self, network: NetworkSetup) -> RoomSessions:
+        return RoomSessions(self.clock, network, self.streams["network"], self.collector,
+                            two_way=self.scenario.rooms.two_way)
+
+    # -- the Observer protocol -----------------------------------------------
+
+    def closed(self, record: CallbackRecord) -> None:
+        """A callback ended: note when, and keep nothing of it in a streamed run."""
+        self._last_end = max(self._last_end, record.times.get("ended", 0.0))
+        if self.records is None:
+            self.people.forget(record.id)
+
+    # -- processes -----------------------------------------------------------
+
+    def _end_warmup(self) -> None:
+        for level in (self.levels.rooms, self.levels.agents, self.levels.trunks,
+                      self.levels.egress):
+            level.restart(self.env.now)
+
+    def _ticker(self, duration: float):  # type: ignore[no-untyped-def]
+        assert self._progress is not None
+        for step in range(1, 101):
+            yield self.env.timeout(duration / 100)
+            self._progress(step / 100)
+
+    def _sampler(self):  # type: ignore[no-untyped-def]
+        """The levels at every interval, while traffic may still come or calls are up."""
+        arrivals = self.scenario.arrivals
+        horizon = arrivals.duration if arrivals else 0.0
+        live = self.switchboard.live
+        while True:
+            levels = self.levels
+            self.samples.append((self.env.now, levels.agents.value, levels.rooms.value,
+                                 len(live), levels.trunks.value, levels.egress.value))
+            if self.env.now >= horizon and not live:
+                return
+            yield self.env.timeout(self.collector.interval)
+
+    # -- traffic -------------------------------------------------------------
+
+    def _request(self, number: int, service: str, person: PersonProfile,
+                 phone: str | None, name: str = "") -> None:
+        callback_id = str(number)
+        self.people.person_profiles[callback_id] = person
+        self.switchboard.request({"service": service, "name": name},
+                                 phone or f"+1555{number:07d}", callback_id)
+
+    def _explicit(self):  # type: ignore[no-untyped-def]
+        """The scenario's `callbacks`, each at its time (call N is the N-th in the file)."""
+        specs = self.scenario.callbacks
+        now = 0.0
+        for i in sorted(range(len(specs)), key=lambda i: specs[i].at):
+            spec = specs[i]
+            yield self.env.timeout(spec.at - now)
+            now = spec.at
+            self._request(i + 1, spec.service, self.scenario.person(spec.person),
+                          spec.number, spec.name)
+
+    def _arrival(self, person: PersonProfile, service: str, row_person: str | None = None) -> None:
+        """One arrival: `row_person` names the profile a file's row gives, if any."""
+        self._arrived += 1
+        self._request(self._arrived, service,
+                      person if row_person is None else self.scenario.person(row_person), None)
+
+    def _start_arrivals(self) -> None:
+        arrivals = self.scenario.arrivals
+        if arrivals is None:
+            return
+        services = build.services(self.scenario)
+        arrive = partial(self._arrival, self.scenario.person(arrivals.person))
+        draws = self.streams["arrivals"]
+        if arrivals.file is None:
+            PoissonArrivals(self.clock, build.arrival_segments(arrivals), services, draws,
+                            arrive).start()
+        else:
+            FileArrivals(self.clock, arrivals.file.rows, services, draws, arrive).start()
+
+    # -- running -------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        """Run until every call has ended; the result of the run."""
+        if self.scenario.callbacks:
+            self.env.process(self._explicit())
+        self._start_arrivals()
+        if self.warmup > 0:
+            self.env.timeout(self.warmup).callbacks.append(lambda _: self._end_warmup())
+        if self.collector.interval > 0:
+            self.env.process(self._sampler())
+        if self._progress is not None and self.scenario.arrivals is not None:
+            self.env.process(self._ticker(self.scenario.arrivals.duration))
+        self.clock.run()
+        return self._result()
+
+    def _result(self) -> SimResult:
+        records = list(self.records) if self.records is not None else []
+        arrivals = self.scenario.arrivals
+        # The run ends when the last call does (stale cancelled timers may fire later).
+        end = max(self._last_end, arrivals.duration if arrivals else 0.0)
+        sb = self.switchboard
+        timers = sb.ports.timers
+        assert isinstance(timers, SimTimers)
+        return SimResult(
+            scenario=self.scenario, seed=self.seed, records=records,
+            metrics=compute(self.collector, self.levels, end), end=end,
+            collector=self.collector, samples=self.samples, late_events=sb.late_events,
+            open_at_end={"live": len(sb.live), "rooms": len(self.rooms.rooms),
+                         "codes": sb.codes.in_use, "legs": self.pbx.legs_up,
+                         "timers": timers.live},
+            plans=self.people.plans or {})
+
+
+def simulate(scenario: Scenario, *, seed: int | None = None,
+             observers: Iterable[object] = (), keep_plans: bool = False) -> SimResult:
+    """Run a scenario once in simulated time, keeping every record."""
+    return Simulation(scenario, seed=seed, observers=observers, keep_plans=keep_plans).run()

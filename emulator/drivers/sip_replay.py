@@ -1,0 +1,224 @@
+"""Scenarios over real SIP: the sippy PBX dials SIPp phones on loopback, in real time.
+
+The scenario is first run in simulated time to draw every phone's behaviour
+(who answers, after how long, who hangs up when); the same requests are then
+replayed over SIP with those very behaviours, handed to the SIPp phones in
+each call's Request-URI. So the two modes can be compared call by call.
+Idle time between callbacks is skipped, and talk times can be compressed
+(`time_scale`): neither changes an outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from reference_impl import flow as f
+from reference_impl.flow import Role, role_of
+from reference_impl.ports import NoNotifier
+from reference_impl.records import CallbackRecord, MemoryRecords
+from reference_impl.runtime import Runtime
+from reference_impl.telephony import SipMessage, SipPbx, SipTarget, parse_sip_uri
+
+from ..measure.collector import Collector
+from ..measure.levels import Levels
+from ..measure.summary import compute
+from ..models.desks import Desks
+from ..models.pbx import PhoneBook
+from ..models.pbx.sipp import SippPhones, phone_user
+from ..models.people import Answer, PhonePlan
+from ..models.phonebook import People
+from ..models.streams import Streams
+from ..scenario import Scenario, build
+from .clock import LoopClock
+from .simulation import SimResult, Simulation, levels_of, room_servers
+
+UNKNOWN_TYPING = 5.0     # s: the agent of a desk phone with no rehearsed plan types the code
+_ACTIONS = {Answer.INVALID: "invalid", Answer.BUSY: "busy", Answer.REJECT: "reject",
+            Answer.ANSWER: "answer", Answer.RING_OUT: "ringout"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """A callback of the rehearsal, to be asked for again over SIP at its time."""
+
+    at: float
+    callback_id: str
+    service: str
+    number: str
+
+
+class PhoneDialplan:
+    """Number -> SIP target: `sip:` numbers as written, the rest to the SIPp phones."""
+
+    def __init__(self, plans: dict[tuple[str, str], PhonePlan], talks: dict[str, "Talk"],
+                 phones: SippPhones, people: PhoneBook, time_scale: float,
+                 desks: Desks | None = None) -> None:
+        """`desks`, if given, is told how long each answering agent takes to type the code."""
+        self.plans = plans
+        self.talks = talks                # callback -> who ends its talk, and may it be compressed
+        self.phones = phones
+        self.people = people
+        self.time_scale = time_scale
+        self.desks = desks
+
+    def __call__(self, callback_id: str, leg: str, number: str) -> SipTarget:
+        """The SIP target of a leg: a SIPp phone told its plan in the Request-URI."""
+        plan = self.plans.get((callback_id, leg))
+        if self.desks is not None and role_of(leg) is Role.AGENT:
+            # A desk phone the rehearsal never dialled: its agent types after 5 s.
+            self.desks.will_type(callback_id, leg, plan.code_entry if plan else UNKNOWN_TYPING)
+        if number.startswith("sip:"):
+            return parse_sip_uri(number)
+        if plan is None:
+            plan = self.people.plan(callback_id, leg, number)
+        talk = plan.talk
+        found = self.talks.get(callback_id)
+        if found is not None:
+            if found.ends != leg:
+                talk = math.inf             # the other side hangs up first: wait for its BYE
+            elif found.compress:
+                talk = _compressed(talk, found.floor, self.time_scale)
+        user = phone_user(_ACTIONS[plan.answer], plan.delay, plan.patience, talk)
+        host, port = self.phones.address
+        return SipTarget(user, host, port)
+
+
+@dataclass(frozen=True)
+class Talk:
+    """Who ends a bridged call's talk, and whether its talk may run faster."""
+
+    ends: str          # the leg whose talk time runs out first: it hangs up
+    compress: bool     # no other call overlaps this talk: it may run faster
+    floor: float       # talk time kept as it is (the agent typing the code, joining the room)
+
+
+def _compressed(talk: float, floor: float, time_scale: float) -> float:
+    return talk if talk <= floor else floor + (talk - floor) / time_scale
+
+
+def _talks(plans: dict[tuple[str, str], PhonePlan], records: list[CallbackRecord]) -> dict[str, Talk]:
+    """For each call the simulation bridged: who hangs up, and whether its talk can be shortened.
+
+    Shortening a talk moves every later event of the system earlier, so it is
+    done only where no other call is up at the same time in the simulation:
+    then no outcome can change (terminals, codes and rooms are free either way).
+    """
+    spans = [(r.times["requested"], r.times.get("ended", math.inf), r.id) for r in records]
+    out = {}
+    for record in records:
+        if "bridged" not in record.times:
+            continue
+        agent = f.agent_leg(len(record.terminals_dialled))
+        person, desk = plans.get((record.id, f.PERSON_LEG)), plans.get((record.id, agent))
+        if person is None or desk is None:
+            continue
+        start, end = record.times["bridged"], record.times.get("ended", math.inf)
+        alone = not any(other != record.id and s < end and e > start for s, e, other in spans)
+        out[record.id] = Talk(ends=f.PERSON_LEG if person.talk < desk.talk else agent,
+                              compress=alone, floor=desk.code_entry + 3.0)
+    return out
+
+
+def run_sip(scenario: Scenario, *, seed: int | None = None, time_scale: float = 1.0,
+            observers: Iterable[object] = (),
+            on_message: Callable[[str, str, SipMessage], None] | None = None) -> SimResult:
+    """Run the scenario over real SIP; the result has the simulation's shape."""
+    sim = Simulation(scenario, seed=seed, keep_plans=True)
+    rehearsal = sim.run()
+    requests = sorted((Request(r.times["requested"], r.id, r.form["service"], r.person_number)
+                       for r in rehearsal.records), key=lambda q: (q.at, int(q.callback_id)))
+    return asyncio.run(_replay(scenario, sim, rehearsal, requests, time_scale,
+                               list(observers), on_message))
+
+
+async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
+                  requests: list[Request], time_scale: float, observers: list[object],
+                  on_message: Callable[[str, str, SipMessage], None] | None) -> SimResult:
+    loop = asyncio.get_running_loop()
+    plans = sim.people.plans or {}
+    directory = build.directory(scenario)
+    desks = Desks(directory.terminal_owner())
+    # For calls the rehearsal never made: a phone book of its own streams.
+    people = People(build.agent_profiles(scenario), Streams(rehearsal.seed + 1), desks=desks)
+    people.person_profiles = sim.people.person_profiles
+    collector = Collector()
+    levels = levels_of(scenario)
+    records = MemoryRecords()
+    with SippPhones() as phones:
+        dialplan = PhoneDialplan(plans, _talks(plans, rehearsal.records), phones, people,
+                                 time_scale, desks)
+        runtime = Runtime(
+            directory=directory,
+            codes=build.code_pool(scenario),
+            telephony=lambda rt: SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
+                                        trunks=scenario.pbx.trunks, on_message=on_message,
+                                        clock=rt.now, on_trunk=_counter(rt, levels)).start(),
+            rooms=lambda rt: room_servers(scenario, LoopClock(loop, rt.now),
+                                          sim.streams["rooms_sip"], rt.deliver, levels.rooms,
+                                          levels),
+            notifier=NoNotifier(), records=records,
+            person_ring_timeout=scenario.pbx.person_ring_timeout,
+            caller_id=scenario.pbx.caller_id, observers=[collector, *observers, desks])
+        desks.clock = LoopClock(loop, runtime.now)
+        desks.enter_code = runtime.switchboard.enter_code
+        pbx = runtime.telephony
+        assert isinstance(pbx, SipPbx)
+        try:
+            await _feed(runtime, requests)
+            await _drain(runtime, scenario, time_scale)
+            await _settle(lambda: pbx.legs_up == 0 and not runtime.rooms.rooms, 3.0)  # type: ignore[attr-defined]
+        finally:
+            pbx.stop()
+        sb = runtime.switchboard
+        kept = list(records)
+        end = max([r.times.get("ended", 0.0) for r in kept] + [0.0])
+        return SimResult(scenario=scenario, seed=rehearsal.seed, records=kept,
+                         metrics=compute(collector, levels, end), end=end, collector=collector,
+                         late_events=sb.late_events,
+                         open_at_end={"live": len(sb.live),
+                                      "rooms": len(runtime.rooms.rooms),  # type: ignore[attr-defined]
+                                      "codes": sb.codes.in_use, "legs": pbx.legs_up,
+                                      "timers": runtime.timers.live})
+
+
+def _counter(runtime: Runtime, levels: Levels) -> Callable[[str, int], None]:
+    """Trunks and agent legs in use over time, as the simulation counts them."""
+    def count(leg: str, delta: int) -> None:
+        now = runtime.now()
+        levels.trunks.change(now, delta)
+        if role_of(leg) is Role.AGENT:
+            levels.agents.change(now, delta)
+    return count
+
+
+async def _feed(runtime: Runtime, requests: list[Request]) -> None:
+    """Start each callback at its time; while nothing is live, jump to the next one."""
+    sb = runtime.switchboard
+    for request in requests:
+        while (gap := request.at - runtime.now()) > 0:
+            if not sb.live:
+                runtime.skip(gap)
+                break
+            await asyncio.sleep(min(gap, 0.02))
+        sb.request({"service": request.service, "name": ""}, request.number, request.callback_id)
+
+
+async def _drain(runtime: Runtime, scenario: Scenario, time_scale: float) -> None:
+    """Wait for every callback to end, or give up after the longest a call can take."""
+    ring = scenario.pbx.person_ring_timeout + sum(c.ring_timeout for c in scenario.centres.values())
+    deadline = runtime.now() + ring + 600.0 / time_scale + 60.0
+    while runtime.switchboard.live and runtime.now() < deadline:
+        await asyncio.sleep(0.02)
+    for callback_id in list(runtime.switchboard.live):
+        # Stuck: end it as the flow would on a protocol error, so nothing leaks.
+        runtime.switchboard.deliver(callback_id, f.LegHungUp(leg="stuck"))
+
+
+async def _settle(done: Callable[[], bool], seconds: float) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if done():
+            return
+        await asyncio.sleep(0.02)

@@ -1,0 +1,154 @@
+"""The one catalogue of metrics: names, suffixes, titles and units.
+
+`expect`, `--target`, the tables, the JSON, the CSV, the report and
+`callback-emu metrics` all read it, so a metric is named, titled and given a
+unit once. A name is a base and a suffix (`callback_latency.p95`); a
+percentile suffix is any `.pNN` (`.p80`, `.p99.9`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from reference_impl.flow import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """A stage latency: from one mark of a callback's record to another."""
+
+    name: str
+    start: str          # the record's time that opens it
+    stop: str           # ... and the one that closes it
+    title: str
+    span: str           # what it spans, in words
+    optional: bool = False   # only some scenarios have it (rooms, a queue)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A metric other than a stage: what it measures and its unit."""
+
+    name: str
+    title: str
+    unit: str           # "s", "fraction", "count", "kbit/s", "Mbit/s"
+    what: str
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("time_to_ring", "requested", "person_ringing", "Time to ring",
+          "request → person's phone rings"),
+    Stage("time_to_person", "requested", "person_answered", "Time to person",
+          "request → person answers"),
+    Stage("time_to_agent", "person_answered", "agent_answered", "Time to agent",
+          "person answers → agent answers"),
+    Stage("callback_latency", "requested", "bridged", "Callback latency",
+          "request → both legs bridged"),
+    Stage("time_to_room", "bridged", "person_in_room", "Time to room",
+          "bridged → person in the room", optional=True),
+    Stage("agent_join_delay", "bridged", "agent_in_room", "Agent join delay",
+          "bridged → agent in the room", optional=True),
+    Stage("queue_wait", "queued", "dequeued", "Time on hold for a desk phone",
+          "on hold at a centre → a terminal is free", optional=True),
+)}
+
+# Series: a value per callback (or per room), with every suffix.
+COUNTED: dict[str, Metric] = {m.name: m for m in (
+    Metric("failovers", "Failovers", "count", "centres tried after the first, per callback"),
+    Metric("room_wait", "Wait for a room", "s",
+           "a room asked for at the bridge → a server took it (0 when one was free)"),
+)}
+
+# The network model's quality in the room (None without `network:`). `video_first_frame`
+# is the network's share of `video_startup`, without the agent typing the code.
+QUALITY: dict[str, Metric] = {m.name: m for m in (
+    Metric("video_startup", "Video start-up", "s", "the person in the room → first frame"),
+    Metric("video_first_frame", "First frame", "s", "the agent's video starts → first frame"),
+    Metric("video_stall_ratio", "Video stalls", "fraction", "share of the stay without picture"),
+    Metric("video_bitrate", "Video bit rate", "kbit/s", "delivered, per call"),
+    Metric("chat_latency", "Chat latency", "s", "a message sent → shown on the other side"),
+    Metric("document_delivery", "Document delivery", "s", "pushed → fully shown"),
+    Metric("person_upload", "Person's upload", "kbit/s", "the person's mean upload in the room"),
+)}
+
+# Levels over time: `.mean` (time-weighted) and `.max`.
+LEVELS: dict[str, Metric] = {m.name: m for m in (
+    Metric("concurrent_rooms", "Concurrent rooms", "count", "rooms open at once"),
+    Metric("agent_occupancy", "Agent occupancy", "fraction",
+           "share of staffed desk-phone time spent ringing or talking"),
+    Metric("trunk_occupancy", "Trunk occupancy", "fraction", "share of the PBX's lines in use"),
+    Metric("room_egress", "Room servers' egress", "Mbit/s", "egress reserved on all room servers"),
+)}
+
+# Fractions of all callbacks (after the warm-up).
+FRACTIONS: dict[str, Metric] = {m.name: m for m in (
+    Metric("rooms_refused", "Rooms refused", "fraction",
+           "callbacks whose room could not be opened, of those bridged"),
+    Metric("queued", "Queued", "fraction", "callbacks that waited on hold for a desk phone"),
+    *(Metric(f"outcomes.{o.value}", f"Outcome {o.value}", "fraction",
+             "callbacks that ended so") for o in Outcome),
+)}
+
+SERIES = (*STAGES, *COUNTED, *QUALITY)     # every base that takes the series' suffixes
+SERIES_SUFFIXES = ("p50", "p95", "p99", "mean", "max", "count")
+LEVEL_SUFFIXES = ("mean", "max")
+_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
+
+
+def metric_names() -> list[str]:
+    """Every metric name with its standard suffixes, in table order."""
+    names = [f"{s}.{x}" for s in SERIES for x in SERIES_SUFFIXES]
+    names += [f"{level}.{x}" for level in LEVELS for x in LEVEL_SUFFIXES]
+    return names + list(FRACTIONS)
+
+
+def percentile(suffix: str) -> float | None:
+    """The percentile a suffix names (`p99.9` -> 99.9), or None if it names none."""
+    match = _PERCENTILE.match(suffix)
+    return float(match[1]) if match else None
+
+
+def check_metric_name(name: str) -> tuple[str, str] | None:
+    """None if `name` is a metric; else the problem and a hint."""
+    if name in FRACTIONS:
+        return None
+    base, _, suffix = name.rpartition(".")
+    if base in SERIES:
+        if suffix in SERIES_SUFFIXES or percentile(suffix) is not None:
+            return None
+        return (f"unknown suffix {suffix!r} for {base}",
+                f"use one of {', '.join(SERIES_SUFFIXES)}, or any percentile (.p80, .p99.9)")
+    if base in LEVELS:
+        if suffix in LEVEL_SUFFIXES:
+            return None
+        return f"unknown suffix {suffix!r} for {base}", f"use one of {', '.join(LEVEL_SUFFIXES)}"
+    if name in (*SERIES, *LEVELS):
+        return f"{name} needs a suffix", f"e.g. {name}.p95 or {name}.mean"
+    if name.startswith("outcomes."):
+        return (f"unknown outcome {name.removeprefix('outcomes.')!r}",
+                f"outcomes are {', '.join(o.value for o in Outcome)}")
+    close = difflib.get_close_matches(name, metric_names(), n=1)
+    return f"unknown metric {name!r}", (f"did you mean {close[0]!r}?" if close
+                                        else "`callback-emu metrics` lists them")
+
+
+def unit(name: str) -> str:
+    """The unit of a metric's values: "s", "fraction", "count", "kbit/s" or "Mbit/s"."""
+    if name in FRACTIONS:
+        return "fraction"
+    base, _, suffix = name.rpartition(".")
+    if suffix == "count":
+        return "count"
+    if base in STAGES:
+        return "s"
+    found = COUNTED.get(base) or QUALITY.get(base) or LEVELS.get(base)
+    return found.unit if found is not None else "s"
+
+
+def title(base: str) -> str:
+    """A metric's title for tables and figures (its base name if it has none)."""
+    found = STAGES.get(base) or COUNTED.get(base) or QUALITY.get(base) or LEVELS.get(base) \
+        or FRACTIONS.get(base)
+    return found.title if found is not None else base

@@ -1,0 +1,52 @@
+"""Levels over time: counts that go up and down (rooms open, legs up), time-weighted.
+
+The models change them as they run; `summary.compute` turns them into the
+`.mean` and `.max` metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .series import Series
+
+
+@dataclass
+class Level:
+    """A count that changes over time (rooms open, legs up): its max and time-weighted mean."""
+
+    value: int = 0
+    peak: int = 0
+    _area: float = 0.0
+    _since: float = 0.0
+    _start: float = 0.0
+
+    def restart(self, now: float) -> None:
+        """Forget the past (the end of a warm-up): means and peaks count from now."""
+        self._area, self._since, self._start, self.peak = 0.0, now, now, self.value
+
+    def change(self, now: float, delta: int) -> None:
+        self._area += self.value * (now - self._since)
+        self._since = now
+        self.value += delta
+        if self.value > self.peak:
+            self.peak = self.value
+
+    def mean(self, end: float, capacity: float = 1.0) -> float:
+        """The time-weighted mean since the start (or restart), as a fraction of `capacity`."""
+        area = self._area + self.value * (end - self._since)
+        span = end - self._start
+        return area / (span * capacity) if span > 0 else 0.0
+
+
+@dataclass
+class Levels:
+    """The time-weighted counters the emulator keeps while it runs."""
+
+    rooms: Level = field(default_factory=Level)
+    agents: Level = field(default_factory=Level)     # agent legs ringing or talking
+    trunks: Level = field(default_factory=Level)
+    egress: Level = field(default_factory=Level)     # room servers' reserved egress, bit/s
+    room_wait: Series = field(default_factory=Series)
+    terminals: int = 1
+    trunk_capacity: int = 1

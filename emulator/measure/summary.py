@@ -1,0 +1,55 @@
+"""The metrics of one run, from its collector and levels (the names of `catalogue`)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from reference_impl.flow import Outcome
+from reference_impl.records import CallbackRecord
+
+from .catalogue import QUALITY, metric_names
+from .collector import COLLECTED, Collector
+from .levels import Levels
+from .series import Series
+
+
+def compute(collector: Collector, levels: Levels, end: float) -> dict[str, float | None]:
+    """Every metric of `metric_names()`; None where there is nothing to measure."""
+    values: dict[str, float | None] = {name: None for name in metric_names()}
+    for name in COLLECTED:
+        values.update(_series(name, collector.series[name]))
+    values.update(_series("room_wait", levels.room_wait))
+    for name in QUALITY:                   # measured only when the scenario has a network
+        if name in collector.series:
+            values.update(_series(name, collector.series[name]))
+    for outcome in Outcome:
+        values[f"outcomes.{outcome.value}"] = collector.fraction(outcome)
+    values["rooms_refused"] = collector.refused / collector.bridged if collector.bridged else None
+    values["queued"] = collector.queued / collector.callbacks if collector.callbacks else None
+    values["concurrent_rooms.max"] = float(levels.rooms.peak)
+    values["concurrent_rooms.mean"] = levels.rooms.mean(end)
+    values["agent_occupancy.max"] = levels.agents.peak / levels.terminals
+    values["agent_occupancy.mean"] = levels.agents.mean(end, levels.terminals)
+    values["trunk_occupancy.max"] = levels.trunks.peak / levels.trunk_capacity
+    values["trunk_occupancy.mean"] = levels.trunks.mean(end, levels.trunk_capacity)
+    values["room_egress.max"] = levels.egress.peak / 1e6
+    values["room_egress.mean"] = levels.egress.mean(end, 1e6)
+    return values
+
+
+def _series(name: str, series: Series) -> dict[str, float | None]:
+    values: dict[str, float | None] = {f"{name}.count": float(series.count)}
+    if series.count:
+        p50, p95, p99 = series.quantiles([50, 95, 99])
+        values.update({f"{name}.p50": p50, f"{name}.p95": p95, f"{name}.p99": p99,
+                       f"{name}.mean": series.mean, f"{name}.max": series.peak})
+    return values
+
+
+def outcome_counts(records: Iterable[CallbackRecord]) -> Mapping[str, int]:
+    """How many records ended with each outcome ("live" for those still under way)."""
+    counts: dict[str, int] = {}
+    for record in records:
+        key = record.outcome or "live"
+        counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -1,0 +1,123 @@
+"""A scenario -> the plain arguments of the models, and the system's directory.
+
+The drivers build their world from these; no model sees the schema.
+"""
+
+from __future__ import annotations
+
+import math
+
+from reference_impl.codes import CodePool
+from reference_impl.directory import Centre, Directory, Service
+
+from ..models.arrivals import Segment, segments
+from ..models.network.link import LinkSpec
+from ..models.network.profiles import PROFILES, Access
+from ..models.network.setup import ChatSetup, DocumentsSetup, NetworkSetup, VideoSetup
+from ..models.pbx.sim import PbxSetup
+from ..models.people import AgentProfile, PersonProfile
+from ..models.rooms.servers import RoomsSetup
+from .schema import AccessRef, Arrivals, LinkModel, Network, Scenario
+
+
+def directory(scenario: Scenario) -> Directory:
+    """The services and centres, with each centre's desk phones and timeouts."""
+    centres = {}
+    for index, (name, spec) in enumerate(scenario.centres.items(), start=1):
+        centres[name] = Centre(name=name, terminals=tuple(spec.numbers(index)),
+                               ring_timeout=spec.ring_timeout,
+                               queue_max_wait=spec.queue.max_wait if spec.queue else None)
+    services = {code: Service(code=code, centres=tuple(s.centres), room_template=s.room_template,
+                              label=s.label or code)
+                for code, s in scenario.services.items()}
+    return Directory(services=services, centres=centres)
+
+
+def code_pool(scenario: Scenario) -> CodePool:
+    """The connection-code pool `codes:` sizes."""
+    spec = scenario.codes
+    return CodePool(digits=spec.digits, first=spec.first, count=spec.count)
+
+
+def agent_profiles(scenario: Scenario) -> dict[str, AgentProfile]:
+    """Desk phone number -> the profile of the agent who answers it."""
+    profiles: dict[str, AgentProfile] = {}
+    for index, centre in enumerate(scenario.centres.values(), start=1):
+        default, own = scenario.agent(centre.agent), centre.agents()
+        for number in centre.numbers(index):
+            profiles[number] = scenario.agent(own[number]) if number in own else default
+    return profiles
+
+
+def first_person(scenario: Scenario) -> PersonProfile:
+    """How a person behaves when nobody says: the first callback's, else the arrivals'."""
+    if scenario.callbacks:
+        return scenario.person(scenario.callbacks[0].person)
+    assert scenario.arrivals is not None       # a scenario has one or the other
+    return scenario.person(scenario.arrivals.person)
+
+
+def pbx(scenario: Scenario) -> PbxSetup:
+    """The PBX's lines and signalling delays."""
+    spec = scenario.pbx
+    return PbxSetup(trunks=spec.trunks, post_dial_delay=spec.post_dial_delay,
+                    answer_signalling_delay=spec.answer_signalling_delay,
+                    bridge_delay=spec.bridge_delay)
+
+
+def rooms(scenario: Scenario) -> RoomsSetup:
+    """The room servers, what a room takes and what happens when they are full."""
+    spec = scenario.rooms
+    return RoomsSetup(servers=spec.servers, rooms_per_server=spec.rooms_per_server,
+                      egress=spec.egress, egress_per_room=spec.egress_per_room, cpu=spec.cpu,
+                      cpu_per_room=spec.cpu_per_room, two_way=spec.two_way,
+                      when_full=spec.when_full, max_wait=spec.max_wait,
+                      placement=spec.placement, create_delay=spec.create_delay,
+                      join_delay=spec.join_delay, delete_delay=spec.delete_delay)
+
+
+def network(scenario: Scenario) -> NetworkSetup | None:
+    """The lines and the traffic in the room; None when the scenario models no network."""
+    spec = scenario.network
+    if spec is None:
+        return None
+    video = spec.video
+    return NetworkSetup(
+        person=access(spec.person_link, spec), agent=access(spec.agent_link, spec),
+        server=access(spec.server_link, spec),
+        video=VideoSetup(ladder=tuple(video.ladder), two_way=video.two_way,
+                         segment=video.segment, startup=video.startup,
+                         feedback=video.feedback),
+        chat=ChatSetup(every=spec.chat.every, size=spec.chat.size),
+        documents=DocumentsSetup(count=spec.documents.count, size=spec.documents.size,
+                                 after=spec.documents.after),
+        join=spec.join)
+
+
+def access(ref: AccessRef, spec: Network) -> Access:
+    """A `*_link` value: a name in `links`, a profile's name, or a line written inline."""
+    if isinstance(ref, str):
+        return _line(spec.links[ref]) if ref in spec.links else PROFILES[ref]
+    return _line(ref)
+
+
+def _line(model: LinkModel) -> Access:
+    kind, limit = model.queue or ("bytes", math.inf)
+    shared = dict(delay=model.delay, jitter=model.jitter, loss=model.loss, burst=model.burst,
+                  queue_bytes=limit if kind == "bytes" else math.inf,
+                  queue_packets=limit if kind == "packets" else math.inf)
+    return Access(down=LinkSpec(rate=model.down, **shared), up=LinkSpec(rate=model.up, **shared))
+
+
+def arrival_segments(arrivals: Arrivals) -> list[Segment]:
+    """The constant-rate stretches of the arrival process (`rate` or `profile`)."""
+    profile = [(step.start, step.rate) for step in arrivals.profile] if arrivals.profile else None
+    return segments(arrivals.rate, profile, arrivals.duration)
+
+
+def services(scenario: Scenario) -> dict[str, float]:
+    """The arrivals' service weights (every service alike when none are given)."""
+    arrivals = scenario.arrivals
+    if arrivals is not None and arrivals.services:
+        return dict(arrivals.services)
+    return {code: 1.0 for code in scenario.services}

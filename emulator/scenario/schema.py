@@ -1,0 +1,347 @@
+"""The schema of scenario files (docs/scenario-format.md), in pydantic.
+
+Every model forbids unknown keys. Values are parsed by the field types of
+`fields.py`; names are checked against each other in `checks.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args
+
+from pydantic import (BaseModel, BeforeValidator, Discriminator, Field, Tag, ValidationInfo,
+                      model_validator)
+
+from reference_impl.flow import Notice, Outcome
+
+from ..models import distributions as d
+from ..models import people as p
+from ..models.rooms.capacity import TWO_WAY_FACTOR
+from .arrival_file import ArrivalFile, read_arrivals
+from .fields import (Bitrate, Dist, Duration, LinkRate, Probability, QueueLimit, Rate, Size,
+                     SizeDist, Strict)
+
+
+# -- profiles ----------------------------------------------------------------
+
+_PERSON, _AGENT = p.PersonProfile(), p.AgentProfile()   # the defaults
+
+class PersonSpec(Strict):
+    answer_delay: Dist = _PERSON.answer_delay
+    answer_probability: Probability = 1.0
+    busy_probability: Probability = 0.0
+    reject_probability: Probability = 0.0
+    invalid_probability: Probability = 0.0
+    reject_delay: Dist = _PERSON.reject_delay
+    patience: Duration | None = None
+    talk_time: Dist | None = None
+
+    def profile(self) -> p.PersonProfile:
+        fields = _fields(self, exclude="patience")
+        return p.PersonProfile(**fields, patience=p.NEVER if self.patience is None else self.patience)
+
+
+class AgentSpec(Strict):
+    pickup_delay: Dist = _AGENT.pickup_delay
+    answer_probability: Probability = 1.0
+    busy_probability: Probability = 0.0
+    talk_time: Dist = _AGENT.talk_time
+    code_entry_delay: Dist = _AGENT.code_entry_delay
+
+    def profile(self) -> p.AgentProfile:
+        return p.AgentProfile(**_fields(self))
+
+
+def _fields(model: BaseModel, exclude: str = "") -> dict[str, Any]:
+    # Not model_dump(): it would turn the distribution objects into dicts.
+    return {name: getattr(model, name) for name in type(model).model_fields if name != exclude}
+
+
+def _name_or_inline(value: Any) -> str:
+    return "profile-name" if isinstance(value, str) else "profile-inline"
+
+
+PersonRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[PersonSpec, Tag("profile-inline")]],
+                      Discriminator(_name_or_inline)]
+AgentRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[AgentSpec, Tag("profile-inline")]],
+                     Discriminator(_name_or_inline)]
+
+
+class Profiles(Strict):
+    people: dict[str, PersonSpec] = {}
+    agents: dict[str, AgentSpec] = {}
+
+
+# -- the system --------------------------------------------------------------
+
+class Service(Strict):
+    centres: list[str]
+    room_template: str = "default"
+    label: str = ""
+
+
+class Queue(Strict):
+    max_wait: Duration
+
+
+class Terminal(Strict):
+    """A desk phone whose agent behaves unlike the rest of its centre."""
+
+    number: str
+    agent: AgentRef
+
+
+def _number_or_terminal(value: Any) -> str:
+    return "terminal" if isinstance(value, dict) else "number"
+
+
+TerminalRef = Annotated[Union[Annotated[str, Tag("number")], Annotated[Terminal, Tag("terminal")]],
+                        Discriminator(_number_or_terminal)]
+
+
+class Centre(Strict):
+    terminals: Annotated[int, Field(ge=1)] | Annotated[list[TerminalRef], Field(min_length=1)] = 1
+    ring_timeout: Duration = 15.0
+    queue: Queue | None = None
+    agent: AgentRef = "prompt"
+
+    def numbers(self, index: int) -> list[str]:
+        """The desk phones' numbers; a count gets numbers +1800<centre><n>."""
+        if isinstance(self.terminals, int):
+            return [f"+1800{index:03d}{n:04d}" for n in range(1, self.terminals + 1)]
+        return [t if isinstance(t, str) else t.number for t in self.terminals]
+
+    def agents(self) -> dict[str, AgentRef]:
+        """Desk phone number -> agent profile, for the phones that have their own."""
+        if isinstance(self.terminals, int):
+            return {}
+        return {t.number: t.agent for t in self.terminals if isinstance(t, Terminal)}
+
+
+class Pbx(Strict):
+    trunks: Annotated[int, Field(ge=1)] = 60
+    person_ring_timeout: Duration = 30.0
+    post_dial_delay: Dist = d.Fixed(0.3)
+    answer_signalling_delay: Dist = d.Fixed(0.0)   # the phone answers -> the PBX knows
+    bridge_delay: Dist = d.Fixed(0.05)
+    caller_id: str = ""               # what the person's phone shows
+
+
+class Rooms(Strict):
+    """Room servers (emulator/rooms/): what each holds, what a room takes, what happens when full."""
+
+    servers: Annotated[int, Field(ge=1)] = 1
+    rooms_per_server: Annotated[int, Field(ge=1)] = 200
+    egress: Annotated[Bitrate, Field(gt=0)] | None = None      # per server; none: no limit
+    egress_per_room: Bitrate = 1.2e6       # the video a one-way room sends out
+    cpu: Annotated[float, Field(gt=0)] | None = None            # units per server; none: no limit
+    cpu_per_room: Annotated[float, Field(ge=0)] = 0.1
+    two_way: bool | list[str] = False      # every room, or these room templates: twice egress and CPU
+    when_full: Literal["reject", "queue"] = "reject"
+    max_wait: Duration | None = None       # with queue: refused after waiting this long
+    placement: Literal["least_loaded", "round_robin", "first_fit"] = "least_loaded"
+    create_delay: Dist = d.Fixed(0.2)
+    join_delay: Dist = d.Fixed(0.5)
+    delete_delay: Dist = d.Fixed(0.1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Rooms":
+        if self.max_wait is not None and self.when_full != "queue":
+            raise ValueError("max_wait only applies with 'when_full: queue'")
+        factor = TWO_WAY_FACTOR if self.two_way else 1
+        if self.egress is not None and self.egress_per_room * factor > self.egress:
+            raise ValueError(f"a room needs {self.egress_per_room * factor:g} bit/s of egress, "
+                             f"more than a server has ({self.egress:g} bit/s)")
+        if self.cpu is not None and self.cpu_per_room * factor > self.cpu:
+            raise ValueError(f"a room needs {self.cpu_per_room * factor:g} CPU units, "
+                             f"more than a server has ({self.cpu:g})")
+        return self
+
+
+class Codes(Strict):
+    digits: Annotated[int, Field(ge=1, le=12)] = 4
+    first: Annotated[int, Field(ge=0)] | None = None
+    count: Annotated[int, Field(ge=1)] | None = None
+
+
+class LinkModel(Strict):
+    """An access written in the file: two rates, and what both directions share."""
+
+    down: LinkRate                     # towards its owner (person, agent, server)
+    up: LinkRate                       # away from its owner
+    delay: Duration = 0.0              # one way
+    jitter: Duration = 0.0
+    loss: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    queue: QueueLimit | None = None    # none: no limit
+    burst: Size = 0.0                  # bytes that may leave at once after a pause (tc tbf)
+
+
+AccessRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[LinkModel, Tag("profile-inline")]],
+                      Discriminator(_name_or_inline)]
+
+
+class Video(Strict):
+    ladder: Annotated[list[LinkRate], Field(min_length=1)] = [250e3, 500e3, 1000e3]
+    two_way: bool = False              # the person's camera too (the product is one-way)
+    segment: Annotated[Duration, Field(gt=0)] = 1.0      # seconds of video per segment
+    startup: Duration | None = None    # video buffered before the first frame; none: two segments
+    feedback: Bitrate = 4800.0         # receiver reports the person sends while video plays
+
+
+class Chat(Strict):
+    every: Annotated[Duration, Field(gt=0)] = 30.0      # mean gap between one side's messages
+    size: Size = 200.0
+
+
+class Documents(Strict):
+    count: Annotated[int, Field(ge=0)] = 1
+    size: SizeDist = d.Fixed(400e3)
+    after: Dist = d.Uniform(10.0, 60.0)   # the agent joined (or the last push) -> the next push
+
+
+class Network(Strict):
+    """Who sits behind which line, and what flows in the room (`network:`)."""
+
+    person_link: AccessRef = "adsl_8m_1m"
+    agent_link: AccessRef = "fibre"
+    server_link: AccessRef = "datacentre"
+    links: dict[str, LinkModel] = {}    # named accesses, used by the *_link keys
+    video: Video = Video()
+    chat: Chat = Chat()
+    documents: Documents = Documents()
+    join: Size = 2000.0                # the person's page joining the room (HTTP, websocket, SDP)
+
+
+# -- traffic -----------------------------------------------------------------
+
+class CallbackSpec(Strict):
+    at: Duration = 0.0
+    service: str
+    person: PersonRef = "prompt"
+    number: str | None = None
+    name: str = ""
+
+
+class RateStep(Strict):
+    start: Duration = Field(alias="from")
+    rate: Rate
+
+
+def _arrival_file(value: object, info: ValidationInfo) -> ArrivalFile:
+    if isinstance(value, ArrivalFile):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("give the path of a CSV file (relative to the scenario)")
+    return read_arrivals((info.context or {}).get("base", Path(".")) / value)
+
+
+class Arrivals(Strict):
+    rate: Rate | None = None
+    profile: Annotated[list[RateStep], Field(min_length=1)] | None = None
+    # Recorded traffic: a CSV of times (emulator/arrival_file.py), replayed as it is.
+    file: Annotated[ArrivalFile, BeforeValidator(_arrival_file)] | None = None
+    services: dict[str, Annotated[float, Field(gt=0)]] | None = None
+    person: PersonRef = "prompt"
+    duration: Duration
+    warmup: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> "Arrivals":
+        if sum(x is not None for x in (self.rate, self.profile, self.file)) != 1:
+            raise ValueError("give one of 'rate', 'profile' or 'file'")
+        if self.file is not None and self.file.rows[-1].at >= self.duration:
+            last = self.file.rows[-1]
+            raise ValueError(f"{self.file.path}:{last.line}: an arrival at {last.at:g} s, "
+                             f"past the duration ({self.duration:g} s)")
+        return self
+
+
+# -- expectations ------------------------------------------------------------
+
+class CallExpectation(Strict):
+    call: Annotated[int, Field(ge=1)]
+    outcome: Outcome | None = None
+    failovers: Annotated[int, Field(ge=0)] | None = None
+    centre: str | None = None
+    terminal: str | None = None
+    code: str | None = None
+    ended_by: Literal["person", "agent"] | None = None
+    told: Notice | None = None          # the person's page showed this notice
+    room: bool | None = None            # a room was opened for the call
+    modes: list[Literal["sim", "sip"]] | None = None   # where it applies (default: every mode)
+
+
+class MetricExpectation(Strict):
+    metric: str
+    below: Duration | None = None
+    above: Duration | None = None
+    between: tuple[Duration, Duration] | None = None
+    modes: list[Literal["sim", "sip"]] | None = None   # where it applies (default: every mode)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "MetricExpectation":
+        if sum(x is not None for x in (self.below, self.above, self.between)) != 1:
+            raise ValueError("give exactly one of 'below', 'above' or 'between'")
+        return self
+
+
+def _expectation_kind(value: Any) -> str:
+    return "metric-expectation" if isinstance(value, dict) and "metric" in value else "call-expectation"
+
+
+Expectation = Annotated[Union[Annotated[CallExpectation, Tag("call-expectation")],
+                              Annotated[MetricExpectation, Tag("metric-expectation")]],
+                        Discriminator(_expectation_kind)]
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    mode: list[Literal["sim", "sip"]] = ["sim"]
+    services: dict[str, Service]
+    centres: dict[str, Centre]
+    profiles: Profiles = Profiles()
+    pbx: Pbx = Pbx()
+    callbacks: list[CallbackSpec] = []
+    arrivals: Arrivals | None = None
+    rooms: Rooms = Rooms()
+    network: Network | None = None     # links and flows in the room; none: not modelled
+    codes: Codes = Codes()
+    expect: list[Expectation] = []
+
+    @model_validator(mode="after")
+    def _some_traffic(self) -> "Scenario":
+        if not self.callbacks and self.arrivals is None:
+            raise ValueError("a scenario needs 'callbacks' or 'arrivals'")
+        return self
+
+    def person(self, ref: str | PersonSpec) -> p.PersonProfile:
+        if isinstance(ref, PersonSpec):
+            return ref.profile()
+        own = self.profiles.people.get(ref)
+        return own.profile() if own else p.PEOPLE[ref]
+
+    def agent(self, ref: str | AgentSpec) -> p.AgentProfile:
+        if isinstance(ref, AgentSpec):
+            return ref.profile()
+        own = self.profiles.agents.get(ref)
+        return own.profile() if own else p.AGENTS[ref]
+
+
+def schema_models(root: type[BaseModel] = Scenario) -> list[type[BaseModel]]:
+    """Every model the schema is made of, reached from `root`, in a stable order."""
+    found: list[type[BaseModel]] = []
+
+    def visit(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in found:
+                found.append(annotation)
+                for info in annotation.model_fields.values():
+                    visit(info.annotation)
+            return
+        for arg in get_args(annotation):
+            visit(arg)
+
+    visit(root)
+    return found

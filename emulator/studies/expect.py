@@ -1,0 +1,105 @@
+"""Expectations of a scenario, checked against the result of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from reference_impl.records import CallbackRecord
+
+from ..scenario import CallExpectation, MetricExpectation
+from ..units import format_seconds
+
+_CALL_KEYS = ("outcome", "failovers", "centre", "terminal", "code", "ended_by", "told", "room")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    expect: str          # the expectation, as text
+    passed: bool
+    value: Any           # what was measured
+    detail: str = ""     # why it failed
+
+    def json(self) -> dict[str, Any]:
+        out = {"expect": self.expect, "passed": self.passed, "value": self.value}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def describe(expectation: CallExpectation | MetricExpectation) -> str:
+    if isinstance(expectation, MetricExpectation):
+        if expectation.between is not None:
+            lo, hi = expectation.between
+            return f"{expectation.metric} between {lo:g} and {hi:g}"
+        if expectation.below is not None:
+            return f"{expectation.metric} below {expectation.below:g}"
+        return f"{expectation.metric} above {expectation.above:g}"
+    wanted = [f"{key} {_text(getattr(expectation, key))}" for key in _CALL_KEYS
+              if getattr(expectation, key) is not None]
+    return f"call {expectation.call}: " + ", ".join(wanted or ["ends"])
+
+
+def _text(value: Any) -> str:
+    return str(getattr(value, "value", value)).lower() if isinstance(value, bool) or hasattr(value, "value") else str(value)
+
+
+def _actual(record: CallbackRecord, key: str) -> Any:
+    if key == "told":
+        return list(record.notices)
+    if key == "room":
+        return record.room is not None
+    return getattr(record, key)
+
+
+def check_call(expectation: CallExpectation, records: Mapping[str, CallbackRecord]) -> Verdict:
+    text = describe(expectation)
+    record = records.get(str(expectation.call))
+    if record is None:
+        return Verdict(text, False, None, f"call {expectation.call} never happened")
+    misses, seen = [], {}
+    for key in _CALL_KEYS:
+        wanted = getattr(expectation, key)
+        if wanted is None:
+            continue
+        wanted = getattr(wanted, "value", wanted)
+        actual = _actual(record, key)
+        seen[key] = actual
+        ok = wanted in actual if key == "told" else actual == wanted
+        if not ok:
+            misses.append(f"{key} was {actual!r}, expected {wanted!r}")
+    return Verdict(text, not misses, seen, "; ".join(misses))
+
+
+def check_metric(expectation: MetricExpectation, metrics: Mapping[str, float | None]) -> Verdict:
+    text = describe(expectation)
+    value = metrics.get(expectation.metric)
+    if value is None:
+        return Verdict(text, False, None, "nothing to measure (no call reached that stage)")
+    if expectation.between is not None:
+        lo, hi = expectation.between
+        passed, bound = lo <= value <= hi, f"outside [{lo:g}, {hi:g}]"
+    elif expectation.below is not None:
+        passed, bound = value < expectation.below, f"not below {expectation.below:g}"
+    else:
+        assert expectation.above is not None
+        passed, bound = value > expectation.above, f"not above {expectation.above:g}"
+    return Verdict(text, passed, value, "" if passed else f"{value:.4g} is {bound}")
+
+
+def check_all(expectations: list[CallExpectation | MetricExpectation],
+              records: list[CallbackRecord], metrics: Mapping[str, float | None]) -> list[Verdict]:
+    by_id = {record.id: record for record in records}
+    return [check_call(e, by_id) if isinstance(e, CallExpectation) else check_metric(e, metrics)
+            for e in expectations]
+
+
+def check_clean(open_at_end: Mapping[str, int]) -> Verdict:
+    """After the last call nothing may be left: no live call, room, code, leg or timer."""
+    left = {what: n for what, n in open_at_end.items() if n}
+    detail = ", ".join(f"{n} {what}" for what, n in left.items())
+    return Verdict("nothing left open after the last call", not left, dict(open_at_end),
+                   f"left open: {detail}" if left else "")
+
+
+__all__ = ["Verdict", "describe", "check_all", "check_clean", "format_seconds"]
