@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test bench venv clean
 
 demo: $(STAMP)
 	$(VENV)/bin/callback-emu run scenarios/qa
@@ -12,6 +12,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	sh scripts/system-deps.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# The benchmarks' extra (Ciw, for sim_speed.py's reference) into .venv, then a
+# quick run of each benchmark (about 3 minutes in all; benchmarks/README.md has
+# the full runs). The SIP one needs SIPp (Debian sip-tester; `make test`
+# installs it): without it that run is skipped with a note.
+bench: $(STAMP)
+	$(VENV)/bin/python -m pip install -q -e '.[bench]'
+	$(VENV)/bin/python benchmarks/sim_speed.py --callbacks 10000 --repeats 1
+	$(VENV)/bin/python benchmarks/sim_memory.py --callbacks 100000
+	@if command -v sipp >/dev/null 2>&1; then \
+		echo "$(VENV)/bin/python benchmarks/sip_throughput.py --quick"; \
+		$(VENV)/bin/python benchmarks/sip_throughput.py --quick; \
+	else \
+		echo "bench: SIPp is missing, sip_throughput.py skipped (apt-get install sip-tester)"; \
+	fi
+	$(VENV)/bin/python benchmarks/web_load.py --quick
 
 venv: $(STAMP)
 

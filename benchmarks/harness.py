@@ -333,6 +333,7 @@ class Say:
         return time.monotonic() - self.t0
 
     def __call__(self, text: str) -> None:
+        """Print one line now."""
         print(f"[{self.elapsed():6.1f}s] {text}" if self.stamp else text, flush=True)
 
 

@@ -457,16 +457,17 @@ def run_empty_events(events: int, chains: int = 1000, seed: int = 1) -> dict[str
 
 # -- events per callback -----------------------------------------------------
 
-def events_scheduled(env: simpy.Environment) -> int:
-    """How many events went on a SimPy environment's queue so far.
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts what goes on its queue (the bare model's events)."""
 
-    Every entry of the queue takes the next number of SimPy's event-id
-    counter, whoever puts it there: `schedule` for SimPy's own events,
-    `SimClock.later` for the product's steps (emulator/drivers/clock.py),
-    which bypass both `schedule` and `step`. SimPy has no public count, so
-    the counter is read once the run is over.
-    """
-    return next(env._eid)      # type: ignore[attr-defined]
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
+
+    def schedule(self, event: Any, priority: Any = 1, delay: Any = 0) -> None:
+        """SimPy's own `schedule`, counted."""
+        self.scheduled += 1
+        super().schedule(event, priority, delay)
 
 
 def count_events(callbacks: int, seed: int) -> dict[str, float]:
@@ -475,11 +476,11 @@ def count_events(callbacks: int, seed: int) -> dict[str, float]:
     closed = ClosedCounter()
     simulation = Simulation(load_scenario(callbacks, seed), observers=[closed])
     result = simulation.run()
-    out = {"product": events_scheduled(simulation.env) / (closed.count or len(result.records))}
+    out = {"product": simulation.events_scheduled() / (closed.count or len(result.records))}
     for label, rooms in (("bare", True), ("bare_core", False)):
-        env = simpy.Environment()
+        env = CountingEnvironment()
         bare = run_bare(callbacks, seed, rooms, env)
-        out[label] = events_scheduled(env) / bare["callbacks"]
+        out[label] = env.scheduled / bare["callbacks"]
     return out
 
 

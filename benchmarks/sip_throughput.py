@@ -38,14 +38,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import math
 import os
-import platform
 import pstats
-import resource
-import shlex
 import shutil
 import subprocess
 import sys
@@ -55,74 +53,35 @@ import time
 import types
 from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+from harness import ROOT  # noqa: E402
 
 GOAL = 100.0                 # callbacks/s, the issue's goal
 PATIENCE = 30.0              # s a phone waits for its bridge before hanging up
 TERMINALS = 5000             # agent desk phones (more than ever busy at once)
 PACE = 0.95                  # achieved start rate / offered rate to count as kept
 
+# SIPp's own socket buffers default to 64 KB: bursts overflow them and the
+# lost datagrams come back as retransmissions, then failed calls. Every SIPp
+# here (reference and phones) gets 4 MB (the usual net.core.rmem_max).
+SIPP_BUFFERS = ("-buff_size", "4194304")
+
+# latencies: p50/p95/p99/max in ms to three decimals, counted as "count"
+summary_ms = functools.partial(harness.percentiles_ms, count_key="count", digits=3)
+fmt_ms = harness.fmt_percentiles
+
 
 # ---------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------
-
-def pct(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100), linear between ranks; None for no values."""
-    if not values:
-        return None
-    data = sorted(values)
-    if len(data) == 1:
-        return data[0]
-    k = (len(data) - 1) * q / 100.0
-    lo = math.floor(k)
-    hi = min(lo + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (k - lo)
-
-
-def summary_ms(values: Sequence[float]) -> dict[str, Any]:
-    """p50/p95/p99/max in milliseconds of values in seconds."""
-    out: dict[str, Any] = {"count": len(values)}
-    for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100)):
-        v = pct(values, q)
-        out[name] = None if v is None else round(v * 1000.0, 3)
-    return out
-
-
-def fmt_ms(s: dict[str, Any] | None) -> str:
-    if not s or not s.get("count"):
-        return "n/a"
-    return (f"p50 {s['p50']:.2f} ms, p95 {s['p95']:.2f} ms, p99 {s['p99']:.2f} ms "
-            f"(max {s['max']:.1f} ms, n={s['count']})")
-
-
-def proc_cpu(pid: int | str, tid: int | None = None) -> float:
-    """CPU seconds (user + system) of a process, or of one of its threads."""
-    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
-    try:
-        with open(path) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_s() -> float:
-    """CPU seconds all processes of the machine have used since boot (/proc/stat)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return float("nan")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
 
 def udp_drops() -> int:
     """Datagrams the kernel dropped for a full receive buffer, machine-wide (/proc/net/snmp)."""
@@ -134,29 +93,81 @@ def udp_drops() -> int:
         return -1
 
 
-# SIPp's own socket buffers default to 64 KB: bursts overflow them and the
-# lost datagrams come back as retransmissions, then failed calls. Every SIPp
-# here (reference and phones) gets 4 MB (the usual net.core.rmem_max).
-SIPP_BUFFERS = ("-buff_size", "4194304")
-
-
-def free_udp_port() -> int:
-    from emulator.models.pbx.sipp import free_udp_port as free
-    return free("127.0.0.1")
-
-
 def nice_rate(rate: float) -> float:
     """Rates as people write them: whole numbers from 10 up, one decimal below."""
     return float(round(rate)) if rate >= 10 else round(rate, 1)
+
+
+def sustained(failed: int, achieved: float, rate: float, p99_ms: float | None,
+              max_setup: float) -> bool:
+    """The one rule for both kinds: no failure, the pace kept, set-up p99 within `max_setup` s."""
+    return (failed == 0 and achieved >= PACE * rate
+            and p99_ms is not None and p99_ms <= max_setup * 1000)
 
 
 # ---------------------------------------------------------------------------
 # 1. the reference: SIPp UAC -> SIPp UAS
 # ---------------------------------------------------------------------------
 
+def sipp_scenarios(exe: str, work: Path) -> None:
+    """SIPp's own uac and uas scenarios, as files for SippPhones."""
+    for name in ("uac", "uas"):
+        with open(work / f"{name}.xml", "wb") as out:
+            subprocess.run([exe, "-sd", name], stdout=out, stderr=subprocess.DEVNULL, check=False)
+
+
+def sipp_rtts(work: Path) -> tuple[list[float], list[float]]:
+    """The UAC's response-time trace: when each 200 OK came, and its INVITE -> 200 time (s)."""
+    dates, rtts = [], []
+    for path in (work / "uac").glob("*_rtt.csv"):
+        for line in path.read_text(errors="replace").splitlines()[1:]:
+            parts = line.split(";")
+            if len(parts) >= 2:
+                try:
+                    dates.append(float(parts[0]) / 1000.0)
+                    rtts.append(float(parts[1]) / 1000.0)
+                except ValueError:
+                    pass
+    return dates, rtts
+
+
+def run_sipp_pair(work: Path, rate: float, seconds: float, talk: float,
+                  calls: int) -> dict[str, Any]:
+    """The UAS, then the UAC calling it until its calls are done: both, and the CPU they took."""
+    from emulator.models.pbx.sipp import SippError, SippPhones
+
+    meter = harness.CpuMeter()
+    drops0 = udp_drops()
+    uas = SippPhones(scenario=work / "uas.xml", workdir=work / "uas", extra_args=SIPP_BUFFERS)
+    uas.start()
+    uac = SippPhones(scenario=work / "uac.xml", workdir=work / "uac", extra_args=(
+        f"127.0.0.1:{uas.port}", "-r", f"{rate:g}", "-rp", "1000",
+        "-d", str(round(talk * 1000)), "-m", str(calls),
+        "-trace_rtt", "-rtt_freq", "200",
+        "-timeout", f"{int(seconds + talk + 60)}s", *SIPP_BUFFERS))
+    started = time.monotonic()
+    try:
+        uac.start()
+    except SippError:
+        uas.stop()
+        raise
+    limit = started + seconds + talk + 8     # calls still up then have failed
+    while uac.running and time.monotonic() < limit:
+        time.sleep(0.05)
+    wall = time.monotonic() - started
+    uac.stop()
+    # The UAS ends each call on the 200 to the UAC's BYE: give its stat row a second.
+    time.sleep(1.1)
+    uas.stop()
+    used = meter.stop()
+    return {"uac": uac.counts(), "uas": uas.counts(), "wall": wall, "cpu": used.children,
+            "others": used.other(used.children, used.own), "drops": udp_drops() - drops0,
+            "wall_all": time.monotonic() - started}
+
+
 def sipp_reference_step(rate: float, seconds: float, talk: float, max_setup: float) -> dict[str, Any]:
     """SIPp's built-in uac calling its built-in uas at `rate` calls/s for `seconds`."""
-    from emulator.models.pbx.sipp import SippError, SippPhones, sipp_path
+    from emulator.models.pbx.sipp import sipp_path
 
     exe = sipp_path()
     if exe is None:
@@ -164,77 +175,32 @@ def sipp_reference_step(rate: float, seconds: float, talk: float, max_setup: flo
     calls = max(1, round(rate * seconds))
     work = Path(tempfile.mkdtemp(prefix="sipp-ref-"))
     try:
-        for name in ("uac", "uas"):      # SIPp's own scenarios, as files for SippPhones
-            with open(work / f"{name}.xml", "wb") as out:
-                subprocess.run([exe, "-sd", name], stdout=out, stderr=subprocess.DEVNULL,
-                               check=False)
-        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        busy0, self0 = machine_busy_s(), time.process_time()
-        drops0 = udp_drops()
-        uas = SippPhones(scenario=work / "uas.xml", workdir=work / "uas", extra_args=SIPP_BUFFERS)
-        uas.start()
-        uac = SippPhones(scenario=work / "uac.xml", workdir=work / "uac", extra_args=(
-            f"127.0.0.1:{uas.port}", "-r", f"{rate:g}", "-rp", "1000",
-            "-d", str(round(talk * 1000)), "-m", str(calls),
-            "-trace_rtt", "-rtt_freq", "200",
-            "-timeout", f"{int(seconds + talk + 60)}s", *SIPP_BUFFERS))
-        started = time.monotonic()
-        try:
-            uac.start()
-        except SippError:
-            uas.stop()
-            raise
-        limit = started + seconds + talk + 8     # calls still up then have failed
-        while uac.running and time.monotonic() < limit:
-            time.sleep(0.05)
-        wall = time.monotonic() - started
-        uac.stop()
-        # The UAS ends each call on the 200 to the UAC's BYE: give its stat row a second.
-        time.sleep(1.1)
-        uas.stop()
-        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = ((children1.ru_utime - children0.ru_utime)
-               + (children1.ru_stime - children0.ru_stime))
-        others = machine_busy_s() - busy0 - cpu - (time.process_time() - self0)
-        drops = udp_drops() - drops0
-        wall_all = time.monotonic() - started
-        c, s = uac.counts(), uas.counts()
-        dates, rtts = [], []
-        for path in (work / "uac").glob("*_rtt.csv"):
-            for line in path.read_text(errors="replace").splitlines()[1:]:
-                parts = line.split(";")
-                if len(parts) >= 2:
-                    try:
-                        dates.append(float(parts[0]) / 1000.0)
-                        rtts.append(float(parts[1]) / 1000.0)
-                    except ValueError:
-                        pass
-        # Calls are created at the offered pace: the span of their 200 OKs is the
-        # span of their creation, within the round-trip time.
-        span = (max(dates) - min(dates)) if len(dates) > 1 else 0.0
-        achieved = (len(dates) - 1) / span if span > 0 else 0.0
-        failures = {
-            "uac_failed_calls": c.failed,
-            "uas_failed_calls": s.failed,
-            "uac_not_successful": max(0, calls - c.successful),
-        }
-        setup = summary_ms(rtts)
-        failed = sum(failures.values())
-        sustained = (failed == 0 and achieved >= PACE * rate
-                     and setup["p99"] is not None and setup["p99"] <= max_setup * 1000)
-        return {
-            "kind": "sipp", "rate": rate, "seconds": seconds, "calls": calls,
-            "successful": c.successful, "failures": failures, "failed": failed,
-            "achieved_rate": round(achieved, 1), "setup_invite_to_200": setup,
-            "retransmissions": c.retransmissions + s.retransmissions,
-            "cpu_s": round(cpu, 2),
-            "cpu_ms_per_call": round(1000 * cpu / max(1, c.successful), 3),
-            "wall_s": round(wall, 1), "sustained": sustained,
-            "other_load_cores": round(max(0.0, others) / wall_all, 2) if wall_all > 0 else None,
-            "udp_receive_buffer_drops": drops,
-        }
+        sipp_scenarios(exe, work)
+        run = run_sipp_pair(work, rate, seconds, talk, calls)
+        dates, rtts = sipp_rtts(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    c, s, cpu, wall_all = run["uac"], run["uas"], run["cpu"], run["wall_all"]
+    # Calls are created at the offered pace: the span of their 200 OKs is the
+    # span of their creation, within the round-trip time.
+    span = (max(dates) - min(dates)) if len(dates) > 1 else 0.0
+    achieved = (len(dates) - 1) / span if span > 0 else 0.0
+    failures = {"uac_failed_calls": c.failed, "uas_failed_calls": s.failed,
+                "uac_not_successful": max(0, calls - c.successful)}
+    setup = summary_ms(rtts)
+    failed = sum(failures.values())
+    return {
+        "kind": "sipp", "rate": rate, "seconds": seconds, "calls": calls,
+        "successful": c.successful, "failures": failures, "failed": failed,
+        "achieved_rate": round(achieved, 1), "setup_invite_to_200": setup,
+        "retransmissions": c.retransmissions + s.retransmissions,
+        "cpu_s": round(cpu, 2),
+        "cpu_ms_per_call": round(1000 * cpu / max(1, c.successful), 3),
+        "wall_s": round(run["wall"], 1),
+        "sustained": sustained(failed, achieved, rate, setup["p99"], max_setup),
+        "other_load_cores": round(max(0.0, run["others"]) / wall_all, 2) if wall_all > 0 else None,
+        "udp_receive_buffer_drops": run["drops"],
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -300,6 +266,7 @@ class Watch:
 
     # sippy's reactor thread
     def message(self, callback_id: str, leg: str, m: Any) -> None:
+        """The PBX's message hook: an INVITE sent, or a 200 received, on a leg."""
         if m.direction == "out":
             if m.what == "INVITE":
                 self._r(callback_id, P_INVITE_OUT if leg == "person" else A_INVITE_OUT, m.at)
@@ -307,10 +274,12 @@ class Watch:
             self._r(callback_id, P_OK_IN if leg == "person" else A_OK_IN, m.at)
 
     def answered_posted(self, callback_id: str, leg: str) -> None:
+        """The reactor thread hands a leg's LegAnswered to the asyncio loop."""
         self._r(callback_id, P_POSTED if leg == "person" else A_POSTED, self.clock())
 
     # the asyncio thread (switchboard observer)
     def event(self, callback_id: str, event: Any, now: float) -> None:
+        """The switchboard's observer hook: an event reached a callback's flow."""
         name = type(event).__name__
         if name == "LegAnswered":
             self._m(callback_id, P_ANSWERED if event.leg == "person" else A_ANSWERED, now)
@@ -318,6 +287,7 @@ class Watch:
             self._m(callback_id, BRIDGED, now)
 
     def command(self, callback_id: str, command: Any, now: float) -> None:
+        """The switchboard's observer hook: a callback's flow gave a command."""
         name = type(command).__name__
         if name == "Dial" and command.leg != "person":
             self._m(callback_id, A_DIAL, now)
@@ -325,6 +295,7 @@ class Watch:
             self._m(callback_id, BRIDGE_CMD, now)
 
     def closed(self, record: Any) -> None:
+        """The switchboard's observer hook: a callback ended; its outcome and set-up time."""
         self.outcomes[record.outcome or "none"] += 1
         times = record.times
         if "bridged" in times and "requested" in times:
@@ -332,6 +303,7 @@ class Watch:
             self.setup.append(times["bridged"] - times["requested"])
 
     def timings(self, requested: dict[str, float]) -> dict[int, CallTimes]:
+        """After the run: each callback's messages and flow steps matched to its stages."""
         calls = {int(cb): CallTimes(requested=at) for cb, at in requested.items()}
         # per leg: INVITE out, its 200 in, the re-INVITE out, its 200 in (in this
         # order; retransmissions of a message already seen are skipped)
@@ -364,6 +336,7 @@ class Watch:
 
 
 def _spans(calls: dict[int, CallTimes], start: str, end: str | tuple[str, str]) -> list[float]:
+    """Each callback's time from stage `start` to stage `end` (the later of two)."""
     out = []
     for t in calls.values():
         a = getattr(t, start)
@@ -374,6 +347,7 @@ def _spans(calls: dict[int, CallTimes], start: str, end: str | tuple[str, str]) 
 
 
 def _overheads(calls: dict[int, CallTimes]) -> dict[str, Any]:
+    """The PBX's two set-up overheads and their parts, as percentiles."""
     return {
         # the two figures of the issue, from the PBX's SIP messages
         "person_ok_to_agent_invite": summary_ms(_spans(calls, "p_ok_in", "a_invite_out")),
@@ -417,7 +391,7 @@ def _threads_cpu() -> dict[str, float]:
     out: dict[str, float] = {}
     for tid in os.listdir("/proc/self/task"):
         out.setdefault(names.get(int(tid), "other-native"), 0.0)
-        out[names.get(int(tid), "other-native")] += proc_cpu("self", int(tid))
+        out[names.get(int(tid), "other-native")] += harness.proc_cpu("self", int(tid))
     return dict(out)
 
 
@@ -429,18 +403,21 @@ class GcWatch:
         self._start = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
+        """The `gc.callbacks` hook: a pass starts or ends."""
         if phase == "start":
             self._start = time.perf_counter()
         else:
             self.pauses[info["generation"]].append(time.perf_counter() - self._start)
 
     def summary(self) -> dict[str, Any]:
+        """Per generation: the passes, their total and longest pause."""
         return {f"gen{g}": {"count": len(p), "total_ms": round(1000 * sum(p), 1),
                             "max_ms": round(1000 * max(p), 2) if p else 0.0}
                 for g, p in self.pauses.items()}
 
 
 def make_records(kind: str) -> Any:
+    """The switchboard's record store for `--records`."""
     from reference_impl.records import MemoryRecords, SqliteRecords
     if kind == "none":
         return None
@@ -472,6 +449,8 @@ def sippy_speedups() -> None:
     clock_dtime.clock_getitime = clock_getitime
 
     class Attrs:
+        """Answers `name in Attrs(obj)` by `hasattr`, as `name in dir(obj)` would."""
+
         __slots__ = ("obj",)
 
         def __init__(self, obj: object) -> None:
@@ -485,228 +464,342 @@ def sippy_speedups() -> None:
         importlib.import_module(f"sippy.{name}").dir = Attrs   # type: ignore[attr-defined]
 
 
-async def product_step(rate: float, seconds: float, talk: float, tap: bool,
-                       profile_out: str | None, records: str,
-                       speedups: bool = False) -> dict[str, Any]:
-    from emulator.models.distributions import Fixed
-    from emulator.models.streams import Streams
-    from emulator.drivers.clock import LoopClock
-    from emulator.models.pbx.sipp import SippPhones, phone_user
-    from emulator.models.rooms import RoomServers
-    from reference_impl import flow as f
-    from reference_impl.codes import CodePool
+def bench_directory() -> Any:
+    """One service routed to one centre of TERMINALS desk phones."""
     from reference_impl.directory import Centre, Directory, Service
-    from reference_impl.ports import NoNotifier
-    from reference_impl.runtime import Runtime
-    from reference_impl.telephony import SipPbx, SipTarget
-    from reference_impl.telephony._reactor import reactor
-    from reference_impl.telephony.messages import MessageTap
-
-    loop = asyncio.get_running_loop()
-    n = max(1, round(rate * seconds))
-    if speedups:
-        reactor().call_sync(sippy_speedups)
-    directory = Directory(
+    return Directory(
         services={"bench": Service(code="bench", centres=("desk",))},
         centres={"desk": Centre(name="desk", ring_timeout=30.0,
                                 terminals=tuple(str(7_000_000 + i) for i in range(TERMINALS)))})
+
+
+class Rig:
+    """The product as one step runs it: the `Runtime` with the sippy `SipPbx` dialling the
+    SIPp phones, room servers that answer at once, and the watch on all of it."""
+
+    def __init__(self, phones: Any, talk: float, tap: bool, records: str) -> None:
+        from emulator.models.pbx.sipp import phone_user
+        from reference_impl import flow as f
+        from reference_impl.codes import CodePool
+        from reference_impl.ports import NoNotifier
+        from reference_impl.runtime import Runtime
+        from reference_impl.telephony import SipTarget
+
+        self.loop = asyncio.get_running_loop()
+        self.tap = tap
+        self.watch = Watch()
+        host, port = phones.address
+        self.person = SipTarget(phone_user("answer", 0.0, PATIENCE, talk), host, port)
+        self.agent = SipTarget(phone_user("answer", 0.0, PATIENCE, math.inf), host, port)
+        self.person_leg = f.PERSON_LEG
+        outcomes_only = types.SimpleNamespace(closed=self.watch.closed)   # without the tap
+        self.runtime = Runtime(
+            directory=bench_directory(), codes=CodePool(digits=6),
+            telephony=self._pbx, rooms=self._rooms,
+            notifier=NoNotifier(), records=make_records(records), person_ring_timeout=30.0,
+            observers=[self.watch if tap else outcomes_only])
+        self.switchboard = self.runtime.switchboard
+
+    def dialplan(self, callback_id: str, leg: str, number: str) -> Any:
+        """Every person's number rings the person's phone, every desk phone the agent's."""
+        return self.person if leg == self.person_leg else self.agent
+
+    def _watched(self, post: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+        """`post`, noting when each LegAnswered is handed to the asyncio loop."""
+        from reference_impl import flow as f
+        answered, watch = f.LegAnswered, self.watch
+
+        def deliver_watched(callback_id: str, event: Any) -> None:
+            if type(event) is answered:
+                watch.answered_posted(callback_id, event.leg)
+            post(callback_id, event)
+        return deliver_watched
+
+    def _pbx(self, rt: Any) -> Any:
+        from reference_impl.telephony import SipPbx
+        w = self.watch
+        w.clock = rt.now
+        deliver = self._watched(rt.deliver_threadsafe) if self.tap else rt.deliver_threadsafe
+        # with the tap, sippy's receive time of each datagram gives the socket -> reactor delays
+        self.pbx = SipPbx(deliver=deliver, dialplan=self.dialplan, trunks=1_000_000,
+                          on_message=w.message if self.tap else None, clock=rt.now,
+                          on_received_delay=w.queue_delays.append if self.tap else None)
+        return self.pbx.start()
+
+    def _rooms(self, rt: Any) -> Any:
+        # room servers that answer at once: the rooms are not what is measured
+        from emulator.drivers.clock import LoopClock
+        from emulator.models.distributions import Fixed
+        from emulator.models.rooms import RoomServers
+        from emulator.models.streams import Streams
+        self.rooms = RoomServers(LoopClock(self.loop, rt.now), servers=100, rooms_per_server=1000,
+                                 create_delay=Fixed(0.0), join_delay=Fixed(0.0),
+                                 delete_delay=Fixed(0.0), rng=Streams(1)["rooms"],
+                                 deliver=rt.deliver)
+        return self.rooms
+
+    def open_left(self, not_finished: int) -> dict[str, int]:
+        """What is still open: live callbacks, legs, rooms, codes, timers."""
+        sb = self.switchboard
+        return {"live": not_finished, "legs": self.pbx.legs_up, "rooms": len(self.rooms.rooms),
+                "codes": sb.codes.in_use, "timers": self.runtime.timers.live}
+
+
+class Profilers:
+    """cProfile on the asyncio thread and on sippy's reactor thread, for one step (if asked)."""
+
+    def __init__(self, out: str | None) -> None:
+        self.out = out
+        self.main: Any = None
+        self.reactor: Any = None
+
+    def start(self) -> None:
+        """Start both profilers."""
+        if not self.out:
+            return
+        import cProfile
+        from reference_impl.telephony import reactor
+        self.main, self.reactor = cProfile.Profile(), cProfile.Profile()
+        reactor().call_sync(self.reactor.enable)
+        self.main.enable()
+
+    def stop(self) -> None:
+        """Stop both and write their stats to `<out>.main` and `<out>.reactor`."""
+        if self.main is None or self.reactor is None or not self.out:
+            return
+        from reference_impl.telephony import reactor
+        self.main.disable()
+        reactor().call_sync(self.reactor.disable)
+        self.main.dump_stats(self.out + ".main")
+        self.reactor.dump_stats(self.out + ".reactor")
+
+
+@dataclass
+class Paced:
+    """What the paced generator did: when each callback was requested, how late it ran."""
+
+    requested: dict[str, float]
+    lags: array
+    first: float
+    last: float
+    end: float
+
+
+async def generate(rig: Rig, rate: float, n: int) -> Paced:
+    """Start `n` callbacks at `rate` per second from the asyncio loop."""
+    loop, runtime, sb = rig.loop, rig.runtime, rig.switchboard
+    requested: dict[str, float] = {}
+    lags = array("d")
+    form = {"service": "bench", "name": ""}
+    t0 = loop.time() + 0.05
+    first = last = 0.0
+    for i in range(n):
+        due = t0 + i / rate
+        wait = due - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        now = loop.time()
+        lags.append(now - due)
+        if i == 0:
+            first = now
+        last = now
+        cb = str(i + 1)
+        requested[cb] = runtime.now()
+        sb.request(form, f"555{i:07d}", cb)
+    return Paced(requested, lags, first, last, loop.time())
+
+
+async def drain(rig: Rig, talk: float, gen_end: float) -> tuple[float, int]:
+    """Wait for the calls to end and the legs and rooms to be let go: when, and how many did not."""
+    loop, sb = rig.loop, rig.switchboard
+    deadline = gen_end + talk + 10.0         # calls still up then have failed
+    while sb.live and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    drained = loop.time()
+    not_finished = len(sb.live)
+    for _ in range(100):                       # legs and rooms let go
+        if rig.pbx.legs_up == 0 and not rig.rooms.rooms:
+            break
+        await asyncio.sleep(0.03)
+    return drained, not_finished
+
+
+def heap_census() -> dict[str, Any]:
+    """What the heap holds once the calls are over (sippy keeps ended dialogs for its
+    own timers): the garbage collector walks all of it in a full pass."""
+    objects = gc.get_objects()
+    heap = {"objects": len(objects),
+            "top_types": {f"{getattr(t, '__module__', '?')}.{t.__qualname__}": c
+                          for t, c in Counter(type(o) for o in objects).most_common(8)}}
+    del objects
+    return heap
+
+
+async def settle_phones(phones: Any, n: int, not_finished: int) -> Any:
+    """Stop the SIPp phones once their stats row counts every call; their final counts."""
+    for _ in range(40):                        # SIPp's stats row comes once a second
+        c = phones.counts()
+        if c.current == 0 and c.successful + c.failed >= 2 * (n - not_finished):
+            break
+        await asyncio.sleep(0.1)
+    phones.stop()
+    return phones.counts()
+
+
+class StepMeter:
+    """CPU of this process (and by thread), of the SIPp phones and of the machine; UDP drops."""
+
+    def __init__(self, phones_pid: int | None) -> None:
+        self.cpu = harness.CpuMeter({"sipp": phones_pid})
+        self.threads0 = _threads_cpu()
+        self.drops0 = udp_drops()
+
+    def stop(self) -> dict[str, Any]:
+        """What the step used."""
+        used = self.cpu.stop()
+        threads1 = _threads_cpu()
+        return {"used": used, "sipp_s": used.procs.get("sipp", math.nan),
+                "threads_s": {k: round(threads1.get(k, 0.0) - self.threads0.get(k, 0.0), 2)
+                              for k in sorted(threads1)},
+                "drops": udp_drops() - self.drops0}
+
+
+@dataclass
+class StepRun:
+    """Everything one step measured, before it is turned into figures."""
+
+    paced: Paced
+    drained: float
+    not_finished: int
+    window: float
+    meter: dict[str, Any]
+    gc: GcWatch
+    heap: dict[str, Any]
+    open_left: dict[str, int]
+    counts: Any
+
+
+async def run_step(rig: Rig, phones: Any, rate: float, n: int, talk: float,
+                   profile_out: str | None) -> StepRun:
+    """Measure while the generator runs and the calls drain; then what was left, and SIPp's counts."""
+    gcw = GcWatch()
+    gc.callbacks.append(gcw)
+    profilers = Profilers(profile_out)
+    profilers.start()
+    meter = StepMeter(phones.pid)
+    paced = await generate(rig, rate, n)
+    drained, not_finished = await drain(rig, talk, paced.end)
+    window = rig.loop.time() - paced.first
+    used = meter.stop()
+    gc.callbacks.remove(gcw)
+    profilers.stop()
+    heap = heap_census()
+    open_left = rig.open_left(not_finished)
+    counts = await settle_phones(phones, n, not_finished)
+    rig.pbx.stop()
+    return StepRun(paced, drained, not_finished, window, used, gcw, heap, open_left, counts)
+
+
+def step_failures(outcomes: Counter[str], run: StepRun, n: int) -> dict[str, int]:
+    """Every failure of the step by kind (only those that happened)."""
+    counts = run.counts
+    failures = {f"outcome_{k}": v for k, v in sorted(outcomes.items()) if k != "connected"}
+    failures["not_finished"] = run.not_finished
+    failures.update({f"left_open_{k}": v for k, v in run.open_left.items() if k != "live"})
+    failures["sipp_failed_calls"] = counts.failed
+    failures["sipp_calls_open"] = counts.current
+    failures["sipp_calls_missing"] = max(0, 2 * n - counts.successful - counts.failed)
+    return {k: v for k, v in failures.items() if v}
+
+
+def setup_trend(watch: Watch) -> list[float | None]:
+    """The set-up time's p50 along the run, in sixths by request time: a queue that
+    builds up shows as a p50 that keeps growing."""
+    if not watch.setup_req:
+        return []
+    begin, end = min(watch.setup_req), max(watch.setup_req)
+    width = (end - begin) / 6 or 1.0
+    parts: list[list[float]] = [[] for _ in range(6)]
+    for at, d in zip(watch.setup_req, watch.setup):
+        parts[min(5, int((at - begin) / width))].append(d)
+    return [None if not part else round(1000 * (harness.percentile(part, 50) or 0.0), 2)
+            for part in parts]
+
+
+def step_cpu(run: StepRun, n: int) -> tuple[dict[str, Any], float | None]:
+    """The step's CPU figures, and the cores the rest of the machine used meanwhile."""
+    used, sipp_s, window = run.meter["used"], run.meter["sipp_s"], run.window
+    cpu = used.own
+    figures = {
+        "pbx_process_s": round(cpu, 2),
+        "pbx_ms_per_callback": round(1000 * cpu / max(1, n), 3),
+        "pbx_process_share_of_one_core": round(cpu / window, 3) if window > 0 else None,
+        "threads_s": run.meter["threads_s"],
+        "sipp_phones_s": round(sipp_s, 2),
+        "sipp_ms_per_callback": round(1000 * sipp_s / max(1, n), 3),
+    }
+    # CPU the rest of the machine used meanwhile (other people's tests...)
+    other = round(used.other(cpu, sipp_s) / window, 2) if window > 0 else None
+    return figures, other
+
+
+def step_figures(rig: Rig, run: StepRun, rate: float, n: int) -> dict[str, Any]:
+    """The figures of one step of the product."""
+    w, paced, counts = rig.watch, run.paced, run.counts
+    connected = w.outcomes.get("connected", 0)
+    failures = step_failures(w.outcomes, run, n)
+    span = paced.last - paced.first
+    achieved = (n - 1) / span if span > 0 and n > 1 else float(n)
+    cpu, other = step_cpu(run, n)
+    return {
+        "connected": connected, "outcomes": dict(w.outcomes), "failures": failures,
+        "failed": sum(failures.values()),
+        "achieved_start_rate": round(achieved, 2),
+        "connected_per_s": round(connected / (span + 1.0 / rate) if n > 0 else 0.0, 2),
+        "generator_lag": summary_ms(paced.lags),
+        "setup_request_to_bridged": summary_ms(w.setup),
+        "setup_p50_by_sixth_ms": setup_trend(w),
+        "drain_s": round(run.drained - paced.end, 2),
+        "window_s": round(run.window, 2),
+        "cpu": cpu,
+        "other_load_cores": other,
+        "udp_receive_buffer_drops": run.meter["drops"],
+        "sipp": {"successful": counts.successful, "failed": counts.failed,
+                 "retransmissions": counts.retransmissions,
+                 "dead_call_messages": counts.dead_call_messages,
+                 "out_of_call_messages": counts.out_of_call_messages},
+        "late_events": rig.switchboard.late_events,
+        "gc": run.gc.summary(),
+        "heap_after_drain": run.heap,
+    }
+
+
+async def product_step(rate: float, seconds: float, talk: float, tap: bool,
+                       profile_out: str | None, records: str,
+                       speedups: bool = False) -> dict[str, Any]:
+    """One step of the product in this process: callbacks at `rate` for `seconds`, every figure."""
+    from emulator.models.pbx.sipp import SippPhones
+    from reference_impl.telephony import reactor
+
+    n = max(1, round(rate * seconds))
+    if speedups:
+        reactor().call_sync(sippy_speedups)
     result: dict[str, Any] = {"kind": "product", "rate": rate, "seconds": seconds,
                               "callbacks": n, "tap": tap, "records": records,
                               "sippy_speedups": speedups,
                               "switch_interval_s": sys.getswitchinterval()}
     with SippPhones(extra_args=SIPP_BUFFERS) as phones:
-        host, port = phones.address
-        person = SipTarget(phone_user("answer", 0.0, PATIENCE, talk), host, port)
-        agent = SipTarget(phone_user("answer", 0.0, PATIENCE, math.inf), host, port)
-
-        def dialplan(callback_id: str, leg: str, number: str) -> SipTarget:
-            return person if leg == f.PERSON_LEG else agent
-
-        w = Watch()
-        holder: dict[str, Any] = {}
-
-        def make_pbx(rt: Runtime) -> SipPbx:
-            w.clock = rt.now
-            post = rt.deliver_threadsafe
-            deliver = post
-            if tap:
-                def deliver_watched(callback_id: str, event: f.Event) -> None:
-                    if type(event) is f.LegAnswered:
-                        w.answered_posted(callback_id, event.leg)
-                    post(callback_id, event)
-                deliver = deliver_watched
-            pbx = SipPbx(deliver=deliver, dialplan=dialplan, trunks=1_000_000,
-                         on_message=w.message if tap else None, clock=rt.now)
-            if tap and isinstance(getattr(pbx, "_tap", None), MessageTap):
-                # sippy hands the tap each datagram's receive time (ltime, wall
-                # clock): keep the socket -> reactor delays too
-                inner = pbx._tap
-
-                class TimedTap(MessageTap):
-                    def write(self, *args: Any, **kwargs: Any) -> None:
-                        ltime = kwargs.get("ltime")
-                        if ltime is not None:
-                            w.queue_delays.append(time.time() - ltime)
-                        inner.write(*args, **kwargs)
-                pbx._tap = TimedTap(None)
-            holder["pbx"] = pbx
-            return pbx.start()
-
-        outcomes_only = types.SimpleNamespace(closed=w.closed)   # without the tap
-
-        def make_rooms(rt: Runtime) -> RoomServers:
-            # room servers that answer at once: the rooms are not what is measured
-            rooms = RoomServers(LoopClock(loop, rt.now), servers=100, rooms_per_server=1000,
-                                create_delay=Fixed(0.0), join_delay=Fixed(0.0),
-                                delete_delay=Fixed(0.0), rng=Streams(1)["rooms"],
-                                deliver=rt.deliver)
-            holder["rooms"] = rooms
-            return rooms
-
-        runtime = Runtime(
-            directory=directory,
-            codes=CodePool(digits=6),
-            telephony=make_pbx,
-            rooms=make_rooms,
-            notifier=NoNotifier(), records=make_records(records), person_ring_timeout=30.0,
-            observers=[w if tap else outcomes_only])
-        sb = runtime.switchboard
-        pbx, rooms = holder["pbx"], holder["rooms"]
-        gcw = GcWatch()
-        gc.callbacks.append(gcw)
-
-        prof_main = prof_reactor = None
-        if profile_out:
-            import cProfile
-            prof_main, prof_reactor = cProfile.Profile(), cProfile.Profile()
-            reactor().call_sync(prof_reactor.enable)
-            prof_main.enable()
-
-        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        threads0 = _threads_cpu()
-        sipp0 = proc_cpu(phones.pid) if phones.pid else math.nan
-        busy0, drops0 = machine_busy_s(), udp_drops()
-        requested: dict[str, float] = {}
-        lags = array("d")
-        form = {"service": "bench", "name": ""}
-        t0 = loop.time() + 0.05
-        first = last = 0.0
-        for i in range(n):
-            due = t0 + i / rate
-            wait = due - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            now = loop.time()
-            lags.append(now - due)
-            if i == 0:
-                first = now
-            last = now
-            cb = str(i + 1)
-            requested[cb] = runtime.now()
-            sb.request(form, f"555{i:07d}", cb)
-        gen_end = loop.time()
-        deadline = gen_end + talk + 10.0         # calls still up then have failed
-        while sb.live and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        drained = loop.time()
-        not_finished = len(sb.live)
-        for _ in range(100):                       # legs and rooms let go
-            if pbx.legs_up == 0 and not rooms.rooms:
-                break
-            await asyncio.sleep(0.03)
-        window = loop.time() - first
-        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-        threads1 = _threads_cpu()
-        sipp1 = proc_cpu(phones.pid) if phones.pid else math.nan
-        busy1, drops1 = machine_busy_s(), udp_drops()
-        gc.callbacks.remove(gcw)
-        if prof_main is not None and prof_reactor is not None and profile_out:
-            prof_main.disable()
-            reactor().call_sync(prof_reactor.disable)
-            prof_main.dump_stats(profile_out + ".main")
-            prof_reactor.dump_stats(profile_out + ".reactor")
-        # what the heap holds once the calls are over (sippy keeps ended dialogs
-        # for its own timers): the garbage collector walks all of it in a full pass
-        objects = gc.get_objects()
-        heap = {"objects": len(objects),
-                "top_types": {f"{getattr(t, '__module__', '?')}.{t.__qualname__}": c
-                              for t, c in Counter(type(o) for o in objects).most_common(8)}}
-        del objects
-        open_left = {"live": not_finished, "legs": pbx.legs_up,
-                     "rooms": len(rooms.rooms), "codes": sb.codes.in_use,
-                     "timers": runtime.timers.live}
-        for _ in range(40):                        # SIPp's stats row comes once a second
-            c = phones.counts()
-            if c.current == 0 and c.successful + c.failed >= 2 * (n - not_finished):
-                break
-            await asyncio.sleep(0.1)
-        phones.stop()
-        counts = phones.counts()
-        pbx.stop()
-
-    connected = w.outcomes.get("connected", 0)
-    failures = {f"outcome_{k}": v for k, v in sorted(w.outcomes.items()) if k != "connected"}
-    failures["not_finished"] = not_finished
-    failures.update({f"left_open_{k}": v for k, v in open_left.items() if k != "live"})
-    failures["sipp_failed_calls"] = counts.failed
-    failures["sipp_calls_open"] = counts.current
-    failures["sipp_calls_missing"] = max(0, 2 * n - counts.successful - counts.failed)
-    failures = {k: v for k, v in failures.items() if v}
-    failed = sum(failures.values())
-    span = last - first
-    achieved = (n - 1) / span if span > 0 and n > 1 else float(n)
-    completed_rate = connected / (span + 1.0 / rate) if n > 0 else 0.0
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    setup = summary_ms(w.setup)
-    # the set-up time along the run, in sixths by request time: a queue that
-    # builds up shows as a p50 that keeps growing
-    trend: list[float | None] = []
-    if w.setup_req:
-        begin, end = min(w.setup_req), max(w.setup_req)
-        width = (end - begin) / 6 or 1.0
-        parts: list[list[float]] = [[] for _ in range(6)]
-        for at, d in zip(w.setup_req, w.setup):
-            parts[min(5, int((at - begin) / width))].append(d)
-        trend = [None if not part else round(1000 * (pct(part, 50) or 0.0), 2) for part in parts]
-    result.update({
-        "connected": connected, "outcomes": dict(w.outcomes), "failures": failures,
-        "failed": failed,
-        "achieved_start_rate": round(achieved, 2),
-        "connected_per_s": round(completed_rate, 2),
-        "generator_lag": summary_ms(lags),
-        "setup_request_to_bridged": setup,
-        "setup_p50_by_sixth_ms": trend,
-        "drain_s": round(drained - gen_end, 2),
-        "window_s": round(window, 2),
-        "cpu": {
-            "pbx_process_s": round(cpu, 2),
-            "pbx_ms_per_callback": round(1000 * cpu / max(1, n), 3),
-            "pbx_process_share_of_one_core": round(cpu / window, 3) if window > 0 else None,
-            "threads_s": {k: round(threads1.get(k, 0.0) - threads0.get(k, 0.0), 2)
-                          for k in sorted(threads1)},
-            "sipp_phones_s": round(sipp1 - sipp0, 2),
-            "sipp_ms_per_callback": round(1000 * (sipp1 - sipp0) / max(1, n), 3),
-        },
-        # CPU the rest of the machine used meanwhile (other people's tests...)
-        "other_load_cores": round(max(0.0, (busy1 - busy0) - cpu - (sipp1 - sipp0)) / window, 2)
-        if window > 0 else None,
-        "udp_receive_buffer_drops": drops1 - drops0,
-        "sipp": {"successful": counts.successful, "failed": counts.failed,
-                 "retransmissions": counts.retransmissions,
-                 "dead_call_messages": counts.dead_call_messages,
-                 "out_of_call_messages": counts.out_of_call_messages},
-        "late_events": sb.late_events,
-        "gc": gcw.summary(),
-        "heap_after_drain": heap,
-    })
+        rig = Rig(phones, talk, tap, records)
+        run = await run_step(rig, phones, rate, n, talk, profile_out)
+    result.update(step_figures(rig, run, rate, n))
     if tap:
-        calls = w.timings(requested)
-        result["overhead"] = _overheads(calls)
-        result["receive_queue"] = summary_ms(w.queue_delays)
+        result["overhead"] = _overheads(rig.watch.timings(run.paced.requested))
+        result["receive_queue"] = summary_ms(rig.watch.queue_delays)
     return result
 
 
 def worker_main(args: argparse.Namespace) -> int:
+    """`--worker`: one product step, its figures written as JSON to `--worker-out`."""
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     result = asyncio.run(product_step(args.rate, args.seconds, args.talk, args.tap,
@@ -720,23 +813,48 @@ def worker_main(args: argparse.Namespace) -> int:
 # the orchestrator
 # ---------------------------------------------------------------------------
 
+def worst(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Percentile summaries of several processes as one: counts added, each percentile's maximum."""
+    out: dict[str, Any] = {"count": sum(d.get("count", 0) for d in dicts)}
+    for key in ("p50", "p95", "p99", "max"):
+        vals = [d[key] for d in dicts if d.get(key) is not None]
+        out[key] = max(vals) if vals else None
+    return out
+
+
+def add(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counters of several processes, added key by key."""
+    keys = sorted({k for d in dicts for k in d})
+    return {k: sum(d.get(k, 0) for d in dicts) for k in keys}
+
+
+def combine_cpu(parts: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """The CPU figures of several PBX processes as one step's."""
+    cpu_s = sum(p["cpu"]["pbx_process_s"] for p in parts)
+    sipp_s = sum(p["cpu"]["sipp_phones_s"] for p in parts)
+    return {
+        "pbx_process_s": round(cpu_s, 2),
+        "pbx_ms_per_callback": round(1000 * cpu_s / max(1, n), 3),
+        "pbx_process_share_of_one_core": round(sum(
+            p["cpu"]["pbx_process_share_of_one_core"] or 0 for p in parts), 3),
+        "threads_s": {k: round(v, 2) for k, v in add([p["cpu"]["threads_s"] for p in parts]).items()},
+        "sipp_phones_s": round(sipp_s, 2),
+        "sipp_ms_per_callback": round(1000 * sipp_s / max(1, n), 3),
+    }
+
+
+def combine_gc(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The garbage collectors of several processes: passes and time added, the longest pause."""
+    return {g: {"count": sum(p["gc"][g]["count"] for p in parts),
+                "total_ms": round(sum(p["gc"][g]["total_ms"] for p in parts), 1),
+                "max_ms": max(p["gc"][g]["max_ms"] for p in parts)}
+            for g in parts[0]["gc"]}
+
+
 def combine(parts: list[dict[str, Any]], rate: float) -> dict[str, Any]:
     """Several PBX processes run at once as one step: counts add up, latency
     figures are the worst process's (each percentile's maximum over them)."""
-    def worst(dicts: list[dict[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {"count": sum(d.get("count", 0) for d in dicts)}
-        for key in ("p50", "p95", "p99", "max"):
-            vals = [d[key] for d in dicts if d.get(key) is not None]
-            out[key] = max(vals) if vals else None
-        return out
-
-    def add(dicts: list[dict[str, Any]]) -> dict[str, Any]:
-        keys = sorted({k for d in dicts for k in d})
-        return {k: sum(d.get(k, 0) for d in dicts) for k in keys}
-
     first = parts[0]
-    cpu_s = sum(p["cpu"]["pbx_process_s"] for p in parts)
-    sipp_s = sum(p["cpu"]["sipp_phones_s"] for p in parts)
     n = sum(p["callbacks"] for p in parts)
     res: dict[str, Any] = {
         "kind": "product", "rate": rate, "seconds": first["seconds"], "callbacks": n,
@@ -753,21 +871,10 @@ def combine(parts: list[dict[str, Any]], rate: float) -> dict[str, Any]:
                                   for col in zip(*(p["setup_p50_by_sixth_ms"] for p in parts))],
         "drain_s": max(p["drain_s"] for p in parts),
         "window_s": max(p["window_s"] for p in parts),
-        "cpu": {
-            "pbx_process_s": round(cpu_s, 2),
-            "pbx_ms_per_callback": round(1000 * cpu_s / max(1, n), 3),
-            "pbx_process_share_of_one_core": round(sum(
-                p["cpu"]["pbx_process_share_of_one_core"] or 0 for p in parts), 3),
-            "threads_s": {k: round(v, 2) for k, v in add([p["cpu"]["threads_s"] for p in parts]).items()},
-            "sipp_phones_s": round(sipp_s, 2),
-            "sipp_ms_per_callback": round(1000 * sipp_s / max(1, n), 3),
-        },
+        "cpu": combine_cpu(parts, n),
         "sipp": add([p["sipp"] for p in parts]),
         "late_events": sum(p["late_events"] for p in parts),
-        "gc": {g: {"count": sum(p["gc"][g]["count"] for p in parts),
-                   "total_ms": round(sum(p["gc"][g]["total_ms"] for p in parts), 1),
-                   "max_ms": max(p["gc"][g]["max_ms"] for p in parts)}
-               for g in first["gc"]},
+        "gc": combine_gc(parts),
         "sippy_tracebacks": sum(p.get("sippy_tracebacks", 0) for p in parts),
         # each process saw the others as foreign load: take the least
         "other_load_cores": min((p.get("other_load_cores") or 0.0) for p in parts),
@@ -782,6 +889,8 @@ def combine(parts: list[dict[str, Any]], rate: float) -> dict[str, Any]:
 
 @dataclass
 class Plan:
+    """How long the steps are and how far the searches go, within the time budget."""
+
     seconds: float
     probe_seconds: float
     ref_probe_seconds: float
@@ -792,23 +901,31 @@ class Plan:
     budget_s: float
 
 
-@dataclass
+def make_plan(args: argparse.Namespace) -> Plan:
+    """The plan of `--quick` (short probes, no confirming runs) or of the default run."""
+    if args.quick:
+        return Plan(seconds=args.seconds, probe_seconds=min(5.0, args.seconds),
+                    ref_probe_seconds=min(3.0, args.seconds), confirm=False, resolution=0.3,
+                    max_probes=3, ref_max_probes=3, budget_s=args.budget or 75.0)
+    return Plan(seconds=args.seconds, probe_seconds=min(10.0, args.seconds),
+                ref_probe_seconds=min(5.0, args.seconds), confirm=True, resolution=0.12,
+                max_probes=5, ref_max_probes=7, budget_s=args.budget or 480.0)
+
+
 class Bench:
-    args: argparse.Namespace
-    plan: Plan
-    started: float = field(default_factory=time.monotonic)
-    log: list[str] = field(default_factory=list)
+    """One run of the benchmark: its options and plan, and its two kinds of step."""
+
+    def __init__(self, args: argparse.Namespace, plan: Plan) -> None:
+        self.args, self.plan = args, plan
+        self.say = harness.Say()
+        self.started = self.say.t0
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def say(self, text: str) -> None:
-        print(text, flush=True)
-        self.log.append(text)
-
-    # -- steps ----------------------------------------------------------------
+        """Seconds since the benchmark started."""
+        return self.say.elapsed()
 
     def reference(self, rate: float, seconds: float) -> dict[str, Any]:
+        """One step of the SIPp reference, with its line."""
         res = sipp_reference_step(rate, seconds, self.args.talk, self.args.max_setup)
         self.say(f"  sipp     {rate:8.0f} calls/s x {seconds:g}s: "
                  f"{'sustained' if res['sustained'] else 'NOT sustained'} "
@@ -822,44 +939,11 @@ class Bench:
                 profile_out: str | None = None) -> dict[str, Any]:
         """One step: `--processes` PBX workers at once, each with its share of the rate."""
         n = max(1, self.args.processes) if not profile_out else 1
-        with tempfile.TemporaryDirectory(prefix="sip-bench-") as tmp:
-            procs = []
-            for k in range(n):
-                out, log = Path(tmp) / f"result{k}.json", Path(tmp) / f"worker{k}.log"
-                cmd = [sys.executable, str(Path(__file__).resolve()), "--worker",
-                       "--rate", f"{rate / n:g}", "--seconds", f"{seconds:g}",
-                       "--talk", f"{self.args.talk:g}", "--records", self.args.records,
-                       "--worker-out", str(out)]
-                if self.args.sippy_speedups:
-                    cmd.append("--sippy-speedups")
-                if self.args.switch_interval:
-                    cmd += ["--switch-interval", f"{self.args.switch_interval:g}"]
-                if tap:
-                    cmd.append("--tap")
-                if profile_out:
-                    cmd += ["--profile-out", profile_out]
-                with open(log, "wb") as lf:
-                    procs.append((subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT,
-                                                   stdin=subprocess.DEVNULL, cwd=ROOT), out, log))
-            parts = []
-            for proc, out, log in procs:
-                try:
-                    code = proc.wait(timeout=seconds + self.args.talk + 150)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    code = proc.wait()
-                text = log.read_text(errors="replace")
-                if code != 0 or not out.exists():
-                    raise RuntimeError(f"product step at {rate:g}/s failed "
-                                       f"(exit {code}):\n{text[-3000:]}")
-                part: dict[str, Any] = json.loads(out.read_text())
-                part["sippy_tracebacks"] = text.count("Traceback")
-                parts.append(part)
+        parts = self.run_workers(rate, seconds, n, tap, profile_out)
         res = parts[0] if n == 1 else combine(parts, rate)
-        max_setup_ms = self.args.max_setup * 1000
         p99 = res["setup_request_to_bridged"]["p99"]
-        res["sustained"] = (res["failed"] == 0 and res["achieved_start_rate"] >= PACE * rate
-                            and p99 is not None and p99 <= max_setup_ms)
+        res["sustained"] = sustained(res["failed"], res["achieved_start_rate"], rate, p99,
+                                     self.args.max_setup)
         self.say(f"  callback {rate:8.1f} cb/s    x {seconds:g}s: "
                  f"{'sustained' if res['sustained'] else 'NOT sustained'} "
                  f"(started {res['achieved_start_rate']:.1f}/s, connected "
@@ -872,97 +956,160 @@ class Bench:
                  f"other load {res.get('other_load_cores')} cores)")
         return res
 
-    # -- search ---------------------------------------------------------------
+    def worker_command(self, rate: float, seconds: float, out: Path, tap: bool,
+                       profile_out: str | None) -> list[str]:
+        """The command of one PBX worker process (this file with `--worker`)."""
+        a = self.args
+        cmd = harness.self_command(__file__, "--worker", "--rate", f"{rate:g}",
+                                   "--seconds", f"{seconds:g}", "--talk", f"{a.talk:g}",
+                                   "--records", a.records, "--worker-out", str(out))
+        if a.sippy_speedups:
+            cmd.append("--sippy-speedups")
+        if a.switch_interval:
+            cmd += ["--switch-interval", f"{a.switch_interval:g}"]
+        if tap:
+            cmd.append("--tap")
+        if profile_out:
+            cmd += ["--profile-out", profile_out]
+        return cmd
 
-    def search(self, name: str, step: Callable[[float, float], dict[str, Any]], start: float,
-               floor: float, known: dict[float, dict[str, Any]], probe_s: float,
-               est: Callable[[float], float], budget_end: float, grow: float,
-               max_probes: int | None = None) -> dict[str, Any]:
-        """The highest sustained rate.
+    def run_workers(self, rate: float, seconds: float, n: int, tap: bool,
+                    profile_out: str | None) -> list[dict[str, Any]]:
+        """`n` fresh worker processes at once, each at rate / n; their figures."""
+        with tempfile.TemporaryDirectory(prefix="sip-bench-") as tmp:
+            workers = []
+            for k in range(n):
+                out = Path(tmp) / f"result{k}.json"
+                cmd = self.worker_command(rate / n, seconds, out, tap, profile_out)
+                workers.append((harness.Child(cmd, Path(tmp) / f"worker{k}.log"), out))
+            parts = []
+            for child, out in workers:
+                code = child.wait(timeout=seconds + self.args.talk + 150)
+                text = child.output()
+                if code != 0 or not out.exists():
+                    raise RuntimeError(f"product step at {rate:g}/s failed "
+                                       f"(exit {code}):\n{text[-3000:]}")
+                part: dict[str, Any] = json.loads(out.read_text())
+                part["sippy_tracebacks"] = text.count("Traceback")
+                parts.append(part)
+        return parts
 
-        Short probes first: from `start` (or the known results) up by `grow`
-        while they hold, down while they do not, then bisect between the
-        highest that held and the lowest that did not. Then confirm at full
-        length, stepping down while it does not hold (to between it and the
-        best full-length run that held, else by 20 %): a short probe can
-        hold where the full length does not (the heap, and with it the
-        garbage collector's pauses, grows for the first minute).
-        """
-        plan = self.plan
-        max_probes = max_probes or plan.max_probes
-        probes: list[dict[str, Any]] = []
+
+# -- the step search ---------------------------------------------------------
+
+class Search:
+    """The highest sustained rate of one kind of step.
+
+    Short probes first: from `start` (or the known results) up by `grow`
+    while they hold, down while they do not, then bisect between the
+    highest that held and the lowest that did not. Then confirm at full
+    length, stepping down while it does not hold (to between it and the
+    best full-length run that held, else by 20 %): a short probe can
+    hold where the full length does not (the heap, and with it the
+    garbage collector's pauses, grows for the first minute).
+    """
+
+    def __init__(self, bench: Bench, name: str, step: Callable[[float, float], dict[str, Any]],
+                 floor: float, known: dict[float, dict[str, Any]], probe_s: float,
+                 est: Callable[[float], float], budget_end: float, grow: float,
+                 max_probes: int | None = None) -> None:
+        self.bench, self.plan, self.name, self.step = bench, bench.plan, name, step
+        self.floor, self.known, self.probe_s, self.est = floor, known, probe_s, est
+        self.budget_end, self.grow = budget_end, grow
+        self.max_probes = max_probes or self.plan.max_probes
+        self.probes: list[dict[str, Any]] = []
+        self.count = 0
         ok = [r for r, v in known.items() if v["sustained"]]
-        lo: float | None = max(ok) if ok else None
-        hi: float | None = min((r for r, v in known.items()
-                                if not v["sustained"] and (lo is None or r > lo)), default=None)
+        self.lo: float | None = max(ok) if ok else None
+        self.hi: float | None = min((r for r, v in known.items()
+                                     if not v["sustained"] and (self.lo is None or r > self.lo)),
+                                    default=None)
 
-        def fits(seconds: float) -> bool:
-            return time.monotonic() + est(seconds) <= budget_end
+    def fits(self, seconds: float) -> bool:
+        """Whether a step of `seconds` ends within the budget."""
+        return time.monotonic() + self.est(seconds) <= self.budget_end
 
-        def probe(rate: float) -> None:
-            nonlocal lo, hi
-            res = step(rate, probe_s)
-            probes.append(res)
-            if res["sustained"]:
-                lo = rate if lo is None else max(lo, rate)
-            else:
-                hi = rate if hi is None else min(hi, rate)
+    def probe(self, rate: float) -> None:
+        """One short probe; it moves the highest that held or the lowest that did not."""
+        res = self.step(rate, self.probe_s)
+        self.probes.append(res)
+        self.count += 1
+        if res["sustained"]:
+            self.lo = rate if self.lo is None else max(self.lo, rate)
+        else:
+            self.hi = rate if self.hi is None else min(self.hi, rate)
 
-        count = 0
-        if lo is None and hi is None and fits(probe_s):
-            probe(start)
-            count += 1
-        while count < max_probes and (lo is None or hi is None) and fits(probe_s):
-            rate = nice_rate(lo * grow) if lo is not None else nice_rate((hi or start) / grow)
-            if rate < floor:
+    def bracket(self, start: float) -> None:
+        """Probes from `start`, up while they hold and down while they do not."""
+        if self.lo is None and self.hi is None and self.fits(self.probe_s):
+            self.probe(start)
+        while (self.count < self.max_probes and (self.lo is None or self.hi is None)
+               and self.fits(self.probe_s)):
+            rate = (nice_rate(self.lo * self.grow) if self.lo is not None
+                    else nice_rate((self.hi or start) / self.grow))
+            if rate < self.floor:
                 break
-            probe(rate)
-            count += 1
-        while (lo is not None and hi is not None and hi / lo > 1 + plan.resolution
-               and count < max_probes and fits(probe_s)):
-            mid = nice_rate(math.sqrt(lo * hi))
-            if mid <= lo or mid >= hi:
-                break
-            probe(mid)
-            count += 1
-        if lo is not None and hi is None:
-            self.say(f"  ({name}: every probe held; {lo:g}/s is a lower bound)")
+            self.probe(rate)
 
-        best = probe_best = lo
+    def bisect(self) -> None:
+        """Probes between the highest that held and the lowest that did not, to the resolution."""
+        while (self.lo is not None and self.hi is not None
+               and self.hi / self.lo > 1 + self.plan.resolution
+               and self.count < self.max_probes and self.fits(self.probe_s)):
+            mid = nice_rate(math.sqrt(self.lo * self.hi))
+            if mid <= self.lo or mid >= self.hi:
+                break
+            self.probe(mid)
+        if self.lo is not None and self.hi is None:
+            self.bench.say(f"  ({self.name}: every probe held; {self.lo:g}/s is a lower bound)")
+
+    def confirm(self, rate: float, long_best: float | None
+                ) -> tuple[dict[str, Any] | None, float | None, float | None]:
+        """Full-length runs from `rate` down: the last that held, the lowest that failed,
+        and the best full-length rate that held."""
         confirmed: dict[str, Any] | None = None
-        note = f"from {probe_s:g} s probes only" if lo is not None else "no rate held"
-        long_ok = [r for r, v in known.items() if v["sustained"] and v["seconds"] >= plan.seconds]
+        failed_long: float | None = None       # the lowest full-length run that failed
+        for _ in range(3):
+            if long_best is not None and rate <= long_best:
+                break
+            if not self.fits(self.plan.seconds):
+                self.bench.say(f"  ({self.name}: no time left to confirm {rate:g}/s for "
+                               f"{self.plan.seconds:g} s)")
+                break
+            res = self.step(rate, self.plan.seconds)
+            self.probes.append(res)
+            if res["sustained"]:
+                confirmed, long_best = res, rate
+                self.known = {**self.known, rate: res}
+                if failed_long is None:
+                    break                        # the best probe holds at full length
+            else:
+                failed_long = rate
+            # bisect between the best full-length run that held and the lowest
+            # that failed; with none that held yet, 20 % down
+            assert failed_long is not None
+            nxt = nice_rate(math.sqrt(long_best * failed_long) if long_best is not None
+                            else failed_long * 0.8)
+            if (nxt < self.floor or (long_best is not None and nxt <= long_best * 1.04)
+                    or nxt >= failed_long / 1.04):
+                break
+            rate = nxt
+        return confirmed, failed_long, long_best
+
+    def run(self, start: float) -> dict[str, Any]:
+        """The whole search: probes, then (if the plan says so) the confirming runs."""
+        self.bracket(start)
+        self.bisect()
+        best = probe_best = self.lo
+        confirmed: dict[str, Any] | None = None
+        note = f"from {self.probe_s:g} s probes only" if self.lo is not None else "no rate held"
+        long_ok = [r for r, v in self.known.items()
+                   if v["sustained"] and v["seconds"] >= self.plan.seconds]
         long_best = max(long_ok) if long_ok else None
-        if best is not None and plan.confirm:
-            rate = best
-            failed_long: float | None = None       # the lowest full-length run that failed
-            for _ in range(3):
-                if long_best is not None and rate <= long_best:
-                    break
-                if not fits(plan.seconds):
-                    self.say(f"  ({name}: no time left to confirm {rate:g}/s for "
-                             f"{plan.seconds:g} s)")
-                    break
-                res = step(rate, plan.seconds)
-                probes.append(res)
-                if res["sustained"]:
-                    confirmed, long_best = res, rate
-                    known = {**known, rate: res}
-                    if failed_long is None:
-                        break                        # the best probe holds at full length
-                else:
-                    failed_long = rate
-                # bisect between the best full-length run that held and the lowest
-                # that failed; with none that held yet, 20 % down
-                assert failed_long is not None
-                nxt = nice_rate(math.sqrt(long_best * failed_long) if long_best is not None
-                                else failed_long * 0.8)
-                if (nxt < floor or (long_best is not None and nxt <= long_best * 1.04)
-                        or nxt >= failed_long / 1.04):
-                    break
-                rate = nxt
+        if best is not None and self.plan.confirm:
+            confirmed, failed_long, long_best = self.confirm(best, long_best)
             if confirmed is None and long_best is not None:
-                confirmed = known[long_best]
+                confirmed = self.known[long_best]
             if confirmed is not None:
                 best = confirmed["rate"]
                 note = f"confirmed for {confirmed['seconds']:g} s"
@@ -970,116 +1117,107 @@ class Bench:
                     note += f"; {failed_long:g}/s did not hold that long"
             elif failed_long is not None:
                 best = None
-                note = (f"{probe_s:g} s probes held up to {probe_best:g}/s; none of the "
-                        f"full-length runs tried held for {plan.seconds:g} s")
-        return {"best": best, "probe_best": probe_best, "lowest_failing_probe": hi, "confirmed": confirmed is not None,
-                "note": note, "confirm_seconds": confirmed["seconds"] if confirmed else None,
-                "best_result": confirmed, "probes": probes}
+                note = (f"{self.probe_s:g} s probes held up to {probe_best:g}/s; none of the "
+                        f"full-length runs tried held for {self.plan.seconds:g} s")
+        return {"best": best, "probe_best": probe_best, "lowest_failing_probe": self.hi,
+                "confirmed": confirmed is not None, "note": note,
+                "confirm_seconds": confirmed["seconds"] if confirmed else None,
+                "best_result": confirmed, "probes": self.probes}
+
+
+# -- the profile -------------------------------------------------------------
+
+IDLE = "idle (waiting for work)"
+ENTRY_POINTS = ("handleIncoming", "transmitData", "_invite", "_bridge", "_event", "deliver",
+                "_step", "write", "recvEvent", "dispatchThreadCallback", "dispatchTimers",
+                "handle", "parse", "collect", "_run_once")
+
+
+def c_area(func: str) -> str:
+    """The area of a C function (the profiler's '~' file), by its name."""
+    name = func.strip("<>")
+    if any(k in name for k in ("socket", "sendto", "recvfrom", "getaddrinfo")):
+        return "sockets (C)"
+    if "md5" in name or "hashlib" in name:
+        return "hashlib (C)"
+    if "re.Pattern" in name or "sre" in name:
+        return "regex (C)"
+    if "lock" in name or "acquire" in name or "Condition" in name:
+        return "locks (C)"
+    return "builtins (C)"
+
+
+def profile_area(filename: str, func: str) -> str:
+    """Where a profiled function belongs: sippy, the flow, the PBX adapter, asyncio..."""
+    f = filename.replace("\\", "/")
+    rules = (
+        ("procrastinate" in func or "epoll" in func, IDLE),
+        ("sqlite3" in func, "SQLite record store (C; waits for the GIL after each call)"),
+        ("/sippy/" in f, "sippy"),
+        ("/elperiodic/" in f or "ElPeriodic" in func or "call_from_thread" in func,
+         "sippy reactor (ElPeriodic)"),
+        ("/reference_impl/flow/" in f, "flow (reference_impl.flow)"),
+        ("/reference_impl/telephony/" in f, "PBX adapter (reference_impl.telephony)"),
+        ("/reference_impl/" in f, "switchboard/runtime (reference_impl)"),
+        ("/emulator/" in f, "emulator (rooms, phones)"),
+        ("benchmarks/" in f, "benchmark hooks"),
+        ("/asyncio/" in f or "selectors" in f or "_asyncio" in func or "select" in func, "asyncio"),
+    )
+    for hit, area in rules:
+        if hit:
+            return area
+    if f == "~":
+        return c_area(func)
+    if "/re/" in f or f.endswith("/re.py"):
+        return "regex"
+    if "/threading.py" in f or "/queue.py" in f:
+        return "thread hand-off (threading/queue)"
+    return "other stdlib"
+
+
+def short_function(filename: str, line: int, func: str) -> str:
+    """A profiled function as `file:line(name)`, its file relative to site-packages or the repository."""
+    return f"{filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}:{line}({func})"
+
+
+def thread_profile(path: str, top: int) -> dict[str, Any]:
+    """One thread's profile: busy and idle time, busy time by area, top functions, entry points."""
+    st = pstats.Stats(path)
+    stats = st.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.values())
+    areas: Counter[str] = Counter()
+    rows = []
+    for (filename, line, func), (cc, nc, tt, ct, _callers) in stats.items():
+        areas[profile_area(filename, func)] += tt
+        rows.append((tt, ct, nc, short_function(filename, line, func)))
+    rows.sort(reverse=True)
+    cum = sorted(((ct, nc, short_function(filename, line, func))
+                  for (filename, line, func), (cc, nc, tt, ct, _c) in stats.items()
+                  if any(k in func for k in ENTRY_POINTS)), reverse=True)[:12]
+    idle = areas.pop(IDLE, 0.0)
+    busy = total - idle
+    rows = [r for r in rows if profile_area(r[3].split(":")[0], r[3]) != IDLE
+            and "procrastinate" not in r[3] and "epoll" not in r[3]]
+    return {
+        "profiled_s": round(total, 2), "idle_s": round(idle, 2), "busy_s": round(busy, 2),
+        "areas": {k: round(v / busy, 3) for k, v in areas.most_common()} if busy > 0 else {},
+        "top_tottime": [{"tottime_s": round(tt, 3), "cumtime_s": round(ct, 3), "calls": nc,
+                         "function": fn} for tt, ct, nc, fn in rows[:top]],
+        "entry_points_cumtime": [{"cumtime_s": round(ct, 3), "calls": nc, "function": fn}
+                                 for ct, nc, fn in cum],
+    }
 
 
 def profile_summary(prefix: str, top: int = 14) -> dict[str, Any]:
     """Where the time of each profiled thread goes, by area and by function."""
-    def area(filename: str, func: str) -> str:
-        f = filename.replace("\\", "/")
-        if "procrastinate" in func or "epoll" in func:
-            return IDLE
-        if "sqlite3" in func:
-            return "SQLite record store (C; waits for the GIL after each call)"
-        if "/sippy/" in f:
-            return "sippy"
-        if "/elperiodic/" in f or "ElPeriodic" in func or "call_from_thread" in func:
-            return "sippy reactor (ElPeriodic)"
-        if "/reference_impl/flow/" in f:
-            return "flow (reference_impl.flow)"
-        if "/reference_impl/telephony/" in f:
-            return "PBX adapter (reference_impl.telephony)"
-        if "/reference_impl/" in f:
-            return "switchboard/runtime (reference_impl)"
-        if "/emulator/" in f:
-            return "emulator (rooms, phones)"
-        if "benchmarks/" in f:
-            return "benchmark hooks"
-        if "/asyncio/" in f or "selectors" in f or "_asyncio" in func or "select" in func:
-            return "asyncio"
-        if f == "~":
-            name = func.strip("<>")
-            if any(k in name for k in ("socket", "sendto", "recvfrom", "getaddrinfo")):
-                return "sockets (C)"
-            if "md5" in name or "hashlib" in name:
-                return "hashlib (C)"
-            if "re.Pattern" in name or "sre" in name:
-                return "regex (C)"
-            if "lock" in name or "acquire" in name or "Condition" in name:
-                return "locks (C)"
-            return "builtins (C)"
-        if "/re/" in f or f.endswith("/re.py"):
-            return "regex"
-        if "/threading.py" in f or "/queue.py" in f:
-            return "thread hand-off (threading/queue)"
-        return "other stdlib"
-
-    IDLE = "idle (waiting for work)"
-    out: dict[str, Any] = {}
-    for thread in ("reactor", "main"):
-        path = f"{prefix}.{thread}"
-        if not os.path.exists(path):
-            continue
-        st = pstats.Stats(path)
-        total = sum(v[2] for v in st.stats.values())   # type: ignore[attr-defined]
-        areas: Counter[str] = Counter()
-        rows = []
-        for (filename, line, func), (cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
-            areas[area(filename, func)] += tt
-            short = filename.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
-            rows.append((tt, ct, nc, f"{short}:{line}({func})"))
-        rows.sort(reverse=True)
-        cum = sorted(((ct, nc, f"{filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}"
-                       f":{line}({func})")
-                      for (filename, line, func), (cc, nc, tt, ct, _c) in st.stats.items()  # type: ignore[attr-defined]
-                      if any(k in func for k in (
-                          "handleIncoming", "transmitData", "_invite", "_bridge", "_event",
-                          "deliver", "_step", "write", "recvEvent", "dispatchThreadCallback",
-                          "dispatchTimers", "handle", "parse", "collect", "_run_once"))),
-                     reverse=True)[:12]
-        idle = areas.pop(IDLE, 0.0)
-        busy = total - idle
-        rows = [r for r in rows if area(r[3].split(":")[0], r[3]) != IDLE
-                and "procrastinate" not in r[3] and "epoll" not in r[3]]
-        out[thread] = {
-            "profiled_s": round(total, 2), "idle_s": round(idle, 2), "busy_s": round(busy, 2),
-            "areas": {k: round(v / busy, 3) for k, v in areas.most_common()} if busy > 0 else {},
-            "top_tottime": [{"tottime_s": round(tt, 3), "cumtime_s": round(ct, 3), "calls": nc,
-                             "function": fn} for tt, ct, nc, fn in rows[:top]],
-            "entry_points_cumtime": [{"cumtime_s": round(ct, 3), "calls": nc, "function": fn}
-                                     for ct, nc, fn in cum],
-        }
-    return out
+    return {thread: thread_profile(f"{prefix}.{thread}", top) for thread in ("reactor", "main")
+            if os.path.exists(f"{prefix}.{thread}")}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description="Sustained callbacks/s through the sippy PBX to SIPp phones, beside "
-                    "SIPp's own UAC -> UAS rate, in one run.")
-    p.add_argument("--rate", type=float, default=GOAL,
-                   help="callbacks/s of the main run (default: the goal, %(default)g)")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="length of the main run and of each confirming run (default 60, 10 with --quick)")
-    p.add_argument("--talk", type=float, default=1.0,
-                   help="seconds a bridged person talks before hanging up; SIPp's reference "
-                        "pause too (default %(default)g)")
-    p.add_argument("--max-setup", type=float, default=1.0,
-                   help="p99 set-up time (s) above which a rate is not sustained (default %(default)g)")
-    p.add_argument("--quick", action="store_true", help="a ~1-minute smoke run: short steps, no confirming runs")
-    p.add_argument("--no-search", action="store_true", help="only the main run at --rate (and the reference)")
-    p.add_argument("--no-reference", action="store_true", help="skip the SIPp UAC -> UAS reference")
-    p.add_argument("--ref-start", type=float, default=2000.0,
-                   help="first rate (calls/s) of the SIPp reference search (default %(default)g)")
-    p.add_argument("--profile", action="store_true",
-                   help="add a cProfile'd step (reactor and asyncio threads) and report where the time goes")
-    p.add_argument("--profile-rate", type=float, default=None,
-                   help="callbacks/s of the profiled step (default: the highest sustained, else --rate)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds the whole benchmark may take (default 480, 75 with --quick)")
+# -- main --------------------------------------------------------------------
+
+def add_experiment_args(p: argparse.ArgumentParser) -> None:
+    """The options that change the PBX process (EXPERIMENT), and the worker's own."""
     p.add_argument("--processes", type=int, default=1,
                    help="PBX processes sharing each step's rate, each with its own SIPp phones "
                         "(default %(default)s: the product as it is; more is an experiment)")
@@ -1092,52 +1230,61 @@ def main(argv: list[str] | None = None) -> int:
                    default="sqlite-memory",
                    help="the switchboard's record store (default %(default)s: the product's "
                         "SQLite store, in memory, so no disk flush is measured)")
-    p.add_argument("--json", type=str, default=None, help="write every figure as JSON to this path")
     # the worker, run by the orchestrator in a fresh process per step
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--worker-out", type=str, default=None, help=argparse.SUPPRESS)
     p.add_argument("--tap", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--profile-out", type=str, default=None, help=argparse.SUPPRESS)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (the worker's too); `--seconds` defaulted by `--quick`."""
+    p = harness.make_parser(
+        __doc__, description="Sustained callbacks/s through the sippy PBX to SIPp phones, beside "
+                             "SIPp's own UAC -> UAS rate, in one run.",
+        quick="a ~1-minute smoke run: short steps, no confirming runs")
+    p.add_argument("--rate", type=float, default=GOAL,
+                   help="callbacks/s of the main run (default: the goal, %(default)g)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="length of the main run and of each confirming run (default 60, 10 with --quick)")
+    p.add_argument("--talk", type=float, default=1.0,
+                   help="seconds a bridged person talks before hanging up; SIPp's reference "
+                        "pause too (default %(default)g)")
+    p.add_argument("--max-setup", type=float, default=1.0,
+                   help="p99 set-up time (s) above which a rate is not sustained (default %(default)g)")
+    p.add_argument("--no-search", action="store_true", help="only the main run at --rate (and the reference)")
+    p.add_argument("--no-reference", action="store_true", help="skip the SIPp UAC -> UAS reference")
+    p.add_argument("--ref-start", type=float, default=2000.0,
+                   help="first rate (calls/s) of the SIPp reference search (default %(default)g)")
+    p.add_argument("--profile", action="store_true",
+                   help="add a cProfile'd step (reactor and asyncio threads) and report where the time goes")
+    p.add_argument("--profile-rate", type=float, default=None,
+                   help="callbacks/s of the profiled step (default: the highest sustained, else --rate)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds the whole benchmark may take (default 480, 75 with --quick)")
+    add_experiment_args(p)
     args = p.parse_args(argv)
-
-    if args.worker:
-        if args.seconds is None:
-            args.seconds = 60.0
-        return worker_main(args)
-
     if args.seconds is None:
-        args.seconds = 10.0 if args.quick else 60.0
-    if args.quick:
-        plan = Plan(seconds=args.seconds, probe_seconds=min(5.0, args.seconds),
-                    ref_probe_seconds=min(3.0, args.seconds), confirm=False, resolution=0.3,
-                    max_probes=3, ref_max_probes=3, budget_s=args.budget or 75.0)
-    else:
-        plan = Plan(seconds=args.seconds, probe_seconds=min(10.0, args.seconds),
-                    ref_probe_seconds=min(5.0, args.seconds), confirm=True, resolution=0.12,
-                    max_probes=5, ref_max_probes=7, budget_s=args.budget or 480.0)
-    bench = Bench(args, plan)
-    budget_end = bench.started + plan.budget_s
-    cpus = os.cpu_count() or 1
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
-    command = " ".join([".venv/bin/python", "benchmarks/sip_throughput.py",
-                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
-    bench.say(f"sip_throughput: {affinity} CPUs usable ({cpus} online), Python "
-              f"{platform.python_version()}, talk {args.talk:g}s, budget {plan.budget_s:.0f}s, "
-              f"load average {os.getloadavg()[0]:.2f}")
-    if os.getloadavg()[0] > 0.5:
+        args.seconds = 60.0 if args.worker or not args.quick else 10.0
+    return args
+
+
+def start(bench: Bench, argv: list[str] | None) -> dict[str, Any]:
+    """The first lines, and the results' frame: the command, the machine, the parameters."""
+    args, plan = bench.args, bench.plan
+    m = harness.machine()
+    load = os.getloadavg()[0]
+    command = harness.command_line("sip_throughput.py", sys.argv[1:] if argv is None else argv)
+    bench.say(f"sip_throughput: {m['cpus_usable']} CPUs usable ({m['cpus']} online), Python "
+              f"{m['python_version']}, talk {args.talk:g}s, budget {plan.budget_s:.0f}s, "
+              f"load average {load:.2f}")
+    if load > 0.5:
         bench.say("  WARNING: the machine is not idle; other processes take CPU from the PBX "
                   "and SIPp (see 'other load' per step)")
-
-    talk = args.talk
-    # what a step takes when it holds (one that fails waits up to ~10 s more for its calls)
-    ref_est = lambda s: s + talk + 4.0          # noqa: E731
-    prod_est = lambda s: s + talk + 6.0         # noqa: E731
-    # share the budget: reference ~35 %, product the rest
-    ref_end = bench.started + plan.budget_s * (0.3 if args.no_search else 0.4)
-    results: dict[str, Any] = {
+    return {
         "benchmark": "sip_throughput", "command": command,
-        "machine": {"cpus_usable": affinity, "cpus_online": cpus,
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus_usable": m["cpus_usable"], "cpus_online": m["cpus"],
+                    "python": m["python_version"], "platform": m["platform"]},
         "parameters": {"rate": args.rate, "seconds": args.seconds, "talk": args.talk,
                        "max_setup_s": args.max_setup, "quick": args.quick, "records": args.records,
                        "processes": args.processes, "sippy_speedups": args.sippy_speedups,
@@ -1145,44 +1292,71 @@ def main(argv: list[str] | None = None) -> int:
                        "probe_seconds": plan.probe_seconds, "goal_cb_per_s": GOAL},
     }
 
-    # 1. the reference
-    ref: dict[str, Any] | None = None
-    if not args.no_reference:
-        bench.say("reference: SIPp uac -> SIPp uas on loopback")
-        ref = bench.search("sipp", bench.reference, args.ref_start, 10.0, {},
-                           plan.ref_probe_seconds, ref_est, ref_end, grow=2.0,
-                           max_probes=plan.ref_max_probes)
-        results["reference"] = ref
 
-    # 2. the main run at --rate (with the message tap: the overhead figures)
-    bench.say(f"product: callbacks through the sippy PBX to SIPp phones")
+def ref_estimate(talk: float) -> Callable[[float], float]:
+    """What a SIPp step of s seconds takes when it holds (one that fails waits up to ~10 s more)."""
+    return lambda s: s + talk + 4.0
+
+
+def product_estimate(talk: float) -> Callable[[float], float]:
+    """What a product step of s seconds takes when it holds."""
+    return lambda s: s + talk + 6.0
+
+
+def run_reference(bench: Bench) -> dict[str, Any]:
+    """1. The SIPp reference's search, within its share of the budget (30-40 %)."""
+    args, plan = bench.args, bench.plan
+    ref_end = bench.started + plan.budget_s * (0.3 if args.no_search else 0.4)
+    bench.say("reference: SIPp uac -> SIPp uas on loopback")
+    return Search(bench, "sipp", bench.reference, 10.0, {}, plan.ref_probe_seconds,
+                  ref_estimate(args.talk), ref_end, grow=2.0,
+                  max_probes=plan.ref_max_probes).run(args.ref_start)
+
+
+def run_product(bench: Bench) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """2. The main run at --rate (with the message tap: the overhead figures), then its search."""
+    args, plan = bench.args, bench.plan
+    bench.say("product: callbacks through the sippy PBX to SIPp phones")
     main_run = bench.product(args.rate, args.seconds)
-    results["main_run"] = main_run
+    if args.no_search:
+        return main_run, None
+    est = product_estimate(args.talk)
+    reserve = est(min(20.0, args.seconds)) if args.profile else 0.0
+    search = Search(bench, "product", lambda r, s: bench.product(r, s), 1.0, {args.rate: main_run},
+                    plan.probe_seconds, est, bench.started + plan.budget_s - reserve,
+                    grow=1.5).run(args.rate)
+    return main_run, search
 
-    # the step search
-    search: dict[str, Any] | None = None
-    if not args.no_search:
-        reserve = prod_est(min(20.0, args.seconds)) if args.profile else 0.0
-        search = bench.search("product", lambda r, s: bench.product(r, s), args.rate, 1.0,
-                              {args.rate: main_run}, plan.probe_seconds, prod_est,
-                              budget_end - reserve, grow=1.5)
-        results["search"] = search
 
-    # the profile
-    if args.profile:
-        prate = args.profile_rate or (search["best"] if search and search["best"] else args.rate)
-        pseconds = min(20.0, args.seconds)
-        bench.say(f"profile: cProfile on the reactor and asyncio threads, {prate:g} cb/s x "
-                  f"{pseconds:g}s (profiling slows the process: shares matter, not rates)")
-        with tempfile.TemporaryDirectory(prefix="sip-prof-") as tmp:
-            prefix = str(Path(tmp) / "prof")
-            prof_run = bench.product(prate, pseconds, profile_out=prefix)
-            results["profile"] = {"run": prof_run, "threads": profile_summary(prefix)}
+def run_profile(bench: Bench, search: dict[str, Any] | None) -> dict[str, Any]:
+    """The cProfile'd step, at the highest sustained rate (else --rate)."""
+    args = bench.args
+    prate = args.profile_rate or (search["best"] if search and search["best"] else args.rate)
+    pseconds = min(20.0, args.seconds)
+    bench.say(f"profile: cProfile on the reactor and asyncio threads, {prate:g} cb/s x "
+              f"{pseconds:g}s (profiling slows the process: shares matter, not rates)")
+    with tempfile.TemporaryDirectory(prefix="sip-prof-") as tmp:
+        prefix = str(Path(tmp) / "prof")
+        prof_run = bench.product(prate, pseconds, profile_out=prefix)
+        return {"run": prof_run, "threads": profile_summary(prefix)}
 
-    # 3. the summary
+
+def reference_invite_to_200(ref: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The reference for the overhead: one SIP round trip between two SIPp, at its best rate."""
+    if ref and ref.get("best_result"):
+        return ref["best_result"]["setup_invite_to_200"]
+    ok = [r for r in (ref or {}).get("probes") or [] if r["sustained"]]
+    return max(ok, key=lambda r: r["rate"])["setup_invite_to_200"] if ok else None
+
+
+def figures(bench: Bench, results: dict[str, Any]) -> dict[str, Any]:
+    """3. The headline figures of the run."""
+    args = bench.args
+    main_run, search, ref = results["main_run"], results.get("search"), results.get("reference")
     best_cb = search["best"] if search else (args.rate if main_run["sustained"] else None)
     ref_best = ref["best"] if ref else None
-    results["figures"] = figures = {
+    overhead = main_run.get("overhead", {})
+    return {
         "main_rate_cb_per_s": args.rate,
         "main_sustained": main_run["sustained"],
         "main_connected_per_s": main_run["connected_per_s"],
@@ -1205,53 +1379,53 @@ def main(argv: list[str] | None = None) -> int:
         "goal_met": any(r.get("kind") == "product" and r["sustained"] and r["rate"] >= GOAL
                         and r["seconds"] >= args.seconds
                         for r in [main_run, *((search or {}).get("probes") or [])]),
-        "overhead_person_ok_to_agent_invite_ms": main_run.get("overhead", {}).get(
-            "person_ok_to_agent_invite"),
-        "overhead_agent_ok_to_bridged_ms": main_run.get("overhead", {}).get("agent_ok_to_bridged"),
-        "reference_invite_to_200_ms": None,
+        "overhead_person_ok_to_agent_invite_ms": overhead.get("person_ok_to_agent_invite"),
+        "overhead_agent_ok_to_bridged_ms": overhead.get("agent_ok_to_bridged"),
+        "reference_invite_to_200_ms": reference_invite_to_200(ref) if ref else None,
         "elapsed_s": round(bench.elapsed(), 1),
         "other_load_cores_max": max(
             [r.get("other_load_cores") or 0.0 for r in all_steps(results)] or [0.0]),
         "load_average_at_end": round(os.getloadavg()[0], 2),
     }
-    # the reference for the overhead: one SIP round trip between two SIPp, at its best rate
-    if ref and ref.get("best_result"):
-        figures["reference_invite_to_200_ms"] = ref["best_result"]["setup_invite_to_200"]
-    elif ref:
-        ok = [r for r in ref["probes"] if r["sustained"]]
-        if ok:
-            figures["reference_invite_to_200_ms"] = max(ok, key=lambda r: r["rate"])["setup_invite_to_200"]
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, with --worker, one product step)."""
+    args = parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    bench = Bench(args, make_plan(args))
+    results = start(bench, argv)
+    if not args.no_reference:
+        results["reference"] = run_reference(bench)
+    results["main_run"], search = run_product(bench)
+    if search is not None:
+        results["search"] = search
+    if args.profile:
+        results["profile"] = run_profile(bench, search)
+    results["figures"] = figures(bench, results)
     print_summary(bench, results)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as out:
-            json.dump(results, out, indent=2)
-        print(f"JSON: {args.json}")
+        harness.write_json(args.json, results)
     return 0
 
 
 def all_steps(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every step of the run: the main run and both searches' probes."""
     steps = [results["main_run"]] if "main_run" in results else []
     for key in ("reference", "search"):
         steps += (results.get(key) or {}).get("probes") or []
     return steps
 
 
-def print_summary(bench: Bench, results: dict[str, Any]) -> None:
-    fig = results["figures"]
-    run = results["main_run"]
-    m = results["machine"]
-    ov = run.get("overhead", {})
-    cpu = run["cpu"]
-    procs = results["parameters"]["processes"]
-    lines = ["", "=" * 78,
-             "SIP throughput: callbacks through the sippy PBX beside SIPp UAC -> UAS",
-             "=" * 78,
-             f"machine    {m['cpus_usable']} CPUs usable, Python {m['python']}, {m['platform']}"]
-    params = results["parameters"]
-    if procs > 1:
-        lines.append(f"EXPERIMENT {procs} PBX processes share each step's rate "
+# -- the summary -------------------------------------------------------------
+
+def head_lines(results: dict[str, Any]) -> list[str]:
+    """The machine, the experiments in force, the two highest rates, the ratio and the goal."""
+    fig, m, params = results["figures"], results["machine"], results["parameters"]
+    lines = [f"machine    {m['cpus_usable']} CPUs usable, Python {m['python']}, {m['platform']}"]
+    if params["processes"] > 1:
+        lines.append(f"EXPERIMENT {params['processes']} PBX processes share each step's rate "
                      f"(the product runs one)")
     if params["sippy_speedups"]:
         lines.append("EXPERIMENT sippy's ctypes clock and 'my' in dir(x) replaced in the PBX process")
@@ -1274,64 +1448,90 @@ def print_summary(bench: Bench, results: dict[str, Any]) -> None:
                      f"(callbacks/s per SIPp call/s; {fig['ratio_sip_calls_to_sipp_calls']:.4f} "
                      f"counting a callback as its 2 SIP calls)")
     lines.append(f"goal       >= {fig['goal_cb_per_s']:g} cb/s sustained for "
-                 f"{results['parameters']['seconds']:g} s: {'MET' if fig['goal_met'] else 'NOT MET'}")
-    lines.append(f"main run   {run['rate']:g} cb/s offered for {run['seconds']:g} s: "
-                 f"{'sustained' if run['sustained'] else 'NOT sustained'}; started "
-                 f"{run['achieved_start_rate']:.1f}/s, connected {run['connected']}/"
-                 f"{run['callbacks']} ({run['connected_per_s']:.1f}/s), failures {run['failed']}"
-                 f"{' ' + json.dumps(run['failures']) if run['failures'] else ''}")
-    lines.append(f"           request -> bridged: {fmt_ms(run['setup_request_to_bridged'])}")
-    lines.append(f"           its p50 along the run (sixths): "
-                 + ", ".join("-" if x is None else f"{x:g}" for x in run["setup_p50_by_sixth_ms"])
-                 + " ms")
-    lines.append(f"           SIPp phones: {run['sipp']['successful']} calls ok, "
-                 f"{run['sipp']['failed']} failed, {run['sipp']['retransmissions']} retransmissions")
-    lines.append(f"           CPU: PBX {cpu['pbx_ms_per_callback']} ms/callback = "
-                 f"{cpu['pbx_process_share_of_one_core']:.2f} of one core ("
-                 + ", ".join(f"{k} {v:g} s" for k, v in cpu["threads_s"].items() if v >= 0.05)
-                 + f"); SIPp phones {cpu['sipp_ms_per_callback']} ms/callback")
-    g = run["gc"]["gen2"]
+                 f"{params['seconds']:g} s: {'MET' if fig['goal_met'] else 'NOT MET'}")
+    return lines
+
+
+def main_run_lines(run: dict[str, Any]) -> list[str]:
+    """The main run: pace, outcomes, set-up times, the phones, CPU and the garbage collector."""
+    cpu, g = run["cpu"], run["gc"]["gen2"]
     heap = run.get("heap_after_drain", {}).get("objects")
-    lines.append(f"           GC: {g['count']} full collections, {g['total_ms'] / 1000:.1f} s in all, "
-                 f"longest {g['max_ms']:.0f} ms (every thread stops)"
-                 + (f"; {heap:,} objects on the heap after the calls" if heap else ""))
-    lines.append("PBX set-up overhead (main run, timestamps of the PBX's own SIP messages):")
-    lines.append(f"  person's 200 OK in -> agent's INVITE out: {fmt_ms(ov.get('person_ok_to_agent_invite'))}")
-    lines.append(f"  agent's 200 OK in  -> bridge complete:    {fmt_ms(ov.get('agent_ok_to_bridged'))}")
-    lines.append(f"  reference, SIPp uac INVITE -> 200 via SIPp uas (SIPp counts whole ms): "
-                 f"{fmt_ms(fig['reference_invite_to_200_ms'])}")
-    if ov:
-        lines.append(f"  beside it, our INVITE -> the SIPp phone's 200 (as the PBX sees it): "
-                     f"{fmt_ms(ov.get('phone_invite_to_200'))}")
-        a1, a2 = ov["a1_person_ok_to_answer_posted"]["p50"], ov["a2_answer_posted_to_flow"]["p50"]
-        a3, a4 = ov["a3_flow_answer_to_dial_cmd"]["p50"], ov["a4_dial_cmd_to_invite_out"]["p50"]
-        lines.append(f"  first, p50 by part: sippy to the hand-off {a1} ms, wait for the asyncio "
-                     f"loop {a2} ms, flow {a3} ms, back to sippy + INVITE out {a4} ms")
-        b = [ov[k]["p50"] for k in ("b1_agent_ok_to_answer_posted", "b2_answer_posted_to_flow",
-                                   "b3_flow_answer_to_bridge_cmd", "b4_bridge_cmd_to_reinvites_out",
-                                   "b5_reinvites_out_to_both_200")]
-        lines.append(f"  second, p50 by part: sippy {b[0]} ms, asyncio wait {b[1]} ms, flow "
-                     f"{b[2]} ms, re-INVITEs out {b[3]} ms, phones answer both {b[4]} ms")
-        lines.append(f"  datagram read -> handled by the reactor: {fmt_ms(run.get('receive_queue'))}")
-    prof = results.get("profile")
-    if prof:
-        lines.append(f"profile ({prof['run']['rate']:g} cb/s for {prof['run']['seconds']:g} s, "
-                     f"cProfile; shares of each thread's busy time, cProfile inflates Python calls):")
-        for thread, data in prof["threads"].items():
-            areas = ", ".join(f"{k} {v * 100:.0f}%" for k, v in list(data["areas"].items())[:7])
-            lines.append(f"  {thread} thread ({data['busy_s']} s busy, {data['idle_s']} s idle): {areas}")
-            for row in data["top_tottime"][:6]:
-                lines.append(f"      {row['tottime_s']:7.2f} s  {row['function']}")
+    return [
+        f"main run   {run['rate']:g} cb/s offered for {run['seconds']:g} s: "
+        f"{'sustained' if run['sustained'] else 'NOT sustained'}; started "
+        f"{run['achieved_start_rate']:.1f}/s, connected {run['connected']}/"
+        f"{run['callbacks']} ({run['connected_per_s']:.1f}/s), failures {run['failed']}"
+        f"{' ' + json.dumps(run['failures']) if run['failures'] else ''}",
+        f"           request -> bridged: {fmt_ms(run['setup_request_to_bridged'])}",
+        "           its p50 along the run (sixths): "
+        + ", ".join("-" if x is None else f"{x:g}" for x in run["setup_p50_by_sixth_ms"]) + " ms",
+        f"           SIPp phones: {run['sipp']['successful']} calls ok, "
+        f"{run['sipp']['failed']} failed, {run['sipp']['retransmissions']} retransmissions",
+        f"           CPU: PBX {cpu['pbx_ms_per_callback']} ms/callback = "
+        f"{cpu['pbx_process_share_of_one_core']:.2f} of one core ("
+        + ", ".join(f"{k} {v:g} s" for k, v in cpu["threads_s"].items() if v >= 0.05)
+        + f"); SIPp phones {cpu['sipp_ms_per_callback']} ms/callback",
+        f"           GC: {g['count']} full collections, {g['total_ms'] / 1000:.1f} s in all, "
+        f"longest {g['max_ms']:.0f} ms (every thread stops)"
+        + (f"; {heap:,} objects on the heap after the calls" if heap else "")]
+
+
+def overhead_lines(run: dict[str, Any], fig: dict[str, Any]) -> list[str]:
+    """The PBX's set-up overheads beside SIPp's round trip, and their parts."""
+    ov = run.get("overhead", {})
+    lines = ["PBX set-up overhead (main run, timestamps of the PBX's own SIP messages):",
+             f"  person's 200 OK in -> agent's INVITE out: {fmt_ms(ov.get('person_ok_to_agent_invite'))}",
+             f"  agent's 200 OK in  -> bridge complete:    {fmt_ms(ov.get('agent_ok_to_bridged'))}",
+             f"  reference, SIPp uac INVITE -> 200 via SIPp uas (SIPp counts whole ms): "
+             f"{fmt_ms(fig['reference_invite_to_200_ms'])}"]
+    if not ov:
+        return lines
+    a1, a2 = ov["a1_person_ok_to_answer_posted"]["p50"], ov["a2_answer_posted_to_flow"]["p50"]
+    a3, a4 = ov["a3_flow_answer_to_dial_cmd"]["p50"], ov["a4_dial_cmd_to_invite_out"]["p50"]
+    b = [ov[k]["p50"] for k in ("b1_agent_ok_to_answer_posted", "b2_answer_posted_to_flow",
+                               "b3_flow_answer_to_bridge_cmd", "b4_bridge_cmd_to_reinvites_out",
+                               "b5_reinvites_out_to_both_200")]
+    return lines + [
+        f"  beside it, our INVITE -> the SIPp phone's 200 (as the PBX sees it): "
+        f"{fmt_ms(ov.get('phone_invite_to_200'))}",
+        f"  first, p50 by part: sippy to the hand-off {a1} ms, wait for the asyncio "
+        f"loop {a2} ms, flow {a3} ms, back to sippy + INVITE out {a4} ms",
+        f"  second, p50 by part: sippy {b[0]} ms, asyncio wait {b[1]} ms, flow "
+        f"{b[2]} ms, re-INVITEs out {b[3]} ms, phones answer both {b[4]} ms",
+        f"  datagram read -> handled by the reactor: {fmt_ms(run.get('receive_queue'))}"]
+
+
+def profile_lines(prof: dict[str, Any] | None) -> list[str]:
+    """With --profile: each thread's busy time by area and its top functions."""
+    if not prof:
+        return []
+    lines = [f"profile ({prof['run']['rate']:g} cb/s for {prof['run']['seconds']:g} s, "
+             f"cProfile; shares of each thread's busy time, cProfile inflates Python calls):"]
+    for thread, data in prof["threads"].items():
+        areas = ", ".join(f"{k} {v * 100:.0f}%" for k, v in list(data["areas"].items())[:7])
+        lines.append(f"  {thread} thread ({data['busy_s']} s busy, {data['idle_s']} s idle): {areas}")
+        for row in data["top_tottime"][:6]:
+            lines.append(f"      {row['tottime_s']:7.2f} s  {row['function']}")
+    return lines
+
+
+def other_load_line(results: dict[str, Any]) -> str:
+    """The most CPU other processes took during a step, and the steps they disturbed."""
     busy = [(r["kind"], r["rate"], r["other_load_cores"]) for r in all_steps(results)
             if (r.get("other_load_cores") or 0.0) > 0.25]
-    lines.append(f"other load CPU used by other processes during the steps: up to "
-                 f"{fig['other_load_cores_max']:.2f} cores"
-                 + (f" -- WARNING, steps disturbed: " + ", ".join(
-                     f"{k} {r:g}/s ({c:.2f})" for k, r, c in busy) if busy else " (idle enough)"))
-    lines.append(f"elapsed    {fig['elapsed_s']:.0f} s")
-    lines.append(f"reproduce  {results['command']}")
-    lines.append("=" * 78)
-    print("\n".join(lines), flush=True)
+    return (f"other load CPU used by other processes during the steps: up to "
+            f"{results['figures']['other_load_cores_max']:.2f} cores"
+            + (" -- WARNING, steps disturbed: " + ", ".join(
+                f"{k} {r:g}/s ({c:.2f})" for k, r, c in busy) if busy else " (idle enough)"))
+
+
+def print_summary(bench: Bench, results: dict[str, Any]) -> None:
+    """The framed summary of the whole run."""
+    fig, run = results["figures"], results["main_run"]
+    lines = [*head_lines(results), *main_run_lines(run), *overhead_lines(run, fig),
+             *profile_lines(results.get("profile")), other_load_line(results)]
+    harness.print_block("SIP throughput: callbacks through the sippy PBX beside SIPp UAC -> UAS",
+                        lines, fig["elapsed_s"], results["command"])
 
 
 if __name__ == "__main__":

@@ -48,14 +48,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
-import os
 import re
 import resource
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,11 +62,22 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
-ROOT = Path(__file__).resolve().parent.parent
+import harness  # noqa: E402
+
 HOST = "127.0.0.1"
 SERVICE = "mortgages"
+XSRF_FIELD = re.compile(rb'name="_xsrf" value="([^"]+)"')
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON = {"Content-Type": "application/json"}
+
+# latencies: ms to two decimals, counted as "n"; printed with :g
+percentiles = functools.partial(harness.percentiles_ms, count_key="n", digits=2)
+fmt_pct = functools.partial(harness.fmt_percentiles, count_key="n", spec="g", max_spec="g",
+                            max_unit="", count_spec=",")
 
 
 # -- processes ---------------------------------------------------------------
@@ -84,13 +94,8 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def child_nofile(pid: int) -> int | None:
+    """Another process's open-file limit (/proc), None if unknown."""
     try:
         for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
             if line.startswith("Max open files"):
@@ -100,38 +105,15 @@ def child_nofile(pid: int) -> int | None:
     return None
 
 
-def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def machine_busy() -> float:
-    """CPU seconds all processes have used (busy jiffies in /proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-class Server:
+class Server(harness.Child):
     """A server process on a loopback port, its output in a log file."""
 
     def __init__(self, name: str, argv: list[str], port: int, log: Path) -> None:
-        self.name, self.port, self.log = name, port, log
-        self._out = open(log, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=str(ROOT),
-                                     preexec_fn=raise_nofile)
+        self.name, self.port = name, port
+        super().__init__(argv, log, preexec=raise_nofile)
 
     def wait_listening(self, seconds: float = 60.0) -> None:
+        """Return once the port takes connections; raise if the server exits or never listens."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -143,41 +125,18 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not listen on {HOST}:{self.port}: {self.tail()}")
 
-    def cpu(self) -> float:
-        return proc_cpu(self.proc.pid)
-
     def rss_mb(self) -> float | None:
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        except OSError:
-            pass
-        return None
-
-    def tail(self, lines: int = 15) -> str:
-        self._out.flush()
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._out.close()
+        """Its resident set size now, in MB to one decimal."""
+        rss = self.rss()
+        return None if rss is None else round(rss / 1024 / 1024, 1)
 
 
 def start_serve(tmp: Path, name: str, scenario: str, key: str,
                 records_dir: Path | None = None) -> Server:
+    """`callback-emu serve` on a free port with `scenario`, listening when this returns."""
     path = tmp / f"{name}.yaml"
     path.write_text(scenario)
-    port = free_port()
+    port = harness.free_port(HOST)
     exe = Path(sys.executable).parent / "callback-emu"
     argv = ([str(exe)] if exe.exists() else [sys.executable, "-m", "emulator.cli"]) + [
         "serve", "--port", str(port), "--scenario", str(path),
@@ -189,9 +148,9 @@ def start_serve(tmp: Path, name: str, scenario: str, key: str,
 
 
 def start_reference(tmp: Path, kind: str) -> Server:
-    port = free_port()
-    argv = [sys.executable, str(Path(__file__).resolve()), "--reference-server", kind,
-            "--port", str(port)]
+    """This file as a reference server (`hello` or `relay`) on a free port, listening."""
+    port = harness.free_port(HOST)
+    argv = harness.self_command(__file__, "--reference-server", kind, "--port", str(port))
     server = Server(f"reference {kind}", argv, port, tmp / f"reference-{kind}.log")
     server.wait_listening()
     return server
@@ -221,6 +180,7 @@ callbacks:
 
 
 def rooms_scenario(rooms: int) -> str:
+    """The chat's scenario: phones answer at once, room for `rooms` rooms, agents stay on."""
     digits = 4 if rooms < 8000 else 6
     return f"""\
 # web_load.py, rooms: phones answer at once, agents stay on the line for an hour.
@@ -243,16 +203,18 @@ callbacks:
 """
 
 
+
+
 # -- the reference servers (this file, --reference-server) -------------------
 
-def reference_server(kind: str, port: int) -> None:
-    import tornado.ioloop
+def hello_app() -> Any:
+    """Bare tornado: `GET /` gives an xsrf field, `POST /` checks it and answers 303,
+    `POST /api/callbacks` answers 201."""
     import tornado.web
-    import tornado.websocket
-
-    raise_nofile()
 
     class Hello(tornado.web.RequestHandler):
+        """The page with a form: its xsrf field; the post answered by a 303."""
+
         def get(self) -> None:
             self.write(f"<form method=post>{self.xsrf_form_html()}</form>hello")
 
@@ -260,6 +222,8 @@ def reference_server(kind: str, port: int) -> None:
             self.redirect("/callbacks/hello", status=303)
 
     class HelloApi(tornado.web.RequestHandler):
+        """The API: 201 and a small JSON body."""
+
         def check_xsrf_cookie(self) -> None:
             return None
 
@@ -267,6 +231,15 @@ def reference_server(kind: str, port: int) -> None:
             self.set_status(201)
             self.set_header("Content-Type", "application/json")
             self.finish('{"id": "hello"}')
+
+    return tornado.web.Application([(r"/", Hello), (r"/api/callbacks", HelloApi)],
+                                   xsrf_cookies=True)
+
+
+def relay_app() -> Any:
+    """Bare tornado websockets in pairs: a message goes back to its sender and on to its pair."""
+    import tornado.web
+    import tornado.websocket
 
     pairs: dict[str, dict[str, Any]] = {}
 
@@ -289,12 +262,14 @@ def reference_server(kind: str, port: int) -> None:
             if members.get(self.side) is self:
                 del members[self.side]
 
-    if kind == "hello":
-        app = tornado.web.Application([(r"/", Hello), (r"/api/callbacks", HelloApi)],
-                                      xsrf_cookies=True)
-    else:
-        app = tornado.web.Application([(r"/pair/(\d+)/(a|b)/ws", Relay)],
-                                      websocket_max_message_size=64 * 1024)
+    return tornado.web.Application([(r"/pair/(\d+)/(a|b)/ws", Relay)],
+                                   websocket_max_message_size=64 * 1024)
+
+
+def reference_server(kind: str, port: int) -> None:
+    """Serve the `hello` or `relay` reference on `port` until SIGINT or SIGTERM."""
+    raise_nofile()
+    app = hello_app() if kind == "hello" else relay_app()
 
     async def main() -> None:
         app.listen(port, address=HOST)
@@ -310,7 +285,7 @@ def reference_server(kind: str, port: int) -> None:
 # -- a small keep-alive HTTP/1.1 client on asyncio streams --------------------
 
 class HttpError(Exception):
-    pass
+    """A request that got no proper answer."""
 
 
 class Conn:
@@ -324,6 +299,7 @@ class Conn:
 
     async def request(self, method: str, path: str, body: bytes = b"",
                       headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """Send one request (connecting if need be); its status, headers and body."""
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
         assert self.reader is not None
@@ -340,6 +316,18 @@ class Conn:
         except (asyncio.IncompleteReadError, ConnectionError) as error:
             self.close()
             raise HttpError(f"connection lost: {error!r}") from None
+        status, found = self._head(head)
+        length = found.get("content-length")
+        if length is None:
+            self.close()
+            raise HttpError(f"no Content-Length in a {status} answer")
+        data = await self.reader.readexactly(int(length)) if int(length) else b""
+        if found.get("connection", "").lower() == "close":
+            self.close()
+        return status, found, data
+
+    def _head(self, head: bytes) -> tuple[int, dict[str, str]]:
+        """The status and headers of an answer; its cookies kept."""
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
         found: dict[str, str] = {}
@@ -353,125 +341,120 @@ class Conn:
                         k, v = cookie.split("=", 1)
                         self.cookies[k.strip()] = v.strip().strip('"')
                 found[name] = value
-        length = found.get("content-length")
-        if length is None:
-            self.close()
-            raise HttpError(f"no Content-Length in a {status} answer")
-        data = await self.reader.readexactly(int(length)) if int(length) else b""
-        if found.get("connection", "").lower() == "close":
-            self.close()
-        return status, found, data
+        return status, found
 
     def close(self) -> None:
+        """Close the connection (the next request opens another)."""
         if self.writer is not None:
             self.writer.close()
         self.writer = None
 
 
-def percentiles(values: list[float] | np.ndarray, scale: float = 1000.0) -> dict[str, Any]:
-    """p50/p95/p99/max in ms of values in seconds."""
-    a = np.asarray(values, dtype=float)
-    if a.size == 0:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
-    p = np.percentile(a, [50, 95, 99]) * scale
-    return {"n": int(a.size), "p50": round(float(p[0]), 2), "p95": round(float(p[1]), 2),
-            "p99": round(float(p[2]), 2), "max": round(float(a.max() * scale), 2)}
+async def xsrf_token(conn: Conn, path: str) -> tuple[int, str | None]:
+    """GET `path`: its status and the xsrf field of its form (None without; `conn` keeps the cookie)."""
+    status, _, page = await conn.request("GET", path)
+    found = XSRF_FIELD.search(page)
+    return status, found.group(1).decode() if status == 200 and found is not None else None
 
 
-def fmt_pct(p: dict[str, Any]) -> str:
-    if not p.get("n"):
-        return "n/a"
-    return f"p50 {p['p50']:g} ms, p95 {p['p95']:g} ms, p99 {p['p99']:g} ms (max {p['max']:g}, n={p['n']:,})"
+def cpu_figures(meter: harness.CpuMeter, units: int) -> dict[str, Any]:
+    """CPU over a step: the server's, this process's (the client) and the rest of the machine's."""
+    used = meter.stop()
+    s, c = used.procs.get("server", 0.0), used.own
+    return {"server_cores": used.cores(s), "client_cores": used.cores(c),
+            "other_cores": used.cores(used.other(s, c)),
+            "server_cpu_ms_per_unit": round(1000 * s / units, 3) if units else None}
 
 
-class Meter:
-    """CPU of the server process, of this process and of the whole machine over a step."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.t0, self.s0, self.c0, self.m0 = time.monotonic(), server.cpu(), own_cpu(), machine_busy()
-
-    def done(self, units: int) -> dict[str, Any]:
-        wall = max(time.monotonic() - self.t0, 1e-9)
-        s, c, m = self.server.cpu() - self.s0, own_cpu() - self.c0, machine_busy() - self.m0
-        return {"server_cores": round(s / wall, 2), "client_cores": round(c / wall, 2),
-                "other_cores": round(max(0.0, m - s - c) / wall, 2),
-                "server_cpu_ms_per_unit": round(1000 * s / units, 3) if units else None}
+def server_meter(server: Server) -> harness.CpuMeter:
+    """A CPU meter on `server` (0 CPU if it is gone, as a crashed server uses none)."""
+    return harness.CpuMeter({"server": server.pid}, missing=0.0)
 
 
 # -- 1. form submissions -----------------------------------------------------
 
 def phone(n: int) -> str:
+    """A valid, unique Spanish mobile number for the n-th submission."""
     return f"+34 6{10_000_000 + n % 89_999_999:08d}"
+
+
+def submission(kind: str, n: int, token: str) -> tuple[str, bytes, dict[str, str], int]:
+    """The n-th submission of the form (or the API): path, body, headers, the status it expects."""
+    if kind == "form":
+        body = urllib.parse.urlencode({"phone": phone(n), "name": f"Ana {n}", "service": SERVICE,
+                                       "consent": "yes", "_xsrf": token}).encode()
+        return "/", body, FORM, 303
+    body = json.dumps({"phone": phone(n), "name": f"Ana {n}", "service": SERVICE,
+                       "consent": True}).encode()
+    return "/api/callbacks", body, JSON, 201
+
+
+class Submissions:
+    """Keep-alive clients that POST the form (or the API) in a closed loop, and what they got."""
+
+    def __init__(self, port: int, kind: str) -> None:
+        self.port, self.kind = port, kind
+        self.counter = iter(range(10**9))
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+        self.accepted = 0
+        self.start = asyncio.Event()
+        self.end = float("inf")
+
+    def error(self, what: str) -> None:
+        """Count one error of this kind."""
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    async def client(self) -> None:
+        """One client: its xsrf token first (the form), then submissions until the end."""
+        conn = Conn(self.port)
+        token = ""
+        try:
+            if self.kind == "form":
+                status, found = await xsrf_token(conn, "/")
+                if found is None:
+                    self.error(f"GET / {status} without an xsrf field")
+                    return
+                token = found
+            await self.start.wait()
+            while time.monotonic() < self.end:
+                await self.submit(conn, token)
+        finally:
+            conn.close()
+
+    async def submit(self, conn: Conn, token: str) -> None:
+        """One submission, timed; a lost connection or timeout counts as an error."""
+        path, body, headers, good = submission(self.kind, next(self.counter), token)
+        t0 = time.perf_counter()
+        try:
+            status, _, _ = await asyncio.wait_for(conn.request("POST", path, body, headers), 30)
+        except (HttpError, OSError, asyncio.TimeoutError) as err:
+            self.error(type(err).__name__)
+            conn.close()
+            return
+        self.latencies.append(time.perf_counter() - t0)
+        if status == good:
+            self.accepted += 1
+        else:
+            self.error(f"HTTP {status}")
 
 
 async def submissions(port: int, kind: str, clients: int, seconds: float,
                       server: Server) -> dict[str, Any]:
     """`clients` keep-alive clients POST the form (or the API) for `seconds`."""
-    counter = iter(range(10**9))
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-    accepted = 0
-
-    def error(what: str) -> None:
-        errors[what] = errors.get(what, 0) + 1
-
-    async def client() -> None:
-        nonlocal accepted
-        conn = Conn(port)
-        token = ""
-        try:
-            if kind == "form":
-                status, _, page = await conn.request("GET", "/")
-                found = re.search(rb'name="_xsrf" value="([^"]+)"', page)
-                if status != 200 or found is None:
-                    error(f"GET / {status} without an xsrf field")
-                    return
-                token = found.group(1).decode()
-            await start.wait()
-            while time.monotonic() < end:
-                n = next(counter)
-                if kind == "form":
-                    body = urllib.parse.urlencode({"phone": phone(n), "name": f"Ana {n}",
-                                                   "service": SERVICE, "consent": "yes",
-                                                   "_xsrf": token}).encode()
-                    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-                    path, good = "/", 303
-                else:
-                    body = json.dumps({"phone": phone(n), "name": f"Ana {n}",
-                                       "service": SERVICE, "consent": True}).encode()
-                    headers = {"Content-Type": "application/json"}
-                    path, good = "/api/callbacks", 201
-                t0 = time.perf_counter()
-                try:
-                    status, _, _ = await asyncio.wait_for(
-                        conn.request("POST", path, body, headers), 30)
-                except (HttpError, OSError, asyncio.TimeoutError) as err:
-                    error(type(err).__name__)
-                    conn.close()
-                    continue
-                latencies.append(time.perf_counter() - t0)
-                if status == good:
-                    accepted += 1
-                else:
-                    error(f"HTTP {status}")
-        finally:
-            conn.close()
-
-    start = asyncio.Event()
-    end = float("inf")
-    tasks = [asyncio.create_task(client()) for _ in range(clients)]
+    step = Submissions(port, kind)
+    tasks = [asyncio.create_task(step.client()) for _ in range(clients)]
     await asyncio.sleep(0.5)                       # every client has its xsrf token
-    meter = Meter(server)
+    meter = server_meter(server)
     t0 = time.monotonic()
-    end = t0 + seconds
-    start.set()
+    step.end = t0 + seconds
+    step.start.set()
     await asyncio.gather(*tasks)
     wall = time.monotonic() - t0
-    return {"kind": kind, "clients": clients, "seconds": round(wall, 2), "accepted": accepted,
-            "accepted_per_s": round(accepted / wall, 1), "errors": sum(errors.values()),
-            "errors_by_kind": errors, "latency_ms": percentiles(latencies),
-            "cpu": meter.done(accepted)}
+    return {"kind": kind, "clients": clients, "seconds": round(wall, 2), "accepted": step.accepted,
+            "accepted_per_s": round(step.accepted / wall, 1), "errors": sum(step.errors.values()),
+            "errors_by_kind": step.errors, "latency_ms": percentiles(step.latencies),
+            "cpu": cpu_figures(meter, step.accepted)}
 
 
 # -- 2. chat with many room websockets ---------------------------------------
@@ -489,9 +472,15 @@ class Pages:
         self.on_delivered: Callable[[int, int], None] | None = None
         self.late = 0
 
-    def callback(self, pair: int, side: int) -> Callable[[str | bytes | None], None]:
+    def callback(self, pair: int, side: int, joined: asyncio.Future[None] | None = None
+                 ) -> Callable[[str | bytes | None], None]:
+        """The message callback of one page's websocket; with `joined`, the room's
+        `joined` message (or the socket closing before it) settles that future."""
         def on_message(raw: str | bytes | None) -> None:
             if raw is None:
+                if joined is not None and not joined.done():
+                    joined.set_exception(HttpError("closed before 'joined'"))
+                    return
                 self.open -= 1
                 self.closed_early += 1
                 return
@@ -501,137 +490,162 @@ class Pages:
             except ValueError:
                 return
             if message.get("type") != "chat":
+                if joined is not None and not joined.done() and message.get("type") == "joined":
+                    joined.set_result(None)
                 return
-            text = message.get("text", "")
-            sent = self.sent.get(text)
-            if sent is None:
-                self.late += 1
-                return
-            t, p, sender = sent
-            if side == sender:
-                self.echo.append(now - t)
-            else:
-                self.delivery.append(now - t)
-                if self.on_delivered is not None:
-                    self.on_delivered(p, side)
+            self.received(message.get("text", ""), side, now)
         return on_message
 
+    def received(self, text: str, side: int, now: float) -> None:
+        """A chat message reached the page on `side`: its delivery or echo time."""
+        sent = self.sent.get(text)
+        if sent is None:
+            self.late += 1
+            return
+        t, p, sender = sent
+        if side == sender:
+            self.echo.append(now - t)
+        else:
+            self.delivery.append(now - t)
+            if self.on_delivered is not None:
+                self.on_delivered(p, side)
+
     def send(self, pair: int, side: int, text: str) -> None:
+        """Send a chat message from one page of a pair, noting when."""
         self.sent[text] = (time.perf_counter(), pair, side)
         self.pairs[pair][side].write_message(json.dumps({"type": "chat", "text": text}))
 
     def reset(self) -> None:
+        """Forget the timings of the previous step."""
         self.sent.clear()
         self.delivery, self.echo = [], []
         self.late = 0
 
     def close_all(self) -> None:
+        """Close every websocket."""
         for pair in self.pairs:
             for ws in pair:
                 if ws is not None:
                     ws.close()
 
+    def complete(self) -> None:
+        """Keep only the pairs whose two pages are both in."""
+        self.pairs = [p for p in self.pairs if p[0] is not None and p[1] is not None]
 
-async def connect(url: str, on_message: Callable[[Any], None] | None, cookie: str = "",
-                  first: str = "") -> Any:
-    """A websocket; with `first`, waits for a message of that type before the callback takes over."""
+
+async def connect(url: str, on_message: Callable[[Any], None] | None, cookie: str = "") -> Any:
+    """A websocket whose messages go to `on_message` (or are read by the caller without one)."""
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
     request = HTTPRequest(url, headers={"Cookie": cookie} if cookie else {},
                           connect_timeout=30, request_timeout=30)
-    if not first:
-        return await websocket_connect(request, on_message_callback=on_message)
-    ws = await websocket_connect(request)
-    while True:
-        raw = await asyncio.wait_for(ws.read_message(), 30)
-        if raw is None:
-            raise HttpError(f"{url} closed before {first!r}")
-        if json.loads(raw).get("type") == first:
-            break
-    ws._on_message_callback = on_message           # the rest goes to the callback
-    return ws
+    return await websocket_connect(request, on_message_callback=on_message)
+
+
+async def join(pages: Pages, pair: int, side: int, url: str, cookie: str = "") -> None:
+    """Connect one page of a room and wait for its `joined`."""
+    joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    ws = await connect(url, pages.callback(pair, side, joined), cookie=cookie)
+    await asyncio.wait_for(joined, 30)
+    pages.pairs[pair][side] = ws
+    pages.open += 1
+
+
+class RoomOpener:
+    """Callbacks through the app's own path, each to a room with both pages connected."""
+
+    def __init__(self, port: int, key: str, pages: Pages, say: Callable[[str], None]) -> None:
+        self.port, self.key, self.pages, self.say = port, key, pages, say
+        self.agent = Conn(port)                    # one agent browser: one connection
+        self.agent_lock = asyncio.Lock()
+        self.xsrf = self.agent_cookie = ""
+        self.failures: dict[str, int] = {}
+        self.done = 0
+        self.t0 = time.monotonic()
+
+    async def sign_in(self) -> None:
+        """The agent signs in on the agent page (key, xsrf): its cookie."""
+        status, xsrf = await xsrf_token(self.agent, "/agent")
+        assert status == 200 and xsrf, f"GET /agent: {status}"
+        self.xsrf = xsrf
+        status, _, _ = await self.agent.request("POST", "/agent", urllib.parse.urlencode(
+            {"key": self.key, "code": "", "_xsrf": xsrf}).encode(), FORM)
+        assert status == 303 and "agent" in self.agent.cookies, f"agent sign-in: {status}"
+        self.agent_cookie = "; ".join(f"{k}={v}" for k, v in self.agent.cookies.items())
+
+    async def request(self, i: int) -> tuple[str, str]:
+        """Request the i-th callback; its person's room link and the code its desk phone shows."""
+        conn = Conn(self.port)
+        status, _, body = await conn.request("POST", "/api/callbacks", json.dumps(
+            {"phone": phone(i), "name": f"Ana {i}", "service": SERVICE,
+             "consent": True}).encode(), JSON)
+        if status != 201:
+            raise HttpError(f"POST /api/callbacks {status}")
+        answer = json.loads(body)
+        room_url = await self.room_ready(answer["status_socket"])
+        status, _, body = await conn.request("GET", f"/api/callbacks/{answer['id']}")
+        conn.close()
+        return room_url, json.loads(body)["code"]
+
+    async def room_ready(self, status_socket: str) -> str:
+        """The status page's websocket up to `room_ready`: the person's room link."""
+        status_ws = await connect(f"ws://{HOST}:{self.port}{status_socket}", None)
+        room_url = None
+        while room_url is None:
+            raw = await asyncio.wait_for(status_ws.read_message(), 30)
+            if raw is None:
+                raise HttpError("status socket closed before room_ready")
+            notice = json.loads(raw)
+            if notice.get("final"):
+                raise HttpError(f"callback ended: {notice.get('notice')}")
+            room_url = notice.get("room_url")
+        status_ws.close()
+        return room_url
+
+    async def ticket(self, code: str) -> str:
+        """The agent types the code on the agent page: the path of its room ticket."""
+        async with self.agent_lock:
+            status, headers, _ = await self.agent.request("POST", "/agent", urllib.parse.urlencode(
+                {"code": code, "_xsrf": self.xsrf}).encode(), FORM)
+        if status != 303:
+            raise HttpError(f"agent code {status}")
+        return headers["location"]
+
+    async def open_one(self, i: int, sem: asyncio.Semaphore, rooms: int) -> None:
+        """The i-th room, start to finish; a failure is counted by its message."""
+        async with sem:
+            try:
+                room_url, code = await self.request(i)
+                ticket_path = await self.ticket(code)
+                await join(self.pages, i, 0, f"ws://{HOST}:{self.port}{room_url}/ws")
+                await join(self.pages, i, 1, f"ws://{HOST}:{self.port}{ticket_path}/ws",
+                           cookie=self.agent_cookie)
+            except (HttpError, OSError, asyncio.TimeoutError, KeyError, ValueError) as err:
+                what = str(err)[:80] or type(err).__name__
+                self.failures[what] = self.failures.get(what, 0) + 1
+            self.done += 1
+            if self.done % max(1, rooms // 5) == 0:
+                self.say(f"  rooms: {self.done}/{rooms} ({self.pages.open} websockets open, "
+                         f"{time.monotonic() - self.t0:.0f} s)")
 
 
 async def open_rooms(port: int, key: str, rooms: int, concurrency: int,
                      pages: Pages, say: Callable[[str], None]) -> dict[str, Any]:
     """`rooms` callbacks through the app's own path, each to a room with both pages connected."""
-    t0 = time.monotonic()
-    agent = Conn(port)
-    status, _, page = await agent.request("GET", "/agent")
-    found = re.search(rb'name="_xsrf" value="([^"]+)"', page)
-    assert status == 200 and found, f"GET /agent: {status}"
-    xsrf = found.group(1).decode()
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    status, _, _ = await agent.request("POST", "/agent", urllib.parse.urlencode(
-        {"key": key, "code": "", "_xsrf": xsrf}).encode(), form)
-    assert status == 303 and "agent" in agent.cookies, f"agent sign-in: {status}"
-    agent_cookie = "; ".join(f"{k}={v}" for k, v in agent.cookies.items())
+    opener = RoomOpener(port, key, pages, say)
+    await opener.sign_in()
     pages.pairs = [[None, None] for _ in range(rooms)]
-    failures: dict[str, int] = {}
     sem = asyncio.Semaphore(concurrency)
-    agent_lock = asyncio.Lock()
-    done = 0
-
-    async def one(i: int) -> None:
-        nonlocal done
-        async with sem:
-            try:
-                conn = Conn(port)
-                status, _, body = await conn.request(
-                    "POST", "/api/callbacks", json.dumps(
-                        {"phone": phone(i), "name": f"Ana {i}", "service": SERVICE,
-                         "consent": True}).encode(), {"Content-Type": "application/json"})
-                if status != 201:
-                    raise HttpError(f"POST /api/callbacks {status}")
-                answer = json.loads(body)
-                # the status page's websocket tells when the room is ready, with its link
-                status_ws = await connect(f"ws://{HOST}:{port}{answer['status_socket']}", None)
-                room_url = None
-                while room_url is None:
-                    raw = await asyncio.wait_for(status_ws.read_message(), 30)
-                    if raw is None:
-                        raise HttpError("status socket closed before room_ready")
-                    notice = json.loads(raw)
-                    if notice.get("final"):
-                        raise HttpError(f"callback ended: {notice.get('notice')}")
-                    room_url = notice.get("room_url")
-                status_ws.close()
-                status, _, body = await conn.request("GET", f"/api/callbacks/{answer['id']}")
-                code = json.loads(body)["code"]
-                conn.close()
-                async with agent_lock:             # one agent browser: one connection
-                    status, headers, _ = await agent.request(
-                        "POST", "/agent", urllib.parse.urlencode(
-                            {"code": code, "_xsrf": xsrf}).encode(), form)
-                if status != 303:
-                    raise HttpError(f"agent code {status}")
-                ticket_path = headers["location"]
-                person = await connect(f"ws://{HOST}:{port}{room_url}/ws",
-                                       pages.callback(i, 0), first="joined")
-                pages.pairs[i][0] = person
-                pages.open += 1
-                agent_ws = await connect(f"ws://{HOST}:{port}{ticket_path}/ws",
-                                         pages.callback(i, 1), cookie=agent_cookie, first="joined")
-                pages.pairs[i][1] = agent_ws
-                pages.open += 1
-            except (HttpError, OSError, asyncio.TimeoutError, KeyError, ValueError) as err:
-                what = str(err)[:80] or type(err).__name__
-                failures[what] = failures.get(what, 0) + 1
-            done += 1
-            if done % max(1, rooms // 5) == 0:
-                say(f"  rooms: {done}/{rooms} ({pages.open} websockets open, "
-                    f"{time.monotonic() - t0:.0f} s)")
-
-    await asyncio.gather(*(one(i) for i in range(rooms)))
-    agent.close()
-    # the pairs whose two pages are both in
-    pages.pairs = [p for p in pages.pairs if p[0] is not None and p[1] is not None]
-    return {"rooms_asked": rooms, "rooms_ready": len(pages.pairs), "failures": failures,
-            "setup_s": round(time.monotonic() - t0, 1)}
+    await asyncio.gather(*(opener.open_one(i, sem, rooms) for i in range(rooms)))
+    opener.agent.close()
+    pages.complete()
+    return {"rooms_asked": rooms, "rooms_ready": len(pages.pairs), "failures": opener.failures,
+            "setup_s": round(time.monotonic() - opener.t0, 1)}
 
 
 async def open_pairs(port: int, pairs: int, concurrency: int, pages: Pages) -> dict[str, Any]:
+    """`pairs` pairs of websockets on the reference relay."""
     t0 = time.monotonic()
     pages.pairs = [[None, None] for _ in range(pairs)]
     sem = asyncio.Semaphore(concurrency)
@@ -648,7 +662,7 @@ async def open_pairs(port: int, pairs: int, concurrency: int, pages: Pages) -> d
                 failures[type(err).__name__] = failures.get(type(err).__name__, 0) + 1
 
     await asyncio.gather(*(one(i) for i in range(pairs)))
-    pages.pairs = [p for p in pages.pairs if p[0] is not None and p[1] is not None]
+    pages.complete()
     return {"rooms_ready": len(pages.pairs), "failures": failures,
             "setup_s": round(time.monotonic() - t0, 1)}
 
@@ -659,7 +673,7 @@ async def paced_chat(pages: Pages, rate: float, seconds: float, server: Server,
     pages.reset()
     pages.on_delivered = None
     rooms = len(pages.pairs)
-    meter = Meter(server)
+    meter = server_meter(server)
     t0 = time.monotonic()
     sent = 0
     total = max(1, int(seconds * rate))
@@ -680,7 +694,7 @@ async def paced_chat(pages: Pages, rate: float, seconds: float, server: Server,
             "sent_per_s": round(sent / wall, 1), "delivered": len(pages.delivery),
             "echoed": len(pages.echo), "lost": sent - len(pages.delivery),
             "delivery_ms": percentiles(pages.delivery), "echo_ms": percentiles(pages.echo),
-            "cpu": meter.done(sent)}
+            "cpu": cpu_figures(meter, sent)}
 
 
 async def ping_pong(pages: Pages, seconds: float, server: Server) -> dict[str, Any]:
@@ -695,7 +709,7 @@ async def ping_pong(pages: Pages, seconds: float, server: Server) -> dict[str, A
             pages.send(pair, side, f"q{next(counter)}")
 
     pages.on_delivered = delivered
-    meter = Meter(server)
+    meter = server_meter(server)
     t0 = time.monotonic()
     for pair in range(rooms):
         pages.send(pair, 0, f"q{next(counter)}")
@@ -703,7 +717,7 @@ async def ping_pong(pages: Pages, seconds: float, server: Server) -> dict[str, A
     stop = True
     wall = time.monotonic() - t0
     delivered_n = len(pages.delivery)
-    cpu = meter.done(delivered_n)
+    cpu = cpu_figures(meter, delivered_n)
     await asyncio.sleep(1.0)
     pages.on_delivered = None
     return {"rooms_in_flight": rooms, "seconds": round(wall, 2), "delivered": delivered_n,
@@ -713,6 +727,7 @@ async def ping_pong(pages: Pages, seconds: float, server: Server) -> dict[str, A
 
 
 async def server_rooms(port: int, key: str) -> dict[str, int]:
+    """What the app itself counts (`GET /api/rooms`): rooms, rooms with both pages, websockets."""
     conn = Conn(port)
     try:
         status, _, body = await conn.request("GET", "/api/rooms", headers={"X-Agent-Key": key})
@@ -726,19 +741,7 @@ async def server_rooms(port: int, key: str) -> dict[str, int]:
 
 # -- the run -----------------------------------------------------------------
 
-class Bench:
-    def __init__(self) -> None:
-        self.t0 = time.monotonic()
-
-    def say(self, text: str) -> None:
-        print(f"[{time.monotonic() - self.t0:6.1f}s] {text}", flush=True)
-
-
-def load_now() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-async def form_phase(bench: Bench, args: argparse.Namespace, tmp: Path,
+async def form_phase(say: harness.Say, args: argparse.Namespace, tmp: Path,
                      key: str) -> dict[str, Any]:
     """Both servers up at once; their steps interleaved, so a shared machine's
     changing load falls on both alike."""
@@ -748,18 +751,18 @@ async def form_phase(bench: Bench, args: argparse.Namespace, tmp: Path,
         servers["product"] = start_serve(tmp, "form", FORM_SCENARIO, key, args.records_path)
         servers["reference"] = start_reference(tmp, "hello")
         for name, server in servers.items():
-            out[f"{name}_nofile"] = child_nofile(server.proc.pid)
+            out[f"{name}_nofile"] = child_nofile(server.pid)
         for kind in ("form", "api"):
             for name, server in servers.items():
-                bench.say(f"form submissions: {server.name}, {kind}, {args.clients} clients x "
-                          f"{args.seconds:g} s (load {load_now()})")
+                say(f"form submissions: {server.name}, {kind}, {args.clients} clients x "
+                    f"{args.seconds:g} s (load {harness.load_average()})")
                 run = await submissions(server.port, kind, args.clients, args.seconds, server)
-                run["load_avg_after"] = load_now()
+                run["load_avg_after"] = harness.load_average()
                 out[f"{name}_{kind}"] = run
-                bench.say(f"  {run['accepted_per_s']:,.1f} accepted/s, {run['errors']} errors, "
-                          f"{fmt_pct(run['latency_ms'])}; server {run['cpu']['server_cores']} "
-                          f"cores, client {run['cpu']['client_cores']}, other "
-                          f"{run['cpu']['other_cores']}")
+                say(f"  {run['accepted_per_s']:,.1f} accepted/s, {run['errors']} errors, "
+                    f"{fmt_pct(run['latency_ms'])}; server {run['cpu']['server_cores']} "
+                    f"cores, client {run['cpu']['client_cores']}, other "
+                    f"{run['cpu']['other_cores']}")
         out["product_rss_mb"] = servers["product"].rss_mb()
     finally:
         for server in servers.values():
@@ -767,60 +770,69 @@ async def form_phase(bench: Bench, args: argparse.Namespace, tmp: Path,
     return out
 
 
-async def chat_phase(bench: Bench, args: argparse.Namespace, tmp: Path,
+async def open_chat(say: harness.Say, args: argparse.Namespace, key: str,
+                    servers: dict[str, Server], pages: dict[str, Pages],
+                    out: dict[str, Any]) -> None:
+    """The app's rooms, then the reference's pairs, all held open at once."""
+    rooms = args.sockets // 2
+    for name, server in servers.items():
+        out[f"{name}_nofile"] = child_nofile(server.pid)
+        say(f"chat: {server.name}, opening {rooms} rooms x 2 websockets "
+            f"(load {harness.load_average()})")
+        if name == "product":
+            setup = await open_rooms(server.port, key, rooms, args.setup_concurrency,
+                                     pages[name], say)
+            setup["server_view"] = await server_rooms(server.port, key)
+        else:
+            setup = await open_pairs(server.port, rooms, args.setup_concurrency, pages[name])
+        setup["websockets_open"] = pages[name].open
+        say(f"  {setup['rooms_ready']} rooms, {pages[name].open} websockets open in "
+            f"{setup['setup_s']} s" + (f"; failures {setup['failures']}" if setup["failures"] else "")
+            + (f"; the server counts {setup['server_view']}" if "server_view" in setup else ""))
+        out[name] = {"setup": setup}
+
+
+async def chat_steps(say: harness.Say, args: argparse.Namespace, servers: dict[str, Server],
+                     pages: dict[str, Pages], out: dict[str, Any]) -> None:
+    """The paced step on each server, then the ping-pong step on each."""
+    for name, server in servers.items():
+        say(f"  paced chat, {server.name}: {args.chat_rate:g} messages/s for "
+            f"{args.seconds:g} s (load {harness.load_average()})")
+        paced = await paced_chat(pages[name], args.chat_rate, args.seconds, server)
+        paced["websockets_open_at_end"] = pages[name].open
+        out[name]["paced"] = paced
+        say(f"    delivery {fmt_pct(paced['delivery_ms'])}; lost {paced['lost']}; "
+            f"server {paced['cpu']['server_cores']} cores, other {paced['cpu']['other_cores']}")
+    for name, server in servers.items():
+        say(f"  ping-pong, {server.name}: {len(pages[name].pairs)} rooms with one "
+            f"message in flight, {args.seconds:g} s (load {harness.load_average()})")
+        pong = await ping_pong(pages[name], args.seconds, server)
+        pong["websockets_open_at_end"] = pages[name].open
+        out[name]["ping_pong"] = pong
+        say(f"    {pong['messages_per_s']:,.1f} messages/s; delivery "
+            f"{fmt_pct(pong['delivery_ms'])}; server {pong['cpu']['server_cores']} "
+            f"cores, client {pong['cpu']['client_cores']}, other {pong['cpu']['other_cores']}")
+
+
+async def chat_phase(say: harness.Say, args: argparse.Namespace, tmp: Path,
                      key: str) -> dict[str, Any]:
     """The app's rooms and the reference's pairs all connected at once (this process
     holds both sets); the measured steps interleaved, product first."""
-    rooms = args.sockets // 2
     out: dict[str, Any] = {}
     servers: dict[str, Server] = {}
     pages = {"product": Pages(), "reference": Pages()}
     try:
-        servers["product"] = start_serve(tmp, "rooms", rooms_scenario(rooms), key,
+        servers["product"] = start_serve(tmp, "rooms", rooms_scenario(args.sockets // 2), key,
                                          args.records_path)
         servers["reference"] = start_reference(tmp, "relay")
-        for name, server in servers.items():
-            out[f"{name}_nofile"] = child_nofile(server.proc.pid)
-            bench.say(f"chat: {server.name}, opening {rooms} rooms x 2 websockets "
-                      f"(load {load_now()})")
-            if name == "product":
-                setup = await open_rooms(server.port, key, rooms, args.setup_concurrency,
-                                         pages[name], bench.say)
-                setup["server_view"] = await server_rooms(server.port, key)
-            else:
-                setup = await open_pairs(server.port, rooms, args.setup_concurrency, pages[name])
-            setup["websockets_open"] = pages[name].open
-            bench.say(f"  {setup['rooms_ready']} rooms, {pages[name].open} websockets open in "
-                      f"{setup['setup_s']} s" + (f"; failures {setup['failures']}"
-                                                 if setup["failures"] else "")
-                      + (f"; the server counts {setup['server_view']}" if "server_view" in setup
-                         else ""))
-            out[name] = {"setup": setup}
+        await open_chat(say, args, key, servers, pages, out)
         if all(p.pairs for p in pages.values()):
-            for name, server in servers.items():
-                bench.say(f"  paced chat, {server.name}: {args.chat_rate:g} messages/s for "
-                          f"{args.seconds:g} s (load {load_now()})")
-                paced = await paced_chat(pages[name], args.chat_rate, args.seconds, server)
-                paced["websockets_open_at_end"] = pages[name].open
-                out[name]["paced"] = paced
-                bench.say(f"    delivery {fmt_pct(paced['delivery_ms'])}; lost {paced['lost']}; "
-                          f"server {paced['cpu']['server_cores']} cores, other "
-                          f"{paced['cpu']['other_cores']}")
-            for name, server in servers.items():
-                bench.say(f"  ping-pong, {server.name}: {len(pages[name].pairs)} rooms with one "
-                          f"message in flight, {args.seconds:g} s (load {load_now()})")
-                pong = await ping_pong(pages[name], args.seconds, server)
-                pong["websockets_open_at_end"] = pages[name].open
-                out[name]["ping_pong"] = pong
-                bench.say(f"    {pong['messages_per_s']:,.1f} messages/s; delivery "
-                          f"{fmt_pct(pong['delivery_ms'])}; server {pong['cpu']['server_cores']} "
-                          f"cores, client {pong['cpu']['client_cores']}, other "
-                          f"{pong['cpu']['other_cores']}")
+            await chat_steps(say, args, servers, pages, out)
             out["product"]["server_view_at_end"] = await server_rooms(servers["product"].port, key)
             out["product"]["server_rss_mb"] = servers["product"].rss_mb()
         for name in servers:
             out[name]["closed_early"] = pages[name].closed_early
-            out[name]["load_avg_after"] = load_now()
+            out[name]["load_avg_after"] = harness.load_average()
     finally:
         for p in pages.values():
             p.close_all()
@@ -830,12 +842,10 @@ async def chat_phase(bench: Bench, args: argparse.Namespace, tmp: Path,
     return out
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a and b else None
+# -- the figures -------------------------------------------------------------
 
-
-def summary(results: dict[str, Any]) -> dict[str, Any]:
-    f, c = results.get("form", {}), results.get("chat", {})
+def form_figures(f: dict[str, Any]) -> dict[str, Any]:
+    """The form's and the API's figures beside their references."""
     fig: dict[str, Any] = {}
     for kind in ("form", "api"):
         p, r = f.get(f"product_{kind}"), f.get(f"reference_{kind}")
@@ -845,44 +855,50 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
             fig[f"{kind}_latency_ms"] = p["latency_ms"]
             fig[f"{kind}_reference_per_s"] = r["accepted_per_s"]
             fig[f"{kind}_reference_latency_ms"] = r["latency_ms"]
-            fig[f"{kind}_ratio"] = ratio(p["accepted_per_s"], r["accepted_per_s"])
-    p, r = c.get("product"), c.get("reference")
-    if p and r and "paced" in p and "paced" in r:
-        fig["websockets_held"] = p["paced"]["websockets_open_at_end"]
-        fig["websockets_server_view"] = p.get("server_view_at_end", {}).get("websockets")
-        fig["reference_websockets_held"] = r["paced"]["websockets_open_at_end"]
-        fig["chat_delivery_ms"] = p["paced"]["delivery_ms"]
-        fig["chat_echo_ms"] = p["paced"]["echo_ms"]
-        fig["chat_lost"] = p["paced"]["lost"]
-        fig["reference_delivery_ms"] = r["paced"]["delivery_ms"]
-        fig["reference_echo_ms"] = r["paced"]["echo_ms"]
-        fig["chat_delivery_p50_ratio"] = ratio(p["paced"]["delivery_ms"]["p50"],
-                                               r["paced"]["delivery_ms"]["p50"])
-        fig["chat_delivery_p99_ratio"] = ratio(p["paced"]["delivery_ms"]["p99"],
-                                               r["paced"]["delivery_ms"]["p99"])
-        fig["ping_pong_messages_per_s"] = p["ping_pong"]["messages_per_s"]
-        fig["reference_ping_pong_messages_per_s"] = r["ping_pong"]["messages_per_s"]
-        fig["ping_pong_ratio"] = ratio(p["ping_pong"]["messages_per_s"],
-                                       r["ping_pong"]["messages_per_s"])
-        # the client shares the 2 cores: the server's CPU per message says more than the rate
-        fig["server_cpu_ms_per_message"] = p["ping_pong"]["cpu"]["server_cpu_ms_per_unit"]
-        fig["reference_server_cpu_ms_per_message"] = r["ping_pong"]["cpu"]["server_cpu_ms_per_unit"]
-        fig["server_cpu_per_message_ratio"] = ratio(fig["server_cpu_ms_per_message"],
-                                                    fig["reference_server_cpu_ms_per_message"])
+            fig[f"{kind}_ratio"] = harness.ratio(p["accepted_per_s"], r["accepted_per_s"])
     return fig
 
 
-def print_summary(results: dict[str, Any]) -> None:
-    fig = results["figures"]
-    params = results["parameters"]
-    f, c = results.get("form", {}), results.get("chat", {})
-    lines = ["", "=" * 78, "Web load: the reference web app (callback-emu serve) beside bare tornado",
-             "=" * 78,
-             f"machine    {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, tornado "
-             f"{results['tornado']}; load average at start {results['load_start']}, at end "
-             f"{results['load_end']}",
-             f"fd limit   this process {results['nofile']}, servers "
-             f"{sorted({v for k, v in {**f, **c}.items() if k.endswith('_nofile') and v})}"]
+def chat_figures(p: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+    """The chat's figures beside the relay's."""
+    ratio = harness.ratio
+    pp, rp, pg, rg = p["paced"], r["paced"], p["ping_pong"], r["ping_pong"]
+    fig: dict[str, Any] = {
+        "websockets_held": pp["websockets_open_at_end"],
+        "websockets_server_view": p.get("server_view_at_end", {}).get("websockets"),
+        "reference_websockets_held": rp["websockets_open_at_end"],
+        "chat_delivery_ms": pp["delivery_ms"], "chat_echo_ms": pp["echo_ms"],
+        "chat_lost": pp["lost"],
+        "reference_delivery_ms": rp["delivery_ms"], "reference_echo_ms": rp["echo_ms"],
+        "chat_delivery_p50_ratio": ratio(pp["delivery_ms"]["p50"], rp["delivery_ms"]["p50"]),
+        "chat_delivery_p99_ratio": ratio(pp["delivery_ms"]["p99"], rp["delivery_ms"]["p99"]),
+        "ping_pong_messages_per_s": pg["messages_per_s"],
+        "reference_ping_pong_messages_per_s": rg["messages_per_s"],
+        "ping_pong_ratio": ratio(pg["messages_per_s"], rg["messages_per_s"]),
+        # the client shares the 2 cores: the server's CPU per message says more than the rate
+        "server_cpu_ms_per_message": pg["cpu"]["server_cpu_ms_per_unit"],
+        "reference_server_cpu_ms_per_message": rg["cpu"]["server_cpu_ms_per_unit"]}
+    fig["server_cpu_per_message_ratio"] = ratio(fig["server_cpu_ms_per_message"],
+                                                fig["reference_server_cpu_ms_per_message"])
+    return fig
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """Every headline figure of the run, beside its reference."""
+    fig = form_figures(results.get("form", {}))
+    c = results.get("chat", {})
+    p, r = c.get("product"), c.get("reference")
+    if p and r and "paced" in p and "paced" in r:
+        fig.update(chat_figures(p, r))
+    return fig
+
+
+# -- the report --------------------------------------------------------------
+
+def form_lines(results: dict[str, Any]) -> list[str]:
+    """The summary's lines for the form and the API."""
+    fig, params, f = results["figures"], results["parameters"], results.get("form", {})
+    lines = []
     for kind, what in (("form", "HTML form: GET / once per client for the xsrf cookie+token, "
                                 "then POST / -> 303"),
                        ("api", "JSON API: POST /api/callbacks -> 201")):
@@ -899,53 +915,80 @@ def print_summary(results: dict[str, Any]) -> None:
                      f"{r['cpu']['server_cores']} cores")
         lines.append(f"  ratio      {fig.get(f'{kind}_ratio')} (other processes used "
                      f"{p['cpu']['other_cores']} / {r['cpu']['other_cores']} cores meanwhile)")
+    return lines
+
+
+def paced_lines(fig: dict[str, Any], p: dict[str, Any], r: dict[str, Any]) -> list[str]:
+    """The summary's lines for the websockets held and the paced chat."""
+    pp, rp = p["paced"], r["paced"]
+    return [
+        f"chat       websockets held: product {fig['websockets_held']} "
+        f"(server counts {fig['websockets_server_view']}, "
+        f"{p['setup']['rooms_ready']} rooms with person + agent, set up in "
+        f"{p['setup']['setup_s']} s), reference {fig['reference_websockets_held']}",
+        f"  paced {pp['offered_per_s']:g} messages/s (sent {pp['sent_per_s']:g}/s), "
+        f"person and agent in turn; one-way = sender page -> other page",
+        f"  product    one-way {fmt_pct(pp['delivery_ms'])}; lost {pp['lost']}",
+        f"             echo to the sender (round trip) {fmt_pct(pp['echo_ms'])}",
+        f"             server {pp['cpu']['server_cores']} cores, "
+        f"{pp['cpu']['server_cpu_ms_per_unit']} ms CPU per message",
+        f"  reference  one-way {fmt_pct(rp['delivery_ms'])}; lost {rp['lost']} (bare tornado relay)",
+        f"             echo {fmt_pct(rp['echo_ms'])}; server {rp['cpu']['server_cores']} cores",
+        f"  ratio      one-way p50 {fig['chat_delivery_p50_ratio']}x, "
+        f"p99 {fig['chat_delivery_p99_ratio']}x the reference"]
+
+
+def ping_pong_lines(fig: dict[str, Any], p: dict[str, Any], r: dict[str, Any]) -> list[str]:
+    """The summary's lines for the ping-pong step and the server's CPU per message."""
+    pg, rg = p["ping_pong"], r["ping_pong"]
+    return [
+        f"  ping-pong  product {pg['messages_per_s']:,.1f} messages/s "
+        f"({pg['rooms_in_flight']} rooms, one in flight each; one-way "
+        f"{fmt_pct(pg['delivery_ms'])}); server {pg['cpu']['server_cores']} cores, "
+        f"client {pg['cpu']['client_cores']}",
+        f"             reference {rg['messages_per_s']:,.1f} messages/s, server "
+        f"{rg['cpu']['server_cores']} cores, client {rg['cpu']['client_cores']}; "
+        f"ratio {fig['ping_pong_ratio']}",
+        f"  server CPU per message delivered (ping-pong): product "
+        f"{fig['server_cpu_ms_per_message']} ms, reference "
+        f"{fig['reference_server_cpu_ms_per_message']} ms; ratio "
+        f"{fig['server_cpu_per_message_ratio']}x (one core would carry ~"
+        f"{1000 / fig['server_cpu_ms_per_message']:,.0f} messages/s in the product)"
+        if fig["server_cpu_ms_per_message"] else "  server CPU per message: n/a"]
+
+
+def chat_lines(results: dict[str, Any]) -> list[str]:
+    """The summary's lines for the chat, or why it did not complete."""
+    c = results.get("chat", {})
     p, r = c.get("product"), c.get("reference")
     if p and r and "paced" in p and "paced" in r:
-        lines.append(f"chat       websockets held: product {fig['websockets_held']} "
-                     f"(server counts {fig['websockets_server_view']}, "
-                     f"{p['setup']['rooms_ready']} rooms with person + agent, set up in "
-                     f"{p['setup']['setup_s']} s), reference {fig['reference_websockets_held']}")
-        pp, rp = p["paced"], r["paced"]
-        lines.append(f"  paced {pp['offered_per_s']:g} messages/s (sent {pp['sent_per_s']:g}/s), "
-                     f"person and agent in turn; one-way = sender page -> other page")
-        lines.append(f"  product    one-way {fmt_pct(pp['delivery_ms'])}; lost {pp['lost']}")
-        lines.append(f"             echo to the sender (round trip) {fmt_pct(pp['echo_ms'])}")
-        lines.append(f"             server {pp['cpu']['server_cores']} cores, "
-                     f"{pp['cpu']['server_cpu_ms_per_unit']} ms CPU per message")
-        lines.append(f"  reference  one-way {fmt_pct(rp['delivery_ms'])}; lost {rp['lost']} "
-                     f"(bare tornado relay)")
-        lines.append(f"             echo {fmt_pct(rp['echo_ms'])}; server "
-                     f"{rp['cpu']['server_cores']} cores")
-        lines.append(f"  ratio      one-way p50 {fig['chat_delivery_p50_ratio']}x, "
-                     f"p99 {fig['chat_delivery_p99_ratio']}x the reference")
-        pg, rg = p["ping_pong"], r["ping_pong"]
-        lines.append(f"  ping-pong  product {pg['messages_per_s']:,.1f} messages/s "
-                     f"({pg['rooms_in_flight']} rooms, one in flight each; one-way "
-                     f"{fmt_pct(pg['delivery_ms'])}); server {pg['cpu']['server_cores']} cores, "
-                     f"client {pg['cpu']['client_cores']}")
-        lines.append(f"             reference {rg['messages_per_s']:,.1f} messages/s, server "
-                     f"{rg['cpu']['server_cores']} cores, client {rg['cpu']['client_cores']}; "
-                     f"ratio {fig['ping_pong_ratio']}")
-        lines.append(f"  server CPU per message delivered (ping-pong): product "
-                     f"{fig['server_cpu_ms_per_message']} ms, reference "
-                     f"{fig['reference_server_cpu_ms_per_message']} ms; ratio "
-                     f"{fig['server_cpu_per_message_ratio']}x (one core would carry ~"
-                     f"{1000 / fig['server_cpu_ms_per_message']:,.0f} messages/s in the product)"
-                     if fig["server_cpu_ms_per_message"] else "  server CPU per message: n/a")
-    elif p or r:
-        lines.append(f"chat       not completed: {json.dumps({'product': p, 'reference': r})[:400]}")
+        fig = results["figures"]
+        return paced_lines(fig, p, r) + ping_pong_lines(fig, p, r)
+    if p or r:
+        return [f"chat       not completed: {json.dumps({'product': p, 'reference': r})[:400]}"]
+    return []
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    """The framed summary of the whole run."""
+    f, c = results.get("form", {}), results.get("chat", {})
+    lines = [f"machine    {results['machine']['cpus']} CPUs, Python {results['machine']['python_version']}, "
+             f"tornado {results['tornado']}; load average at start {results['load_start']}, at end "
+             f"{results['load_end']}",
+             f"fd limit   this process {results['nofile']}, servers "
+             f"{sorted({v for k, v in {**f, **c}.items() if k.endswith('_nofile') and v})}",
+             *form_lines(results), *chat_lines(results)]
     others = [v["cpu"]["other_cores"] for v in results_runs(results)]
     if others:
         lines.append(f"other load CPU of other processes during the steps: up to {max(others):.2f} "
                      f"cores" + (" -- WARNING: the machine was shared" if max(others) > 0.25
                                  else " (idle enough)"))
-    lines.append(f"elapsed    {results['elapsed_s']:.0f} s")
-    lines.append(f"reproduce  {results['command']}")
-    lines.append("=" * 78)
-    print("\n".join(lines), flush=True)
+    harness.print_block("Web load: the reference web app (callback-emu serve) beside bare tornado",
+                        lines, results["elapsed_s"], results["command"])
 
 
 def results_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every measured step of the run."""
     runs = [v for k, v in results.get("form", {}).items() if isinstance(v, dict) and "cpu" in v]
     for side in ("product", "reference"):
         run = results.get("chat", {}).get(side) or {}
@@ -953,17 +996,20 @@ def results_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
     return runs
 
 
+# -- main --------------------------------------------------------------------
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Both phases, in temporary folders; every figure."""
     import tornado
 
-    bench = Bench()
+    say = harness.Say(stamp=True)
     key = secrets.token_urlsafe(12)
     results: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name and ".venv/bin/python",
-                             "benchmarks/web_load.py", *sys.argv[1:]]),
+        "command": harness.command_line("web_load.py", sys.argv[1:]),
         "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                        if k not in ("json", "records_path")},
-        "tornado": tornado.version, "nofile": raise_nofile(), "load_start": load_now(),
+        "machine": harness.machine(),
+        "tornado": tornado.version, "nofile": raise_nofile(), "load_start": harness.load_average(),
         "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
     with tempfile.TemporaryDirectory(prefix="web-load-") as name, \
             tempfile.TemporaryDirectory(prefix="web-load-records-", dir=args.records_dir) as rec:
@@ -971,18 +1017,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         args.records_path = Path(rec)
         results["records_dir"] = rec
         if not args.no_form:
-            results["form"] = await form_phase(bench, args, tmp, key)
+            results["form"] = await form_phase(say, args, tmp, key)
         if not args.no_chat:
-            results["chat"] = await chat_phase(bench, args, tmp, key)
-    results["load_end"] = load_now()
-    results["elapsed_s"] = round(time.monotonic() - bench.t0, 1)
+            results["chat"] = await chat_phase(say, args, tmp, key)
+    results["load_end"] = harness.load_average()
+    results["elapsed_s"] = round(say.elapsed(), 1)
     results["figures"] = summary(results)
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args() -> argparse.Namespace:
+    """The command line (and the reference servers', `--reference-server KIND --port N`)."""
+    parser = harness.make_parser(
+        __doc__, quick="smoke run under 30 s: 2 s steps, 200 websockets, 16 clients")
     parser.add_argument("--seconds", type=float, default=20.0,
                         help="length of each measured step (default 20)")
     parser.add_argument("--clients", type=int, default=64,
@@ -993,21 +1040,15 @@ def main() -> int:
                         help="paced chat messages per second over all rooms (default 500)")
     parser.add_argument("--setup-concurrency", type=int, default=50,
                         help="rooms being set up at once (default 50)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run under 30 s: 2 s steps, 200 websockets, 16 clients")
     parser.add_argument("--records-dir", type=Path, metavar="DIR",
                         help="where serve's SQLite records go (default: a temporary directory "
                              "under $TMPDIR; /dev/shm shows what the commits' fsync costs)")
     parser.add_argument("--no-form", action="store_true", help="skip the form submissions")
     parser.add_argument("--no-chat", action="store_true", help="skip the websockets")
-    parser.add_argument("--json", metavar="FILE", help="write every figure as JSON too")
     parser.set_defaults(records_path=None)
     parser.add_argument("--reference-server", choices=["hello", "relay"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.reference_server:
-        reference_server(args.reference_server, args.port)
-        return 0
     if args.quick:
         args.seconds = min(args.seconds, 2.0)
         args.sockets = min(args.sockets, 200)
@@ -1018,12 +1059,19 @@ def main() -> int:
         parser.error("bounds: --seconds 1..600, --sockets 2..20000, --clients 1..1000, "
                      "--chat-rate up to 20000")
     args.sockets -= args.sockets % 2
+    return args
+
+
+def main() -> int:
+    """Run the benchmark (or, with --reference-server, one reference server)."""
+    args = parse_args()
+    if args.reference_server:
+        reference_server(args.reference_server, args.port)
+        return 0
     results = asyncio.run(run(args))
     print_summary(results)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
-        print(f"JSON: {args.json}")
+        harness.write_json(args.json, results)
     return 0
 
 

@@ -1,5 +1,5 @@
-"""Durations (`300ms`, `4s`, `2min`, `1h`), rates (`120/h`, `2/min`, `0.5/s`),
-bit rates (`1.2Mbit/s`, `800kbit/s`, `1Gbps`) and sizes (`200B`, `64kB`, `1.5MB`)."""
+"""Durations (`300ms`, `4s`, `2min`, `1h`, `8h30min`, `08:30`), rates (`120/h`, `2/min`,
+`0.5/s`), bit rates (`1.2Mbit/s`, `800kbit/s`, `1Gbps`) and sizes (`200B`, `64kB`, `1.5MB`)."""
 
 from __future__ import annotations
 
@@ -7,31 +7,62 @@ import math
 import re
 
 _SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*$")
-_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*([a-z]+)\s*$")
+UNITS = ", ".join(_SECONDS)
+_NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
+_DURATION = re.compile(rf"^\s*({_NUMBER})\s*([a-z]*)\s*$")
+_PART = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)")
+_CLOCK = re.compile(r"^\s*(\d{1,3}):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?\s*$")
+_RATE = re.compile(rf"^\s*({_NUMBER})\s*/\s*([a-z]+)\s*$")
+# The forms of a duration, for the scenario format's JSON Schema.
+_UNIT = "|".join(sorted(_SECONDS, key=len, reverse=True))
+DURATION_PATTERN = (rf"^\s*(?:{_NUMBER}|(?:{_NUMBER}\s*(?:{_UNIT})\s*)+|"
+                    r"\d{1,3}:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)\s*$")
+RATE_PATTERN = rf"^\s*{_NUMBER}\s*/\s*(?:{_UNIT})\s*$"
+_EXAMPLES = "write e.g. 300ms, 4s, 2min, 1h, 8h30min or a clock time 08:30"
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a number of seconds or a string with a unit."""
+    """Seconds from a number of seconds, a string with units (`4s`, `8h30min`) or a
+    clock time from time 0 (`08:30`, `08:30:15.250`)."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a duration (write e.g. 300ms, 4s, 2min, 1h)")
-        number, unit = match.groups()
-        if unit == "m":
-            raise ValueError(f"{value!r}: 'm' is ambiguous, write 'min' (or 'ms')")
-        if unit and unit not in _SECONDS:
-            raise ValueError(f"{value!r}: unknown unit {unit!r} (use ms, s, min, h or d)")
-        seconds = float(number) * _SECONDS[unit or "s"]
+        seconds = _duration_text(value)
     else:
-        raise ValueError(f"{value!r} is not a duration (write e.g. 300ms, 4s, 2min, 1h)")
+        raise ValueError(f"{value!r} is not a duration ({_EXAMPLES})")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{value!r}: a duration is a finite number of seconds, 0 or more")
     return seconds
+
+
+def _duration_text(value: str) -> float:
+    clock = _CLOCK.match(value)
+    if clock:
+        hours, minutes, seconds = clock.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds or 0)
+    single = _DURATION.match(value)
+    if single:
+        number, unit = single.groups()
+        return float(number) * _unit(value, unit or "s")
+    parts, end = [], 0
+    for match in _PART.finditer(value):
+        if match.start() != end:
+            break
+        parts.append(match.groups())
+        end = match.end()
+    if not parts or value[end:].strip():
+        raise ValueError(f"{value!r} is not a duration ({_EXAMPLES}; units: {UNITS})")
+    return sum(float(number) * _unit(value, unit) for number, unit in parts)
+
+
+def _unit(value: str, unit: str) -> float:
+    if unit == "m":
+        raise ValueError(f"{value!r}: 'm' is ambiguous, write 'min' (or 'ms')")
+    if unit not in _SECONDS:
+        raise ValueError(f"{value!r}: unknown unit {unit!r} (the units are {UNITS})")
+    return _SECONDS[unit]
 
 
 def parse_rate(value: object) -> float:
@@ -43,7 +74,8 @@ def parse_rate(value: object) -> float:
     elif isinstance(value, str):
         match = _RATE.match(value)
         if not match or match.group(2) not in _SECONDS:
-            raise ValueError(f"{value!r} is not a rate (write e.g. 120/h, 2/min, 0.5/s)")
+            raise ValueError(f"{value!r} is not a rate (write e.g. 120/h, 2/min, 0.5/s; "
+                             f"per {', per '.join(_SECONDS)})")
         rate = float(match.group(1)) / _SECONDS[match.group(2)]
     else:
         raise ValueError(f"{value!r} is not a rate (write e.g. 120/h, 2/min, 0.5/s)")

@@ -23,6 +23,13 @@ class CodeNotInUse(CodeError):
 
 
 class CodePool:
+    """The codes `first` .. `first + count - 1`, written with `digits` digits.
+
+    Codes never handed out come first, in order, then released ones in the
+    order they came back; the never-used ones are counted, not listed, so a
+    pool of 12-digit codes costs no more than one of 4.
+    """
+
     def __init__(self, *, digits: int = 4, first: int | None = None,
                  count: int | None = None) -> None:
         if digits < 1:
@@ -31,17 +38,25 @@ class CodePool:
         count = 10 ** digits - first if count is None else count
         if first < 0 or count < 1 or first + count > 10 ** digits:
             raise ValueError(f"codes {first}..{first + count - 1} do not fit in {digits} digits")
-        self._free = deque(f"{n:0{digits}d}" for n in range(first, first + count))
+        self._digits = digits
+        self._next, self._end = first, first + count      # never handed out yet
+        self._free: deque[str] = deque()                   # released, oldest first
         self._owner: dict[str, str] = {}
 
     def allocate(self, owner: str) -> str:
-        if not self._free:
+        """A free code for `owner`: one never used, else the least recently released."""
+        if self._next < self._end:
+            code = f"{self._next:0{self._digits}d}"
+            self._next += 1
+        elif self._free:
+            code = self._free.popleft()
+        else:
             raise CodePoolExhausted(f"all {len(self._owner)} connection codes are in use")
-        code = self._free.popleft()
         self._owner[code] = owner
         return code
 
     def release(self, code: str) -> None:
+        """Give `code` back; `CodeNotInUse` if no call holds it."""
         if self._owner.pop(code, None) is None:
             raise CodeNotInUse(f"connection code {code} is not in use")
         self._free.append(code)
@@ -52,8 +67,10 @@ class CodePool:
 
     @property
     def in_use(self) -> int:
+        """Codes held by live calls."""
         return len(self._owner)
 
     @property
     def free(self) -> int:
-        return len(self._free)
+        """Codes that can be handed out."""
+        return self._end - self._next + len(self._free)

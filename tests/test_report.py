@@ -14,7 +14,7 @@ import pytest
 
 
 from emulator.measure.catalogue import metric_names  # noqa: E402
-from emulator.cli import report  # noqa: E402
+from emulator.cli import figures, report  # noqa: E402
 from emulator.cli.report import KEY_FIGURES, TITLES, render_report, write_report  # noqa: E402
 
 NAME = "weekday <b>& three centres"
@@ -236,7 +236,7 @@ def test_the_kind_of_every_metric_comes_from_one_rule(name: str) -> None:
         wanted = {"Mbit/s"}
     else:
         wanted = {"seconds"}
-    assert report._kind(name) in wanted
+    assert figures.kind(name) in wanted
 
 
 def test_fractions_are_shown_as_percent(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def test_parsing() -> None:
     assert parse_vary("a.b=2..6:2").values == (2, 4, 6)
     assert parse_vary("a.b=8,2,4").values == (2, 4, 8)
     assert parse_target("outcomes.no_agent<0.02, callback_latency.p95<25s") == [
-        Condition("outcomes.no_agent", True, 0.02), Condition("callback_latency.p95", True, 25.0)]
+        Condition("outcomes.no_agent", "<", 0.02), Condition("callback_latency.p95", "<", 25.0)]
     for bad in ("a.b", "a.b=6..2", "a.b=x"):
         with pytest.raises(ValueError):
             parse_vary(bad)

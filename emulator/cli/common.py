@@ -106,8 +106,11 @@ def load_all(paths: Sequence[str], seed: int | None) -> list[sc.LoadedScenario]:
         except sc.ScenarioError as error:
             errors.append(error)
             continue
+        for warning in item.warnings:
+            print(f"callback-emu: warning: {warning}", file=sys.stderr)
         if seed is not None:
-            item = sc.LoadedScenario(item.scenario.model_copy(update={"seed": seed}), item.path)
+            item = sc.LoadedScenario(item.scenario.model_copy(update={"seed": seed}), item.path,
+                                     item.warnings)
         loaded.append(item)
     for refused in errors[:-1]:
         print(f"callback-emu: {refused}", file=sys.stderr)

@@ -1,18 +1,24 @@
-"""Files a load run writes for other tools: metrics CSV and a SIPp-style statistics CSV."""
+"""Files the commands write for other tools: JSON, metrics CSV, a SIPp-style
+statistics CSV, JUnit XML."""
 
 from __future__ import annotations
 
 import csv
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from reference_impl.flow import Outcome
 
+from ..measure.catalogue import metric_names
+from ..measure.summary import outcome_counts
 from ..studies.load import Replication
+from ..studies.suite import ScenarioRun
 
 
 def write_json(document: dict[str, Any], path: Path) -> None:
+    """A study's document, indented."""
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
@@ -89,3 +95,58 @@ def write_stats_csv(run: Replication, interval: float, path: Path) -> None:
             row += [sipp_time(lat_total / lat_n if lat_n else 0.0),
                     sipp_time(totals["latency"] / totals["latency_n"] if totals["latency_n"] else 0.0)]
             out.write(";".join(str(c) for c in row) + ";\n")
+
+
+# -- a suite's files ------------------------------------------------------------
+
+
+def suite_json(run: ScenarioRun) -> dict[str, Any]:
+    """The JSON document of one scenario's run (one replication: ci95 is null)."""
+    result = run.result
+    metrics = {name: {"mean": value, "ci95": None}
+               for name, value in _metrics(result.metrics if result else {}).items()}
+    return {"scenario": run.name, "file": str(run.loaded.path), "mode": run.mode,
+            "seed": result.seed if result else run.loaded.scenario.seed, "replications": 1,
+            "callbacks": len(result.records) if result else 0,
+            "outcomes": dict(outcome_counts(result.records)) if result else {},
+            "status": run.status.lower(), "skipped": run.skipped or None,
+            "metrics": metrics, "expectations": [v.json() for v in run.verdicts]}
+
+
+def _metrics(measured: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Every standard metric (None if not measured), then any other measured."""
+    out = {name: measured.get(name) for name in metric_names()}
+    out.update({name: value for name, value in measured.items() if name not in out})
+    return out
+
+
+def write_suite_json(runs: list[ScenarioRun], path: Path) -> None:
+    """One scenario's document, or all of them with a count of passes and failures."""
+    docs = [suite_json(run) for run in runs]
+    document: Any = docs[0] if len(docs) == 1 else {
+        "scenarios": docs, "passed": sum(r.passed for r in runs),
+        "failed": sum(not r.passed and not r.skipped for r in runs)}
+    path.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", str(value))
+
+
+def write_junit(runs: list[ScenarioRun], path: Path) -> None:
+    """JUnit XML: a test case per scenario, its failed expectations as the failure."""
+    suite = ET.Element("testsuite", name="callback-emu", tests=str(len(runs)),
+                       failures=str(sum(not r.passed and not r.skipped for r in runs)),
+                       skipped=str(sum(bool(r.skipped) for r in runs)),
+                       time=f"{sum(r.seconds for r in runs):.3f}")
+    for run in runs:
+        case = ET.SubElement(suite, "testcase", classname=f"scenarios.{run.mode}",
+                             name=run.short, file=str(run.loaded.path), time=f"{run.seconds:.3f}")
+        if run.skipped:
+            ET.SubElement(case, "skipped", message=run.skipped)
+        elif not run.passed:
+            failures = run.failures()
+            failure = ET.SubElement(case, "failure", message=f"{len(failures)} expectation(s) failed")
+            failure.text = "\n".join(f"{v.expect}: {v.detail}" for v in failures)
+    ET.indent(suite)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

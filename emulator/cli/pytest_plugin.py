@@ -1,8 +1,10 @@
-"""A pytest plugin: every `scenarios/**/*.yaml` file is a test item.
+"""A pytest plugin: every scenario file pytest is pointed at is a test item.
 
-`pytest scenarios/` runs each scenario in simulated time and fails the item
-with the expectations that did not hold (or the file's refusal message).
-Scenarios that do not list `sim` among their modes are skipped with a reason.
+A YAML file is a scenario when it has top-level `services:` and `centres:`
+keys, wherever it lives. `pytest scenarios/` (or `pytest my/suite/`) runs
+each in simulated time and fails the item with the expectations that did not
+hold (or the file's refusal message). Scenarios that do not list `sim` among
+their modes are skipped with a reason.
 """
 
 from __future__ import annotations
@@ -13,24 +15,30 @@ from typing import Any, Iterator
 import pytest
 
 from ..scenario import ScenarioError, load
+from ..scenario.files import looks_like_scenario
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parts:
+    """A scenario file becomes a test file holding one item, `sim`."""
+    if looks_like_scenario(file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
 
 class ScenarioFailed(Exception):
-    pass
+    """A scenario was refused or an expectation failed: the item's failure text."""
 
 
 class ScenarioFile(pytest.File):
+    """A scenario file as pytest collects it."""
+
     def collect(self) -> Iterator[pytest.Item]:
         yield ScenarioItem.from_parent(self, name="sim")
 
 
 class ScenarioItem(pytest.Item):
+    """One scenario run in simulated time."""
+
     def runtest(self) -> None:
         from ..studies.suite import run_scenario
 

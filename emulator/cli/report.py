@@ -30,20 +30,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from ..measure.catalogue import QUALITY, STAGES, Metric
 from ..units import parse_duration
-
-# stage -> (title, what it spans), as in SCENARIOS.md
-STAGES = {
-    "time_to_ring": ("Time to ring", "request → person's phone rings"),
-    "time_to_person": ("Time to person", "request → person answers"),
-    "time_to_agent": ("Time to agent", "person answers → agent answers"),
-    "callback_latency": ("Callback latency", "request → both legs bridged"),
-    "time_to_room": ("Time to room", "bridged → person in the room"),
-    "agent_join_delay": ("Agent join delay", "bridged → agent in the room"),
-    "queue_wait": ("Time on hold for a desk phone", "on hold at a centre → a terminal is free"),
-}
-# stages that only some scenarios have (rooms, a queue): an empty one is left out, not "no data"
-OPTIONAL_STAGES = frozenset({"queue_wait", "time_to_room", "agent_join_delay"})
+from . import figures
 
 # (label, metric) of the key-figures table, in the order a manager reads them
 KEY_FIGURES = (
@@ -69,16 +58,6 @@ TITLES = {
     "quality": "Quality in the room",
 }
 
-# quality metric -> (title, what it measures), as in SCENARIOS.md (the network model)
-QUALITY_METRICS = {
-    "video_startup": ("Video start-up", "seconds, the person in the room → first frame"),
-    "video_first_frame": ("First frame", "seconds, the agent's video starts → first frame"),
-    "video_stall_ratio": ("Video stalls", "share of the stay without picture"),
-    "video_bitrate": ("Video bit rate", "kbit/s delivered, per call"),
-    "chat_latency": ("Chat latency", "seconds, sent → shown"),
-    "document_delivery": ("Document delivery", "seconds, pushed → fully shown"),
-    "person_upload": ("Person's upload", "kbit/s while in the room"),
-}
 
 _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#3b6ea8", "#e07b24", "#3a8a4f", "#c0392b", "#8a8f98"
 _STYLE: Any = {
@@ -174,9 +153,9 @@ def _key_figures(metrics: Mapping[str, Any], sweep: bool = False) -> str:
     rows = []
     for label, name in KEY_FIGURES:
         entry = metrics.get(name) or {}
-        ci_text = _ci_text(entry.get("ci95"), name) or "—"
+        ci_text = figures.ci_text(entry.get("ci95"), name) or "—"
         rows.append(f"<tr><th scope=\"row\">{label}<span class=\"metric\">{_e(name)}</span></th>"
-                    f"<td class=\"num\">{_value(entry.get('mean'), name)}</td>"
+                    f"<td class=\"num\">{figures.value(entry.get('mean'), name)}</td>"
                     f"<td class=\"num ci\">{ci_text}</td></tr>")
     title = "Key figures of the chosen configuration" if sweep else "Key figures"
     return (f"<section><h2>{title}</h2><table class=\"figures\"><thead><tr><th>Metric</th>"
@@ -193,7 +172,7 @@ def _expectations(expectations: Sequence[Mapping[str, Any]]) -> str:
         text = str(item.get("expect", ""))
         name, shown_text = _expectation_text(text)
         value = item.get("value")
-        shown = (_value(value, name) if name and isinstance(value, (int, float))
+        shown = (figures.value(value, name) if name and isinstance(value, (int, float))
                  and not isinstance(value, bool) else _e(value if value is not None else "—"))
         rows.append(f"<tr><td><span class=\"badge {'pass' if passed else 'fail'}\">"
                     f"{'PASS' if passed else 'FAIL'}</span></td><td>{_e(shown_text)}</td>"
@@ -226,7 +205,7 @@ def _expectation_text(text: str) -> tuple[str | None, str]:
 
 def _bound(value: float, name: str) -> str:
     """A bound of an expectation as written, with the metric's unit."""
-    kind = _kind(name)
+    kind = figures.kind(name)
     if kind == "fraction":
         return f"{value * 100:g} %"
     if kind == "seconds":
@@ -248,15 +227,16 @@ def _figure_section(key: str, png: str | None, caption: str) -> str:
 def _quality_section(quality: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     """What the person saw and sent over their line: a table and one histogram per metric."""
     rows = []
-    for name, (title, _) in QUALITY_METRICS.items():
+    for name, metric in QUALITY.items():
+        title = metric.title
         if name not in quality:
             continue
         cells = ""
         for suffix in ("mean", "p95"):
             entry = metrics.get(f"{name}.{suffix}") or {}
-            ci_text = _ci_text(entry.get("ci95"), f"{name}.{suffix}")
+            ci_text = figures.ci_text(entry.get("ci95"), f"{name}.{suffix}")
             extra = f" <span class=\"ci\">[{ci_text}]</span>" if ci_text else ""
-            cells += f"<td class=\"num\">{_value(entry.get('mean'), f'{name}.{suffix}')}{extra}</td>"
+            cells += f"<td class=\"num\">{figures.value(entry.get('mean'), f'{name}.{suffix}')}{extra}</td>"
         rows.append(f"<tr><th scope=\"row\">{_e(title)}<span class=\"metric\">{_e(name)}</span></th>"
                     f"{cells}</tr>")
     png = _render(_draw_quality, quality)
@@ -269,7 +249,7 @@ def _quality_section(quality: Mapping[str, Any], metrics: Mapping[str, Any]) -> 
 
 
 def _draw_quality(quality: Mapping[str, Any]) -> Figure | None:
-    names = [n for n in QUALITY_METRICS if _has_data(quality.get(n))]
+    names = [n for n in QUALITY if _has_data(quality.get(n))]
     if not names:
         return None
     cols = min(3, len(names))
@@ -277,7 +257,7 @@ def _draw_quality(quality: Mapping[str, Any]) -> Figure | None:
     fig = Figure(figsize=(4.0 * cols, 2.9 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, name in zip(axes, names):
-        title, unit = QUALITY_METRICS[name]
+        title, unit = QUALITY[name].title, _axis(QUALITY[name])
         edges, counts = _histogram(quality[name])
         ax.stairs(counts / counts.sum(), edges, fill=True, color=_GREEN, alpha=0.75)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -331,9 +311,9 @@ def _sweep_table(points: Sequence[Mapping[str, Any]], names: Sequence[str], keys
         cells = "".join(f"<td>{_e(config.get(k, '—'))}</td>" for k in keys)
         for name in names:
             entry = values.get(name) or {}
-            ci_text = _ci_text(entry.get("ci95"), name)
+            ci_text = figures.ci_text(entry.get("ci95"), name)
             extra = f" <span class=\"ci\">[{ci_text}]</span>" if ci_text else ""
-            cells += f"<td class=\"num\">{_value(entry.get('mean'), name)}{extra}</td>"
+            cells += f"<td class=\"num\">{figures.value(entry.get('mean'), name)}{extra}</td>"
         rows.append(f"<tr>{cells}</tr>")
     return f"<table class=\"sweep\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -356,7 +336,8 @@ def _render(draw: Callable[..., Figure | None], *args: Any) -> str | None:
 
 def _draw_latency(histograms: Mapping[str, Any], metrics: Mapping[str, Any]) -> Figure | None:
     stages = [s for s in STAGES if s in histograms] + [s for s in histograms if s not in STAGES]
-    stages = [s for s in stages if s not in OPTIONAL_STAGES or _has_data(histograms[s])]
+    stages = [s for s in stages if s not in STAGES or not STAGES[s].optional
+              or _has_data(histograms[s])]
     if not stages:
         return None
     cols = 3 if len(stages) > 4 else min(2, len(stages))
@@ -364,7 +345,7 @@ def _draw_latency(histograms: Mapping[str, Any], metrics: Mapping[str, Any]) -> 
     fig = Figure(figsize=(4.0 * cols, 2.9 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, stage in zip(axes, stages):
-        title, span = STAGES.get(stage, (stage, ""))
+        title, span = (STAGES[stage].title, STAGES[stage].span) if stage in STAGES else (stage, "")
         ax.set_title(_t(title))
         ax.set_xlabel(_t(f"seconds, {span}" if span else "seconds"))
         if not _has_data(histograms[stage]):
@@ -411,7 +392,7 @@ def _draw_outcomes(outcomes: Mapping[str, Any]) -> Figure | None:
     colours = [_GREEN if k == "connected" else _RED if k in ("no_agent", "no_trunk") else _GREY
                for k, _ in items]
     bars = ax.barh([_t(k.replace("_", " ")) for k, _ in items], [v for _, v in items], color=colours)
-    ax.bar_label(bars, labels=[_percent(v) for _, v in items], padding=4, fontsize=9)
+    ax.bar_label(bars, labels=[figures.percent(v) for _, v in items], padding=4, fontsize=9)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlim(0, max(1.0, max(v for _, v in items)) * 1.08)
     ax.grid(axis="y", visible=False)
@@ -495,12 +476,12 @@ def _draw_sweep(points: Sequence[Mapping[str, Any]], names: Sequence[str], keys:
     for ax, name in zip(axes, names):
         entries = [(p.get("metrics") or {}).get(name) or {} for p in order]
         means = np.asarray([_num(e.get("mean")) for e in entries], dtype=float)
-        ci = np.asarray([_clip_ci(e.get("ci95"), name) or (np.nan, np.nan) for e in entries], dtype=float)
+        ci = np.asarray([figures.clip_ci(e.get("ci95"), name) or (np.nan, np.nan) for e in entries], dtype=float)
         ax.fill_between(xs, ci[:, 0], ci[:, 1], color=_BLUE, alpha=0.2, linewidth=0, label="95% CI")
         ax.plot(xs, means, color=_BLUE, marker="o", markersize=4, linewidth=1.6, label="mean")
         if name in targets:
             op, value = targets[name]
-            shown = f"{value * 100:g}%" if _kind(name) == "fraction" else f"{value:g}"
+            shown = f"{value * 100:g}%" if figures.kind(name) == "fraction" else f"{value:g}"
             ax.axhline(value, color=_RED, linestyle="--", linewidth=1.3, label=f"target {op} {shown}")
         if chosen:
             at = [x for x, p in zip(xs, order) if all((p.get("config") or {}).get(k) == v
@@ -508,10 +489,10 @@ def _draw_sweep(points: Sequence[Mapping[str, Any]], names: Sequence[str], keys:
             if at:
                 ax.axvline(at[0], color=_GREEN, linewidth=1.6,
                            label="chosen: " + ", ".join(f"{v}" for v in chosen.values()))
-        if _kind(name) == "fraction":
+        if figures.kind(name) == "fraction":
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_title(_t(name))
-        ax.set_ylabel(_unit_label(name))
+        ax.set_ylabel(figures.unit_label(name))
         if numeric:
             ax.set_xlabel(_t(keys[0]))
         else:
@@ -559,72 +540,10 @@ def _parse_targets(target: Any) -> dict[str, tuple[str, float]]:
     return found
 
 
-def _kind(name: str) -> str:
-    """How a metric's value is shown: "fraction", "number", "kbit/s" or "seconds".
-
-    One rule, first match wins: counts are *.count, concurrent_rooms.*, failovers.*;
-    fractions are outcomes.*, rooms_refused, queued, *_occupancy.*; the rest are
-    seconds. The network model's quality metrics add a
-    ratio (video_stall_ratio.*) and two rates in kbit/s; the room servers' reserved
-    egress (room_egress.*) is in Mbit/s.
-    """
-    base, _, suffix = name.partition(".")
-    if suffix == "count" or base in ("concurrent_rooms", "failovers"):
-        return "number"
-    if (base == "outcomes" or name in ("rooms_refused", "queued") or base.endswith("_occupancy")
-            or base == "video_stall_ratio"):
-        return "fraction"
-    if base in ("video_bitrate", "person_upload"):
-        return "kbit/s"
-    if base == "room_egress":
-        return "Mbit/s"
-    return "seconds"
-
-
-def _unit_label(name: str) -> str:
-    return {"fraction": "share", "number": "", "kbit/s": "kbit/s", "Mbit/s": "Mbit/s",
-            "seconds": "seconds"}[_kind(name)]
-
-
-def _value(value: Any, name: str) -> str:
-    """A metric's value for the tables, with its unit (already HTML-safe)."""
-    number = _num(value)
-    if math.isnan(number):
-        return "—"
-    kind = _kind(name)
-    if kind == "fraction":
-        return _percent(number)
-    if kind == "number":
-        return f"{number:,.0f}" if number == round(number) and abs(number) >= 1 else f"{number:.2f}"
-    if kind == "kbit/s":
-        return f"{number:,.0f} kbit/s"
-    if kind == "Mbit/s":
-        return f"{number:,.1f} Mbit/s"
-    return f"{number:.2f} s" if abs(number) < 10 else f"{number:,.1f} s"
-
-
-def _clip_ci(ci: Any, name: str) -> tuple[float, float] | None:
-    """A 95% interval as shown: no metric is negative, and no fraction is above 100 %."""
-    if not isinstance(ci, (list, tuple)) or len(ci) < 2:
-        return None
-    lo, hi = _num(ci[0]), _num(ci[1])
-    if math.isnan(lo) or math.isnan(hi):
-        return None
-    top = 1.0 if _kind(name) == "fraction" else math.inf
-
-    def clip(x: float) -> float:
-        return min(x, top) if x > 0 else 0.0    # not max(x, 0.0): that keeps -0.0, shown "-0.00 %"
-    return clip(lo), clip(hi)
-
-
-def _ci_text(ci: Any, name: str) -> str:
-    clipped = _clip_ci(ci, name)
-    return "" if clipped is None else f"{_value(clipped[0], name)} – {_value(clipped[1], name)}"
-
-
-def _percent(fraction: float) -> str:
-    pct = fraction * 100
-    return f"{pct:.2f} %" if abs(pct) < 10 else f"{pct:.1f} %"
+def _axis(metric: Metric) -> str:
+    """A quality metric's axis label: its unit, then what it measures."""
+    unit = {"s": "seconds", "fraction": "", "kbit/s": "kbit/s"}.get(metric.unit, metric.unit)
+    return f"{unit}, {metric.what}" if unit else metric.what
 
 
 def _duration(seconds: Any) -> str:

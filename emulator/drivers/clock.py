@@ -34,6 +34,11 @@ class SimClock:
         step.callbacks, step.call = _FIRE, (action, args)
         heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), step))  # type: ignore[misc]
 
+    def events_scheduled(self) -> int:
+        """How many events went on the environment's queue so far, SimPy's and ours
+        (every entry takes the next number of SimPy's event-id counter)."""
+        return next(self.env._eid) - 1      # type: ignore[attr-defined]  # peeking takes one
+
     def run(self) -> None:
         """`env.run()` until nothing is left, firing our own steps inline.
 

@@ -30,7 +30,7 @@ from ..models.people import PersonProfile, PhonePlan
 from ..models.phonebook import People
 from ..models.rooms import RoomServers
 from ..models.streams import Draws, Streams
-from ..scenario import Scenario, build
+from ..scenario import MetricExpectation, Scenario, build
 from .clock import SimClock
 from .timers import SimTimers
 
@@ -65,6 +65,11 @@ def room_servers(scenario: Scenario, clock: Clock, rng: Draws, deliver: Deliver,
                                   waits=levels.room_wait if levels else None, warmup=warmup)
 
 
+def expected_metrics(scenario: Scenario) -> list[str]:
+    """The metrics the scenario's expectations name."""
+    return [e.metric for e in scenario.expect if isinstance(e, MetricExpectation)]
+
+
 def levels_of(scenario: Scenario) -> Levels:
     """The levels a run keeps, sized by the scenario's desk phones and trunks."""
     terminals = sum(len(c.numbers(i)) for i, c in enumerate(scenario.centres.values(), start=1))
@@ -77,10 +82,13 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int | None = None,
                  observers: Iterable[object] = (), keep_plans: bool = False,
                  keep_records: bool = True, interval: float = 0.0,
-                 progress: Callable[[float], None] | None = None) -> None:
+                 progress: Callable[[float], None] | None = None,
+                 metrics: Iterable[str] = ()) -> None:
         """`keep_records=False` streams statistics only (load runs: memory stays flat);
-        `interval` > 0 also samples the levels and counts callbacks per interval."""
+        `interval` > 0 also samples the levels and counts callbacks per interval;
+        `metrics` names percentiles wanted beyond the standard ones (`.p80`)."""
         self.scenario = scenario
+        self.extra = [*expected_metrics(scenario), *metrics]
         self.seed = scenario.seed if seed is None else seed
         self.env = env = simpy.Environment()
         self.streams = streams = Streams(self.seed)
@@ -216,6 +224,10 @@ class Simulation:
         self.clock.run()
         return self._result()
 
+    def events_scheduled(self) -> int:
+        """How many events the run has put on SimPy's queue so far."""
+        return self.clock.events_scheduled()
+
     def _result(self) -> SimResult:
         records = list(self.records) if self.records is not None else []
         arrivals = self.scenario.arrivals
@@ -226,7 +238,7 @@ class Simulation:
         assert isinstance(timers, SimTimers)
         return SimResult(
             scenario=self.scenario, seed=self.seed, records=records,
-            metrics=compute(self.collector, self.levels, end), end=end,
+            metrics=compute(self.collector, self.levels, end, self.extra), end=end,
             collector=self.collector, samples=self.samples, late_events=sb.late_events,
             open_at_end={"live": len(sb.live), "rooms": len(self.rooms.rooms),
                          "codes": sb.codes.in_use, "legs": self.pbx.legs_up,

@@ -33,7 +33,7 @@ from ..models.phonebook import People
 from ..models.streams import Streams
 from ..scenario import Scenario, build
 from .clock import LoopClock
-from .simulation import SimResult, Simulation, levels_of, room_servers
+from .simulation import SimResult, Simulation, expected_metrics, levels_of, room_servers
 
 UNKNOWN_TYPING = 5.0     # s: the agent of a desk phone with no rehearsed plan types the code
 _ACTIONS = {Answer.INVALID: "invalid", Answer.BUSY: "busy", Answer.REJECT: "reject",
@@ -176,7 +176,8 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
         kept = list(records)
         end = max([r.times.get("ended", 0.0) for r in kept] + [0.0])
         return SimResult(scenario=scenario, seed=rehearsal.seed, records=kept,
-                         metrics=compute(collector, levels, end), end=end, collector=collector,
+                         metrics=compute(collector, levels, end, expected_metrics(scenario)),
+                         end=end, collector=collector,
                          late_events=sb.late_events,
                          open_at_end={"live": len(sb.live),
                                       "rooms": len(runtime.rooms.rooms),  # type: ignore[attr-defined]

@@ -82,13 +82,27 @@ LEVELS: dict[str, Metric] = {m.name: m for m in (
     Metric("room_egress", "Room servers' egress", "Mbit/s", "egress reserved on all room servers"),
 )}
 
+# The terminal state of one callback, and what it means.
+OUTCOMES: dict[str, str] = {
+    Outcome.CONNECTED.value: "the agent answered, the legs were bridged, the call ended normally",
+    Outcome.PERSON_BUSY.value: "the person's line was busy",
+    Outcome.PERSON_NO_ANSWER.value: "the person's phone rang out",
+    Outcome.PERSON_REJECTED.value: "the person declined the call",
+    Outcome.PERSON_INVALID_NUMBER.value: "the number does not exist",
+    Outcome.PERSON_ABANDONED.value: "the person hung up before an agent answered",
+    Outcome.NO_AGENT.value: "every centre for the service was tried and none answered",
+    Outcome.NO_TRUNK.value: "the PBX had no free line to place a leg",
+    Outcome.NO_CODE.value: "every connection code was held by a live call",
+    Outcome.ERROR.value: "the flow met an event it cannot take (a protocol error) and ended",
+}
+
 # Fractions of all callbacks (after the warm-up).
 FRACTIONS: dict[str, Metric] = {m.name: m for m in (
     Metric("rooms_refused", "Rooms refused", "fraction",
            "callbacks whose room could not be opened, of those bridged"),
     Metric("queued", "Queued", "fraction", "callbacks that waited on hold for a desk phone"),
     *(Metric(f"outcomes.{o.value}", f"Outcome {o.value}", "fraction",
-             "callbacks that ended so") for o in Outcome),
+             f"callbacks that ended so: {OUTCOMES[o.value]}") for o in Outcome),
 )}
 
 SERIES = (*STAGES, *COUNTED, *QUALITY)     # every base that takes the series' suffixes

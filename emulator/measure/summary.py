@@ -7,14 +7,16 @@ from typing import Iterable, Mapping
 from reference_impl.flow import Outcome
 from reference_impl.records import CallbackRecord
 
-from .catalogue import QUALITY, metric_names
+from .catalogue import QUALITY, metric_names, percentile
 from .collector import COLLECTED, Collector
 from .levels import Levels
 from .series import Series
 
 
-def compute(collector: Collector, levels: Levels, end: float) -> dict[str, float | None]:
-    """Every metric of `metric_names()`; None where there is nothing to measure."""
+def compute(collector: Collector, levels: Levels, end: float,
+            extra: Iterable[str] = ()) -> dict[str, float | None]:
+    """Every metric of `metric_names()`, then the `extra` percentiles asked for
+    (`time_to_agent.p80`); None where there is nothing to measure."""
     values: dict[str, float | None] = {name: None for name in metric_names()}
     for name in COLLECTED:
         values.update(_series(name, collector.series[name]))
@@ -34,7 +36,20 @@ def compute(collector: Collector, levels: Levels, end: float) -> dict[str, float
     values["trunk_occupancy.mean"] = levels.trunks.mean(end, levels.trunk_capacity)
     values["room_egress.max"] = levels.egress.peak / 1e6
     values["room_egress.mean"] = levels.egress.mean(end, 1e6)
+    for name in extra:
+        if name not in values:
+            values[name] = _percentile(name, collector, levels)
     return values
+
+
+def _percentile(name: str, collector: Collector, levels: Levels) -> float | None:
+    """A percentile no table shows by default (`.p80`, `.p99.9`) of a series."""
+    base, _, suffix = name.rpartition(".")
+    q = percentile(suffix)
+    series = levels.room_wait if base == "room_wait" else collector.series.get(base)
+    if q is None or series is None or not series.count:
+        return None
+    return series.quantiles([q])[0]
 
 
 def _series(name: str, series: Series) -> dict[str, float | None]:

@@ -96,3 +96,31 @@ def _check_links(network: Network, fail: Any) -> None:
         ref = getattr(network, side)
         if isinstance(ref, str) and ref not in known:
             fail(("network", side), f"unknown link profile {ref!r}", _suggest(ref, known))
+
+
+def sanity(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path) -> list[str]:
+    """Values that are legal but almost surely a slip (a 15 ms ring timeout): warnings
+    with file and line, shown before the run."""
+    found: list[str] = []
+
+    def warn(loc: tuple[Any, ...], message: str) -> None:
+        key, line = _locate(loc, lines)
+        where = f"{path}:{line}" if line else str(path)
+        found.append(f"{where}: {key}: {message}")
+
+    for name, centre in s.centres.items():
+        _ring(centre.ring_timeout, ("centres", name, "ring_timeout"), warn)
+    _ring(s.pbx.person_ring_timeout, ("pbx", "person_ring_timeout"), warn)
+    for group, profiles in (("people", s.profiles.people), ("agents", s.profiles.agents)):
+        for name, profile in profiles.items():
+            talk = profile.talk_time
+            if talk is not None and talk.mean == 0:
+                warn(("profiles", group, name, "talk_time"),
+                     "a talk time of 0: every call ends the moment it is bridged")
+    return found
+
+
+def _ring(seconds: float, loc: tuple[Any, ...], warn: Any) -> None:
+    if seconds < 1.0:
+        warn(loc, f"a ring timeout of {seconds * 1000:g} ms: no phone answers that fast "
+                  f"(did you mean {seconds * 1000:g}s?)")

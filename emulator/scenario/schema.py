@@ -99,9 +99,13 @@ TerminalRef = Annotated[Union[Annotated[str, Tag("number")], Annotated[Terminal,
                         Discriminator(_number_or_terminal)]
 
 
+MAX_TERMINALS = 100_000        # desk phones in one centre: far beyond any contact centre
+
+
 class Centre(Strict):
-    terminals: Annotated[int, Field(ge=1)] | Annotated[list[TerminalRef], Field(min_length=1)] = 1
-    ring_timeout: Duration = 15.0
+    terminals: (Annotated[int, Field(ge=1, le=MAX_TERMINALS)]
+                | Annotated[list[TerminalRef], Field(min_length=1, max_length=MAX_TERMINALS)]) = 1
+    ring_timeout: Annotated[Duration, Field(gt=0)] = 15.0
     queue: Queue | None = None
     agent: AgentRef = "prompt"
 
@@ -119,8 +123,8 @@ class Centre(Strict):
 
 
 class Pbx(Strict):
-    trunks: Annotated[int, Field(ge=1)] = 60
-    person_ring_timeout: Duration = 30.0
+    trunks: Annotated[int, Field(ge=1, le=10_000_000)] = 60
+    person_ring_timeout: Annotated[Duration, Field(gt=0)] = 30.0
     post_dial_delay: Dist = d.Fixed(0.3)
     answer_signalling_delay: Dist = d.Fixed(0.0)   # the phone answers -> the PBX knows
     bridge_delay: Dist = d.Fixed(0.05)
@@ -130,8 +134,8 @@ class Pbx(Strict):
 class Rooms(Strict):
     """Room servers (emulator/rooms/): what each holds, what a room takes, what happens when full."""
 
-    servers: Annotated[int, Field(ge=1)] = 1
-    rooms_per_server: Annotated[int, Field(ge=1)] = 200
+    servers: Annotated[int, Field(ge=1, le=100_000)] = 1
+    rooms_per_server: Annotated[int, Field(ge=1, le=10_000_000)] = 200
     egress: Annotated[Bitrate, Field(gt=0)] | None = None      # per server; none: no limit
     egress_per_room: Bitrate = 1.2e6       # the video a one-way room sends out
     cpu: Annotated[float, Field(gt=0)] | None = None            # units per server; none: no limit
@@ -159,7 +163,7 @@ class Rooms(Strict):
 
 
 class Codes(Strict):
-    digits: Annotated[int, Field(ge=1, le=12)] = 4
+    digits: Annotated[int, Field(ge=1, le=18)] = 4
     first: Annotated[int, Field(ge=0)] | None = None
     count: Annotated[int, Field(ge=1)] | None = None
 
@@ -235,6 +239,9 @@ def _arrival_file(value: object, info: ValidationInfo) -> ArrivalFile:
     return read_arrivals((info.context or {}).get("base", Path(".")) / value)
 
 
+MAX_ARRIVALS = 50_000_000      # callbacks one replication may be asked for
+
+
 class Arrivals(Strict):
     rate: Rate | None = None
     profile: Annotated[list[RateStep], Field(min_length=1)] | None = None
@@ -249,6 +256,11 @@ class Arrivals(Strict):
     def _one_rate(self) -> "Arrivals":
         if sum(x is not None for x in (self.rate, self.profile, self.file)) != 1:
             raise ValueError("give one of 'rate', 'profile' or 'file'")
+        rates = [self.rate or 0.0] + [step.rate for step in self.profile or ()]
+        if max(rates) * self.duration > MAX_ARRIVALS:
+            raise ValueError(f"{max(rates) * 3600:,.0f}/h for {self.duration / 3600:g} h is more "
+                             f"than {MAX_ARRIVALS:,} callbacks: a run would not end; shorten "
+                             "the duration or run replications")
         if self.file is not None and self.file.rows[-1].at >= self.duration:
             last = self.file.rows[-1]
             raise ValueError(f"{self.file.path}:{last.line}: an arrival at {last.at:g} s, "
@@ -273,15 +285,19 @@ class CallExpectation(Strict):
 
 class MetricExpectation(Strict):
     metric: str
-    below: Duration | None = None
-    above: Duration | None = None
-    between: tuple[Duration, Duration] | None = None
+    below: Duration | None = None          # value < below
+    above: Duration | None = None          # value > above
+    at_most: Duration | None = None        # value <= at_most
+    at_least: Duration | None = None       # value >= at_least
+    between: tuple[Duration, Duration] | None = None     # lo <= value <= hi
     modes: list[Literal["sim", "sip"]] | None = None   # where it applies (default: every mode)
 
     @model_validator(mode="after")
     def _one_bound(self) -> "MetricExpectation":
-        if sum(x is not None for x in (self.below, self.above, self.between)) != 1:
-            raise ValueError("give exactly one of 'below', 'above' or 'between'")
+        bounds = (self.below, self.above, self.at_most, self.at_least, self.between)
+        if sum(x is not None for x in bounds) != 1:
+            raise ValueError("give exactly one of 'below', 'above', 'at_most', 'at_least' "
+                             "or 'between'")
         return self
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -10,6 +11,10 @@ from reference_impl.records import CallbackRecord
 from ..scenario import CallExpectation, MetricExpectation
 from ..units import format_seconds
 
+_BOUNDS = (("below", "below"), ("above", "above"), ("at most", "at_most"),
+           ("at least", "at_least"))
+_HOLDS = {"below": operator.lt, "above": operator.gt, "at_most": operator.le,
+          "at_least": operator.ge}
 _CALL_KEYS = ("outcome", "failovers", "centre", "terminal", "code", "ended_by", "told", "room")
 
 
@@ -32,9 +37,11 @@ def describe(expectation: CallExpectation | MetricExpectation) -> str:
         if expectation.between is not None:
             lo, hi = expectation.between
             return f"{expectation.metric} between {lo:g} and {hi:g}"
-        if expectation.below is not None:
-            return f"{expectation.metric} below {expectation.below:g}"
-        return f"{expectation.metric} above {expectation.above:g}"
+        for word, bound in _BOUNDS:
+            value = getattr(expectation, bound)
+            if value is not None:
+                return f"{expectation.metric} {word} {value:g}"
+        raise AssertionError("a metric expectation has a bound")
     wanted = [f"{key} {_text(getattr(expectation, key))}" for key in _CALL_KEYS
               if getattr(expectation, key) is not None]
     return f"call {expectation.call}: " + ", ".join(wanted or ["ends"])
@@ -79,11 +86,10 @@ def check_metric(expectation: MetricExpectation, metrics: Mapping[str, float | N
     if expectation.between is not None:
         lo, hi = expectation.between
         passed, bound = lo <= value <= hi, f"outside [{lo:g}, {hi:g}]"
-    elif expectation.below is not None:
-        passed, bound = value < expectation.below, f"not below {expectation.below:g}"
     else:
-        assert expectation.above is not None
-        passed, bound = value > expectation.above, f"not above {expectation.above:g}"
+        word, key = next((w, k) for w, k in _BOUNDS if getattr(expectation, k) is not None)
+        limit = getattr(expectation, key)
+        passed, bound = _HOLDS[key](value, limit), f"not {word} {limit:g}"
     return Verdict(text, passed, value, "" if passed else f"{value:.4g} is {bound}")
 
 

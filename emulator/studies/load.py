@@ -51,10 +51,12 @@ def default_interval(scenario: Scenario) -> float:
 
 
 def replicate(scenario: Scenario, seed: int, interval: float,
-              progress: Callable[[float], None] | None = None) -> Replication:
-    """One replication (top level: it runs in worker processes)."""
+              progress: Callable[[float], None] | None = None,
+              metrics: tuple[str, ...] = ()) -> Replication:
+    """One replication (top level: it runs in worker processes); `metrics`: extra
+    percentiles wanted (a target's `.p80`)."""
     sim = Simulation(scenario, seed=seed, keep_records=False, interval=interval,
-                     progress=progress)
+                     progress=progress, metrics=metrics)
     result = sim.run()
     assert result.collector is not None
     return Replication(seed, result.metrics, result.collector, result.samples, result.end)
@@ -62,26 +64,31 @@ def replicate(scenario: Scenario, seed: int, interval: float,
 
 def run_replications(scenario: Scenario, replications: int, *, workers: int | None = None,
                      interval: float | None = None, scheduler: str | None = None,
-                     progress: bool | None = None) -> list[Replication]:
+                     progress: bool | None = None,
+                     metrics: tuple[str, ...] = ()) -> list[Replication]:
+    """Independent replications, each with its own seed, in this process, local
+    worker processes or a Dask cluster; the same numbers whichever runs them."""
     seeds = replication_seeds(scenario.seed, replications)
     step = interval or default_interval(scenario)
     if replications == 1 and not scheduler:
-        return [_one_with_progress(scenario, seeds[0], step, progress)]
+        return [_one_with_progress(scenario, seeds[0], step, progress, metrics)]
     bar = _progress(replications, progress)
     try:
         if scheduler:
             from .distributed import map_on_cluster
-            results = map_on_cluster(scheduler, replicate, [(scenario, s, step) for s in seeds],
+            results = map_on_cluster(scheduler, replicate,
+                                     [(scenario, s, step, None, metrics) for s in seeds],
                                      on_done=lambda: bar.update(1))
         elif replications == 1 or workers == 1:
             results = []
             for seed in seeds:
-                results.append(replicate(scenario, seed, step))
+                results.append(replicate(scenario, seed, step, None, metrics))
                 bar.update(1)
         else:
             count = workers or min(replications, os.cpu_count() or 1)
             with ProcessPoolExecutor(max_workers=count) as pool:
-                futures = {pool.submit(replicate, scenario, s, step): s for s in seeds}
+                futures = {pool.submit(replicate, scenario, s, step, None, metrics): s
+                           for s in seeds}
                 done = {}
                 for future in as_completed(futures):
                     done[futures[future]] = future.result()
@@ -93,7 +100,7 @@ def run_replications(scenario: Scenario, replications: int, *, workers: int | No
 
 
 def _one_with_progress(scenario: Scenario, seed: int, interval: float,
-                       wanted: bool | None) -> Replication:
+                       wanted: bool | None, metrics: tuple[str, ...]) -> Replication:
     """A single replication in this process: the bar follows its simulated time."""
     bar = _progress(100, wanted, unit="%")
     done = [0]
@@ -104,7 +111,7 @@ def _one_with_progress(scenario: Scenario, seed: int, interval: float,
         bar.update(step)
 
     try:
-        return replicate(scenario, seed, interval, tick)
+        return replicate(scenario, seed, interval, tick, metrics)
     finally:
         bar.close()
 
@@ -135,9 +142,12 @@ def confidence(values: list[float]) -> tuple[float, list[float] | None]:
 
 
 def aggregate_metrics(runs: Iterable[dict[str, float | None]]) -> dict[str, dict[str, Any]]:
+    """Each metric's mean over the replications and its 95 % interval (None with one)."""
     runs = list(runs)
     out: dict[str, dict[str, Any]] = {}
-    for name in metric_names():
+    names = list(metric_names())
+    names += [name for name in (runs[0] if runs else {}) if name not in set(names)]
+    for name in names:
         values = [r[name] for r in runs if r.get(name) is not None]
         if not values:
             out[name] = {"mean": None, "ci95": None}

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..measure.catalogue import metric_names
-from ..scenario import Scenario, edit
-from ..units import parse_duration
+from ..scenario import edit
 from .load import aggregate_metrics, run_replications
+from .targets import Condition, parse_target
 
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?::(\d+))?$")
 
@@ -30,25 +29,6 @@ _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?::(\d+))?$")
 class Vary:
     key: str
     values: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Condition:
-    metric: str
-    below: bool         # metric < value (else metric > value)
-    value: float
-
-    def holds(self, metrics: dict[str, dict[str, Any]]) -> bool:
-        """Held with 95 % confidence: the whole interval is on the right side (the
-        mean alone with one replication), so a planner's answer can be defended."""
-        value = metrics[self.metric]
-        if value["mean"] is None:
-            return False
-        ci = value["ci95"] or [value["mean"], value["mean"]]
-        return ci[1] < self.value if self.below else ci[0] > self.value
-
-    def __str__(self) -> str:
-        return f"{self.metric}{'<' if self.below else '>'}{self.value:g}"
 
 
 def parse_vary(text: str) -> Vary:
@@ -66,21 +46,6 @@ def parse_vary(text: str) -> Vary:
     except ValueError:
         raise ValueError(f"--vary {text!r}: values must be whole numbers") from None
     return Vary(key, values)
-
-
-def parse_target(text: str) -> list[Condition]:
-    conditions = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        match = re.match(r"^([\w.]+)\s*([<>])\s*(.+)$", part)
-        if not match:
-            raise ValueError(f"--target {part!r}: write METRIC<VALUE or METRIC>VALUE")
-        metric, op, value = match.groups()
-        if metric not in metric_names():
-            raise ValueError(f"--target {part!r}: unknown metric {metric!r}")
-        conditions.append(Condition(metric, op == "<", parse_duration(value.strip())))
-    if not conditions:
-        raise ValueError("--target is empty")
-    return conditions
 
 
 @dataclass
@@ -111,7 +76,8 @@ class Sweep:
         setting = {v.key: x for v, x in zip(self.varies, values)}
         scenario = edit.varied(self.raw, self.path, setting)
         runs = run_replications(scenario, self.replications, workers=self.workers,
-                                scheduler=self.scheduler, progress=False)
+                                scheduler=self.scheduler, progress=False,
+                                metrics=tuple(c.metric for c in self.target or ()))
         point = Point(setting, aggregate_metrics(r.metrics for r in runs))
         if self.target is not None:
             point.met = all(c.holds(point.metrics) for c in self.target)

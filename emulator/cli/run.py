@@ -1,0 +1,48 @@
+"""`callback-emu run`: scenario files or folders, each run and its expectations checked."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..studies.suite import run_scenario
+from . import outputs, tables
+from .common import (EXPECTATION_FAILED, EXPECTATIONS_HELD, INPUT_REFUSED, load_all, positive,
+                     sip_ready, subcommand, writable)
+
+
+def add(commands: Any) -> None:
+    """The `run` subcommand and its options."""
+    parser = subcommand(
+        commands, "run", "run scenario files or folders and check their expectations",
+        "callback-emu run scenarios/qa",
+        "callback-emu run scenarios/qa --junit out/junit.xml --json out/results.json",
+        "callback-emu run scenarios/qa/failover_second_centre.yaml --mode sip --time-scale 10",
+        handler=handle)
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    parser.add_argument("--mode", choices=["sim", "sip"], default="sim",
+                        help="sim: simulated time; sip: over real SIP")
+    parser.add_argument("--seed", type=int, help="override every scenario's seed (default: each file's)")
+    parser.add_argument("--time-scale", type=positive, default=1.0, metavar="K",
+                        help="sip mode: talk times run K times faster (outcomes do not change)")
+    parser.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML here")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="write the results, every call of every scenario, as JSON here")
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run every scenario named; exit 1 if an expectation failed."""
+    writable(args, "--junit", "--json")
+    loaded = load_all(args.paths, args.seed)
+    if args.mode == "sip" and not sip_ready():
+        return INPUT_REFUSED
+    runs = [run_scenario(item, args.mode, args.time_scale) for item in loaded]
+    tables.suite(runs, sys.stdout)
+    if args.junit:
+        outputs.write_junit(runs, args.junit)
+    if args.json:
+        outputs.write_suite_json(runs, args.json)
+    failed = any(not r.passed and not r.skipped for r in runs)
+    return EXPECTATION_FAILED if failed else EXPECTATIONS_HELD
