@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 from reference_impl.flow import Outcome
 
+from reference_impl.records import CallbackRecord
+
 from ..measure.catalogue import metric_names
 from ..measure.summary import outcome_counts
 from ..studies.load import Replication
@@ -105,12 +107,36 @@ def suite_json(run: ScenarioRun) -> dict[str, Any]:
     result = run.result
     metrics = {name: {"mean": value, "ci95": None}
                for name, value in _metrics(result.metrics if result else {}).items()}
+    counts = dict(outcome_counts(result.records)) if result else {}
+    total = sum(counts.values())
     return {"scenario": run.name, "file": str(run.loaded.path), "mode": run.mode,
             "seed": result.seed if result else run.loaded.scenario.seed, "replications": 1,
-            "callbacks": len(result.records) if result else 0,
-            "outcomes": dict(outcome_counts(result.records)) if result else {},
+            "callbacks": total,
+            "outcomes": {name: n / total for name, n in counts.items()},
+            "outcome_counts": counts,
             "status": run.status.lower(), "skipped": run.skipped or None,
-            "metrics": metrics, "expectations": [v.json() for v in run.verdicts]}
+            "metrics": metrics, "expectations": [v.json() for v in run.verdicts],
+            "calls": [call_json(r) for r in sorted(result.records, key=_call_order)]
+            if result else []}
+
+
+# The stage marks a developer picks calls by, in the order a call reaches them.
+KEY_TIMES = ("requested", "person_ringing", "person_answered", "queued", "dequeued",
+             "agent_ringing", "agent_answered", "bridged", "room_created", "person_in_room",
+             "agent_in_room", "code_entered", "ended")
+
+
+def call_json(record: CallbackRecord) -> dict[str, Any]:
+    """One callback of a run, for picking the calls to trace."""
+    return {"id": record.id, "outcome": record.outcome, "centre": record.centre,
+            "terminal": record.terminal, "failovers": record.failovers,
+            "attempts": 1,       # one call to the person per callback (no retries)
+            "code": record.code, "ended_by": record.ended_by,
+            "times": {k: round(record.times[k], 6) for k in KEY_TIMES if k in record.times}}
+
+
+def _call_order(record: CallbackRecord) -> tuple[int, str]:
+    return (int(record.id), record.id) if record.id.isdigit() else (0, record.id)
 
 
 def _metrics(measured: Mapping[str, float | None]) -> dict[str, float | None]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (BaseModel, BeforeValidator, Discriminator, Field, Tag, ValidationInfo,
-                      model_validator)
+                      WithJsonSchema, model_validator)
 
 from reference_impl.flow import Notice, Outcome
 
@@ -246,7 +246,9 @@ class Arrivals(Strict):
     rate: Rate | None = None
     profile: Annotated[list[RateStep], Field(min_length=1)] | None = None
     # Recorded traffic: a CSV of times (emulator/arrival_file.py), replayed as it is.
-    file: Annotated[ArrivalFile, BeforeValidator(_arrival_file)] | None = None
+    file: Annotated[ArrivalFile, BeforeValidator(_arrival_file), WithJsonSchema({
+        "type": "string", "description": "a CSV file of recorded requests, relative to the "
+        "scenario (columns at, service, person)"})] | None = None
     services: dict[str, Annotated[float, Field(gt=0)]] | None = None
     person: PersonRef = "prompt"
     duration: Duration

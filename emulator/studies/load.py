@@ -162,12 +162,14 @@ def study(scenario: Scenario, runs: list[Replication], interval: float) -> dict[
     metrics = aggregate_metrics(r.metrics for r in runs)
     pooled = {name: Series() for name in STAGES}
     outcomes: dict[str, float] = {}
+    counts: dict[str, int] = {}
     for run in runs:
         for name in STAGES:
             pooled[name].merge(run.collector.series[name])
         total = run.collector.callbacks or 1
         for outcome, count in run.collector.outcomes.items():
             outcomes[outcome] = outcomes.get(outcome, 0.0) + count / total / len(runs)
+            counts[outcome] = counts.get(outcome, 0) + count
     expectations = [check_metric(e, {k: v["mean"] for k, v in metrics.items()}).json()
                     for e in scenario.expect if isinstance(e, MetricExpectation)
                     and (e.modes is None or "sim" in e.modes)]
@@ -178,7 +180,7 @@ def study(scenario: Scenario, runs: list[Replication], interval: float) -> dict[
         "callbacks": sum(r.collector.callbacks for r in runs),
         "duration": arrivals.duration if arrivals else max(r.end for r in runs),
         "warmup": arrivals.warmup if arrivals else 0.0,
-        "metrics": metrics, "outcomes": outcomes,
+        "metrics": metrics, "outcomes": outcomes, "outcome_counts": counts,
         "histograms": {name: series.histogram() for name, series in pooled.items()},
         "timeseries": timeseries(runs, interval, scenario),
         "quality": quality_histograms(runs),
