@@ -72,7 +72,8 @@ def _fields(profile: Any) -> str:
         value = getattr(profile, name)
         if value is None or (isinstance(value, float) and math.isinf(value)):
             continue
-        parts.append(f"{name} {_shown(value)}")
+        unit = "s" if name == "patience" else ""
+        parts.append(f"{name} {_shown(value)}{unit}")
     return ", ".join(parts)
 
 

@@ -118,6 +118,11 @@ def metric_names() -> list[str]:
     return names + list(FRACTIONS)
 
 
+def split(name: str) -> tuple[str, str, str]:
+    """A metric's (base, ".", suffix): `time_to_agent.p99.9` -> (time_to_agent, ., p99.9)."""
+    return name.partition(".")
+
+
 def percentile(suffix: str) -> float | None:
     """The percentile a suffix names (`p99.9` -> 99.9), or None if it names none."""
     match = _PERCENTILE.match(suffix)
@@ -128,7 +133,7 @@ def check_metric_name(name: str) -> tuple[str, str] | None:
     """None if `name` is a metric; else the problem and a hint."""
     if name in FRACTIONS:
         return None
-    base, _, suffix = name.rpartition(".")
+    base, _, suffix = split(name)
     if base in SERIES:
         if suffix in SERIES_SUFFIXES or percentile(suffix) is not None:
             return None
@@ -152,7 +157,7 @@ def unit(name: str) -> str:
     """The unit of a metric's values: "s", "fraction", "count", "kbit/s" or "Mbit/s"."""
     if name in FRACTIONS:
         return "fraction"
-    base, _, suffix = name.rpartition(".")
+    base, _, suffix = split(name)
     if suffix == "count":
         return "count"
     if base in STAGES:

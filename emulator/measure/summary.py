@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 from reference_impl.flow import Outcome
 from reference_impl.records import CallbackRecord
 
-from .catalogue import QUALITY, metric_names, percentile
+from .catalogue import QUALITY, metric_names, percentile, split
 from .collector import COLLECTED, Collector
 from .levels import Levels
 from .series import Series
@@ -44,7 +44,7 @@ def compute(collector: Collector, levels: Levels, end: float,
 
 def _percentile(name: str, collector: Collector, levels: Levels) -> float | None:
     """A percentile no table shows by default (`.p80`, `.p99.9`) of a series."""
-    base, _, suffix = name.rpartition(".")
+    base, _, suffix = split(name)
     q = percentile(suffix)
     series = levels.room_wait if base == "room_wait" else collector.series.get(base)
     if q is None or series is None or not series.count:

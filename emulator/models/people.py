@@ -1,6 +1,6 @@
 """How people and agents behave: their profiles, and the plan drawn when a phone is dialled.
 
-A profile holds distributions and probabilities (SCENARIOS.md's people and
+A profile holds distributions and probabilities (a scenario's people and
 agents); `plan_person` and `plan_agent` draw what one phone will do from the
 named random streams, in a fixed order of draws (common random numbers).
 """
@@ -86,7 +86,7 @@ class PhonePlan:
 
 
 def plan_person(profile: PersonProfile, streams: Streams) -> PhonePlan:
-    """The order of SCENARIOS.md: invalid, else busy, else declines, else answers or rings out."""
+    """The order of the format: invalid, else busy, else declines, else answers or rings out."""
     u = streams["person_outcome"].random
     # Always four draws, in this order: common random numbers across a sweep.
     invalid, busy, reject, answer = u(), u(), u(), u()

@@ -158,7 +158,8 @@ def aggregate_metrics(runs: Iterable[dict[str, float | None]]) -> dict[str, dict
 
 
 def study(scenario: Scenario, runs: list[Replication], interval: float) -> dict[str, Any]:
-    """The JSON document of a load run (SCENARIOS.md, plus histograms and time series)."""
+    """The JSON document of a load run (docs/scenario-format.md, "Outputs"), with histograms
+    and time series."""
     metrics = aggregate_metrics(r.metrics for r in runs)
     pooled = {name: Series() for name in STAGES}
     outcomes: dict[str, float] = {}

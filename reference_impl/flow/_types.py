@@ -31,7 +31,7 @@ class FailReason(FlowEnum):
 
 
 class Outcome(FlowEnum):
-    """The terminal state of one callback (SCENARIOS.md, 'Outcomes')."""
+    """The terminal state of one callback (`callback-emu metrics` says what each means)."""
 
     CONNECTED = "connected"
     PERSON_BUSY = "person_busy"

@@ -1,4 +1,5 @@
-"""Callback records: every field of DESIGN.md plus the timeline of each step.
+"""Callback records: the form, the number, the service, the centre and desk phone dialled,
+the code, the room and its routing, the outcome, and the timeline of each step.
 
 Stores with one interface (`RecordStore`): `MemoryRecords` for the emulator and
 tests; `SqliteRecords` (a file, or ":memory:"), the default of the real system;

@@ -95,7 +95,7 @@ class RoomSession:
     def _record_video(self, playback: Playback, stay: float) -> None:
         assert self.quality is not None
         if playback.first_frame is not None:
-            # SCENARIOS.md: from the person in the room, so the agent's join counts too;
+            # From the person in the room, so the agent's join counts too;
             # the first frame after the video starts is the network's own share.
             self.quality.add("video_startup", playback.first_frame - self.joined)
             self.quality.add("video_first_frame", playback.first_frame - playback.started_at)
