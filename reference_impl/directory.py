@@ -22,6 +22,8 @@ class NoCentreForService(DirectoryError):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Centre:
+    """A contact centre: its desk phones in hunting order, their ring time, its hold queue."""
+
     name: str
     terminals: tuple[str, ...]          # desk phones, in hunting order
     ring_timeout: float
@@ -30,6 +32,8 @@ class Centre:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Service:
+    """A service a form can ask for: its centres in failover order, and its room template."""
+
     code: str
     centres: tuple[str, ...]            # failover order
     room_template: str = "default"
@@ -38,6 +42,8 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class Directory:
+    """The services and the centres that take them, checked once and turned into routes."""
+
     services: Mapping[str, Service]
     centres: Mapping[str, Centre]
     _routes: dict[str, ServiceRoute] = field(default_factory=dict, repr=False)
@@ -70,6 +76,7 @@ class Directory:
         return code
 
     def route(self, service_code: str) -> ServiceRoute:
+        """The route of a service: its centres in failover order; raises UnknownService."""
         try:
             return self._routes[service_code]
         except KeyError:

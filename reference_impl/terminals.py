@@ -13,6 +13,8 @@ from .directory import Directory
 
 
 class TerminalPool:
+    """The desk phones of every centre, and which of them our calls hold."""
+
     def __init__(self, directory: Directory) -> None:
         self._numbers: dict[str, tuple[str, ...]] = {
             name: centre.terminals for name, centre in directory.centres.items()}
@@ -45,7 +47,9 @@ class TerminalPool:
         return centre
 
     def busy(self, centre: str) -> int:
+        """How many desk phones of `centre` our calls hold."""
         return len(self._numbers[centre]) - len(self._free[centre])
 
     def size(self, centre: str) -> int:
+        """How many desk phones `centre` has."""
         return len(self._numbers[centre])

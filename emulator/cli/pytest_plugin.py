@@ -33,6 +33,7 @@ class ScenarioFile(pytest.File):
     """A scenario file as pytest collects it."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        """The file's one item, `sim`."""
         yield ScenarioItem.from_parent(self, name="sim")
 
 
@@ -40,6 +41,7 @@ class ScenarioItem(pytest.Item):
     """One scenario run in simulated time."""
 
     def runtest(self) -> None:
+        """Run the scenario in simulated time; fail on a refusal or an expectation that failed."""
         from ..studies.suite import run_scenario
 
         try:
@@ -55,9 +57,11 @@ class ScenarioItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
+        """The refusal or the failed expectations alone, without a traceback."""
         if isinstance(excinfo.value, ScenarioFailed):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
+        """What pytest shows for the item: the file and `scenario NAME`."""
         return self.path, 0, f"scenario {self.path.name}"

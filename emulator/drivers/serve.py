@@ -119,6 +119,7 @@ def build(scenario: sc.Scenario, records: ClosableRecordStore, agent_key: str,
 
 async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, port: int,
                 db: str, agent_key: str, pbx: str = "sim", request_limits: bool = True) -> None:
+    """Serve the web app and its PBX (emulated, or SIP to SIPp) until SIGINT or SIGTERM."""
     with ExitStack() as stack:
         phones = stack.enter_context(SippPhones()) if pbx == "sip" else None
         app, emulated = build(scenario, records, agent_key, phones=phones,

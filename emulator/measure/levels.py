@@ -26,6 +26,7 @@ class Level:
         self._area, self._since, self._start, self.peak = 0.0, now, now, self.value
 
     def change(self, now: float, delta: int) -> None:
+        """Move the count by `delta` at `now`, after adding the time spent at the old count."""
         self._area += self.value * (now - self._since)
         self._since = now
         self.value += delta

@@ -37,6 +37,7 @@ class Series:
         self._peak = 0.0
 
     def add(self, value: float) -> None:
+        """Count one value; the list is folded into the histogram once it is full."""
         recent = self._recent
         recent.append(value)
         if len(recent) > EXACT_LIMIT:
@@ -59,18 +60,22 @@ class Series:
 
     @property
     def count(self) -> int:
+        """How many values were counted (added, or pooled by `merge`)."""
         return self._count + len(self._recent)
 
     @property
     def total(self) -> float:
+        """The sum of every value so far."""
         return self._total + sum(self._recent)
 
     @property
     def peak(self) -> float:
+        """The largest value so far (0 while there is none)."""
         return max(self._peak, max(self._recent, default=0.0))
 
     @property
     def mean(self) -> float | None:
+        """The mean of every value; None while there is none."""
         count = self.count
         return self.total / count if count else None
 

@@ -25,11 +25,14 @@ class Distribution:
     mean: float
 
     def sample(self, rng: Rng) -> float:
+        """Draw one value from `rng`: a numpy generator or a stream's `Draws`."""
         raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
 class Fixed(Distribution):
+    """Always `value` (a bare value in a file, or `fixed:`)."""
+
     value: float
 
     def __post_init__(self) -> None:
@@ -37,14 +40,18 @@ class Fixed(Distribution):
 
     @property
     def mean(self) -> float:  # type: ignore[override]
+        """The value itself."""
         return self.value
 
     def sample(self, rng: Rng) -> float:
+        """The value: nothing is drawn, so the stream does not move."""
         return self.value
 
 
 @dataclass(frozen=True, slots=True)
 class Uniform(Distribution):
+    """Uniform between `low` and `high` (`uniform: [lo, hi]` in a file)."""
+
     low: float
     high: float
 
@@ -53,14 +60,18 @@ class Uniform(Distribution):
 
     @property
     def mean(self) -> float:  # type: ignore[override]
+        """Halfway between low and high."""
         return (self.low + self.high) / 2
 
     def sample(self, rng: Rng) -> float:
+        """Draw `low` plus a uniform fraction of the span."""
         return self.low + (self.high - self.low) * rng.random()
 
 
 @dataclass(frozen=True, slots=True)
 class Exponential(Distribution):
+    """Exponential, of mean `mean_value`: memoryless, as gaps between arrivals are."""
+
     mean_value: float
 
     def __post_init__(self) -> None:
@@ -68,14 +79,18 @@ class Exponential(Distribution):
 
     @property
     def mean(self) -> float:  # type: ignore[override]
+        """The mean it was given."""
         return self.mean_value
 
     def sample(self, rng: Rng) -> float:
+        """Draw one exponential value of that mean."""
         return float(rng.exponential(self.mean_value))
 
 
 @dataclass(frozen=True, slots=True)
 class LogNormal(Distribution):
+    """Log-normal: half the draws below `median`; `sigma` is the deviation of the log."""
+
     median: float
     sigma: float
 
@@ -85,14 +100,18 @@ class LogNormal(Distribution):
 
     @property
     def mean(self) -> float:  # type: ignore[override]
+        """median · exp(sigma²/2): above the median, the more so the larger sigma."""
         return self.median * math.exp(self.sigma ** 2 / 2)
 
     def sample(self, rng: Rng) -> float:
+        """Draw one value: the exp of a normal of mean log(median) and deviation sigma."""
         return float(rng.lognormal(math.log(self.median), self.sigma))
 
 
 @dataclass(frozen=True, slots=True)
 class Gamma(Distribution):
+    """Gamma: a mean of `mean_value` and a spread `cv` (stdev / mean; 1 is exponential)."""
+
     mean_value: float
     cv: float                 # coefficient of variation: stdev / mean
 
@@ -102,15 +121,19 @@ class Gamma(Distribution):
 
     @property
     def mean(self) -> float:  # type: ignore[override]
+        """The mean it was given."""
         return self.mean_value
 
     def sample(self, rng: Rng) -> float:
+        """Draw one value: numpy's gamma of shape 1/cv² and scale mean/shape."""
         shape = 1 / self.cv ** 2
         return float(rng.gamma(shape, self.mean_value / shape))
 
 
 @dataclass(frozen=True, slots=True)
 class Empirical(Distribution):
+    """Recorded durations, in seconds (`empirical: {file: ...}`): each draw is one of them."""
+
     values: tuple[float, ...]
 
     def __post_init__(self) -> None:
@@ -119,9 +142,11 @@ class Empirical(Distribution):
 
     @property
     def mean(self) -> float:  # type: ignore[override]
+        """The mean of the recorded values."""
         return sum(self.values) / len(self.values)
 
     def sample(self, rng: Rng) -> float:
+        """Draw one of the recorded values, each as likely as the next."""
         return self.values[int(rng.integers(len(self.values)))]
 
 

@@ -21,6 +21,8 @@ NEVER = math.inf
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PersonProfile:
+    """How a person behaves when the callback dials them: answering, waiting, talking."""
+
     answer_delay: Distribution = Uniform(1.0, 4.0)
     answer_probability: float = 1.0
     busy_probability: float = 0.0
@@ -33,6 +35,8 @@ class PersonProfile:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AgentProfile:
+    """How an agent at a desk phone behaves: picking up, talking, typing the connection code."""
+
     pickup_delay: Distribution = LogNormal(4.0, 0.5)
     answer_probability: float = 1.0
     busy_probability: float = 0.0             # the desk phone is on another call
@@ -67,6 +71,8 @@ AGENTS: dict[str, AgentProfile] = {
 # -- what a phone will do when it is dialled ---------------------------------
 
 class Answer(Enum):
+    """What a dialled phone does: no such number, busy, declines, answers, or rings out."""
+
     INVALID = "invalid"
     BUSY = "busy"
     REJECT = "reject"
@@ -104,6 +110,7 @@ def plan_person(profile: PersonProfile, streams: Streams) -> PhonePlan:
 
 
 def plan_agent(profile: AgentProfile, streams: Streams) -> PhonePlan:
+    """Draw what a desk phone will do: busy, else the agent picks up or it rings out."""
     u = streams["agent_outcome"].random
     busy, answer = u(), u()
     if busy < profile.busy_probability:

@@ -46,11 +46,13 @@ class Draws:
         return self._uniform.pop()
 
     def exponential(self, scale: float = 1.0) -> float:
+        """Exponential of mean `scale`, as numpy's: `scale` times a standard one from the block."""
         if not self._exponential:
             self._exponential = self.generator.standard_exponential(self.block).tolist()[::-1]
         return scale * self._exponential.pop()
 
     def lognormal(self, mean: float = 0.0, sigma: float = 1.0) -> float:
+        """Log-normal as numpy's: exp(mean + sigma · a standard normal from the block)."""
         if not self._normal:
             self._normal = self.generator.standard_normal(self.block).tolist()[::-1]
         return math.exp(mean + sigma * self._normal.pop())

@@ -17,6 +17,7 @@ from .schema import CallExpectation, Network, Scenario, Terminal
 
 
 def check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path) -> None:
+    """Refuse the first name that points at nothing the file or the built-ins define."""
     def fail(loc: tuple[Any, ...], message: str, hint: str) -> None:
         key, line = _locate(loc, lines)
         raise ScenarioError(str(path), line, key, message, hint)

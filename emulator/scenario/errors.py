@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 @dataclass
 class ScenarioError(Exception):
+    """A scenario file refused: the file, the line and key at fault, what is wrong, a hint."""
+
     file: str
     line: int | None
     key: str

@@ -27,6 +27,8 @@ from .fields import (Bitrate, Dist, Duration, LinkRate, Probability, QueueLimit,
 _PERSON, _AGENT = p.PersonProfile(), p.AgentProfile()   # the defaults
 
 class PersonSpec(Strict):
+    """A person profile: how the person answers, waits and talks (profiles.people.<name>)."""
+
     answer_delay: Dist = _PERSON.answer_delay
     answer_probability: Probability = 1.0
     busy_probability: Probability = 0.0
@@ -37,11 +39,14 @@ class PersonSpec(Strict):
     talk_time: Dist | None = None
 
     def profile(self) -> p.PersonProfile:
+        """The person profile the models take (no patience: they wait for ever)."""
         fields = _fields(self, exclude="patience")
         return p.PersonProfile(**fields, patience=p.NEVER if self.patience is None else self.patience)
 
 
 class AgentSpec(Strict):
+    """An agent profile: picking up, talking, typing the code (profiles.agents.<name>)."""
+
     pickup_delay: Dist = _AGENT.pickup_delay
     answer_probability: Probability = 1.0
     busy_probability: Probability = 0.0
@@ -49,6 +54,7 @@ class AgentSpec(Strict):
     code_entry_delay: Dist = _AGENT.code_entry_delay
 
     def profile(self) -> p.AgentProfile:
+        """The agent profile the models take."""
         return p.AgentProfile(**_fields(self))
 
 
@@ -68,6 +74,8 @@ AgentRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[AgentS
 
 
 class Profiles(Strict):
+    """The file's own person and agent profiles, by name (profiles)."""
+
     people: dict[str, PersonSpec] = {}
     agents: dict[str, AgentSpec] = {}
 
@@ -75,12 +83,16 @@ class Profiles(Strict):
 # -- the system --------------------------------------------------------------
 
 class Service(Strict):
+    """A service: the centres tried in turn, its room template, its label (services.<name>)."""
+
     centres: list[str]
     room_template: str = "default"
     label: str = ""
 
 
 class Queue(Strict):
+    """Holding people when every desk phone is in use: for how long (centres.<name>.queue)."""
+
     max_wait: Duration
 
 
@@ -103,6 +115,8 @@ MAX_TERMINALS = 100_000        # desk phones in one centre: far beyond any conta
 
 
 class Centre(Strict):
+    """A centre: its desk phones, ring timeout, queue and agents (centres.<name>)."""
+
     terminals: (Annotated[int, Field(ge=1, le=MAX_TERMINALS)]
                 | Annotated[list[TerminalRef], Field(min_length=1, max_length=MAX_TERMINALS)]) = 1
     ring_timeout: Annotated[Duration, Field(gt=0)] = 15.0
@@ -123,6 +137,8 @@ class Centre(Strict):
 
 
 class Pbx(Strict):
+    """The PBX: trunks, the person's ring timeout, signalling delays, caller ID (pbx)."""
+
     trunks: Annotated[int, Field(ge=1, le=10_000_000)] = 60
     person_ring_timeout: Annotated[Duration, Field(gt=0)] = 30.0
     post_dial_delay: Dist = d.Fixed(0.3)
@@ -163,6 +179,8 @@ class Rooms(Strict):
 
 
 class Codes(Strict):
+    """The pool of connection codes: their digits, the first code, how many (codes)."""
+
     digits: Annotated[int, Field(ge=1, le=18)] = 4
     first: Annotated[int, Field(ge=0)] | None = None
     count: Annotated[int, Field(ge=1)] | None = None
@@ -185,6 +203,8 @@ AccessRef = Annotated[Union[Annotated[str, Tag("profile-name")], Annotated[LinkM
 
 
 class Video(Strict):
+    """The room's video: bit rate ladder, segments, startup, receiver reports (network.video)."""
+
     ladder: Annotated[list[LinkRate], Field(min_length=1)] = [250e3, 500e3, 1000e3]
     two_way: bool = False              # the person's camera too (the product is one-way)
     segment: Annotated[Duration, Field(gt=0)] = 1.0      # seconds of video per segment
@@ -193,11 +213,15 @@ class Video(Strict):
 
 
 class Chat(Strict):
+    """Chat in the room: how often each side writes, and how big a message is (network.chat)."""
+
     every: Annotated[Duration, Field(gt=0)] = 30.0      # mean gap between one side's messages
     size: Size = 200.0
 
 
 class Documents(Strict):
+    """Documents the agent pushes to the person: how many, how big, when (network.documents)."""
+
     count: Annotated[int, Field(ge=0)] = 1
     size: SizeDist = d.Fixed(400e3)
     after: Dist = d.Uniform(10.0, 60.0)   # the agent joined (or the last push) -> the next push
@@ -219,6 +243,8 @@ class Network(Strict):
 # -- traffic -----------------------------------------------------------------
 
 class CallbackSpec(Strict):
+    """A callback at a given time, as if a person had sent the form (callbacks[])."""
+
     at: Duration = 0.0
     service: str
     person: PersonRef = "prompt"
@@ -227,6 +253,8 @@ class CallbackSpec(Strict):
 
 
 class RateStep(Strict):
+    """A step of the arrival profile: the rate from a time of day on (arrivals.profile[])."""
+
     start: Duration = Field(alias="from")
     rate: Rate
 
@@ -243,6 +271,8 @@ MAX_ARRIVALS = 50_000_000      # callbacks one replication may be asked for
 
 
 class Arrivals(Strict):
+    """Callbacks drawn at random, or read from a file, over a duration (arrivals)."""
+
     rate: Rate | None = None
     profile: Annotated[list[RateStep], Field(min_length=1)] | None = None
     # Recorded traffic: a CSV of times (emulator/arrival_file.py), replayed as it is.
@@ -273,6 +303,8 @@ class Arrivals(Strict):
 # -- expectations ------------------------------------------------------------
 
 class CallExpectation(Strict):
+    """What must hold for one call: outcome, centre, desk phone, code, notice (expect[])."""
+
     call: Annotated[int, Field(ge=1)]
     outcome: Outcome | None = None
     failovers: Annotated[int, Field(ge=0)] | None = None
@@ -286,6 +318,8 @@ class CallExpectation(Strict):
 
 
 class MetricExpectation(Strict):
+    """A bound a metric must meet after the run (expect[] with a `metric` key)."""
+
     metric: str
     below: Duration | None = None          # value < below
     above: Duration | None = None          # value > above
@@ -313,6 +347,8 @@ Expectation = Annotated[Union[Annotated[CallExpectation, Tag("call-expectation")
 
 
 class Scenario(Strict):
+    """A scenario file of callback-emulator (docs/scenario-format.md)."""
+
     name: str
     description: str = ""
     seed: int = 0
@@ -335,12 +371,14 @@ class Scenario(Strict):
         return self
 
     def person(self, ref: str | PersonSpec) -> p.PersonProfile:
+        """The person profile a reference names: in place, the file's own, else a built-in."""
         if isinstance(ref, PersonSpec):
             return ref.profile()
         own = self.profiles.people.get(ref)
         return own.profile() if own else p.PEOPLE[ref]
 
     def agent(self, ref: str | AgentSpec) -> p.AgentProfile:
+        """The agent profile a reference names: in place, the file's own, else a built-in."""
         if isinstance(ref, AgentSpec):
             return ref.profile()
         own = self.profiles.agents.get(ref)

@@ -37,10 +37,12 @@ class PbxTimings:
         self.plans: dict[tuple[str, str], Any] = {}
 
     def command(self, callback_id: str, command: f.Command, now: float) -> None:
+        """Note when each leg is dialled."""
         if isinstance(command, f.Dial):
             self.dialled[(callback_id, command.leg)] = now
 
     def event(self, callback_id: str, event: f.Event, now: float) -> None:
+        """Time a leg's post-dial delay as it first rings, and its answer's lag past its plan."""
         if not isinstance(event, (f.LegRinging, f.LegAnswered)):
             return
         key = (callback_id, event.leg)
@@ -53,12 +55,15 @@ class PbxTimings:
 
 @dataclass
 class StageRow:
+    """One stage's latencies, in simulated time and over SIP."""
+
     stage: str
     sim: list[float]
     sip: list[float]
 
     @property
     def p_value(self) -> float | None:
+        """The two-sample KS test's p-value; None with fewer than two samples on a side."""
         if len(self.sim) < 2 or len(self.sip) < 2:
             return None
         return float(stats.ks_2samp(self.sim, self.sip).pvalue)
@@ -66,6 +71,8 @@ class StageRow:
 
 @dataclass
 class Diff:
+    """Both runs compared: each call's two outcomes, each stage's latencies, the PBX's timings."""
+
     sim: SimResult
     sip: SimResult
     calls: list[tuple[str, str | None, str | None]] = field(default_factory=list)
@@ -74,10 +81,12 @@ class Diff:
 
     @property
     def agree(self) -> bool:
+        """Whether every call ended the same way in both runs."""
         return all(a == b for _, a, b in self.calls)
 
 
 def compare(scenario: Scenario, *, time_scale: float = 1.0) -> Diff:
+    """Simulate the scenario, replay it over SIP, compare call by call and stage by stage."""
     timings = PbxTimings()
     sim = simulate(scenario, keep_plans=True)
     timings.plans = sim.plans
@@ -104,6 +113,7 @@ def _samples(records: list[Any], start: str, stop: str) -> list[float]:
 
 
 def print_diff(diff: Diff, out: TextIO) -> None:
+    """Print the outcomes call by call, the stages side by side with a KS p-value, a verdict."""
     print(f"{'call':>6}  {'sim':<24} {'sip':<24}", file=out)
     for call, sim, sip in diff.calls:
         mark = "" if sim == sip else "   <-- differs"

@@ -20,12 +20,15 @@ _CALL_KEYS = ("outcome", "failovers", "centre", "terminal", "code", "ended_by", 
 
 @dataclass(frozen=True)
 class Verdict:
+    """One expectation checked: as text, whether it held, what was measured, why it failed."""
+
     expect: str          # the expectation, as text
     passed: bool
     value: Any           # what was measured
     detail: str = ""     # why it failed
 
     def json(self) -> dict[str, Any]:
+        """The verdict as the JSON documents write it (`detail` only when there is one)."""
         out = {"expect": self.expect, "passed": self.passed, "value": self.value}
         if self.detail:
             out["detail"] = self.detail
@@ -33,6 +36,7 @@ class Verdict:
 
 
 def describe(expectation: CallExpectation | MetricExpectation) -> str:
+    """The expectation as text, as the tables and reports show it (`call 2: outcome busy`)."""
     if isinstance(expectation, MetricExpectation):
         if expectation.between is not None:
             lo, hi = expectation.between
@@ -60,6 +64,7 @@ def _actual(record: CallbackRecord, key: str) -> Any:
 
 
 def check_call(expectation: CallExpectation, records: Mapping[str, CallbackRecord]) -> Verdict:
+    """Check a call's record against each key given; a call that never happened fails."""
     text = describe(expectation)
     record = records.get(str(expectation.call))
     if record is None:
@@ -79,6 +84,7 @@ def check_call(expectation: CallExpectation, records: Mapping[str, CallbackRecor
 
 
 def check_metric(expectation: MetricExpectation, metrics: Mapping[str, float | None]) -> Verdict:
+    """Check a metric's value against its bound; a metric nothing was measured for fails."""
     text = describe(expectation)
     value = metrics.get(expectation.metric)
     if value is None:
@@ -95,6 +101,7 @@ def check_metric(expectation: MetricExpectation, metrics: Mapping[str, float | N
 
 def check_all(expectations: list[CallExpectation | MetricExpectation],
               records: list[CallbackRecord], metrics: Mapping[str, float | None]) -> list[Verdict]:
+    """Check every expectation: calls against the records by number, metrics against `metrics`."""
     by_id = {record.id: record for record in records}
     return [check_call(e, by_id) if isinstance(e, CallExpectation) else check_metric(e, metrics)
             for e in expectations]

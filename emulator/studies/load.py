@@ -227,5 +227,6 @@ _EMPTY = _Empty()
 
 
 def failed_expectations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The expectations of a load run's document that did not hold."""
     return [e for e in document["expectations"] if not e["passed"]]
 

@@ -27,11 +27,14 @@ _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)(?::(\d+))?$")
 
 @dataclass(frozen=True)
 class Vary:
+    """A key of the scenario file to vary (a dotted path), and the values to try, lowest first."""
+
     key: str
     values: tuple[int, ...]
 
 
 def parse_vary(text: str) -> Vary:
+    """Read `KEY=LO..HI`, `KEY=LO..HI:STEP` or `KEY=A,B,C` (whole numbers); refuse the rest."""
     key, sep, spec = text.partition("=")
     if not sep or not key:
         raise ValueError(f"--vary {text!r}: write KEY=LO..HI, KEY=LO..HI:STEP or KEY=A,B,C")
@@ -50,12 +53,16 @@ def parse_vary(text: str) -> Vary:
 
 @dataclass
 class Point:
+    """One configuration: its values, its metrics over replications, whether it met the target."""
+
     setting: dict[str, int]
     metrics: dict[str, dict[str, Any]]
     met: bool | None = None
 
 
 class Sweep:
+    """A scenario file swept over the grid of its varied keys, with or without a target."""
+
     def __init__(self, path: Path, varies: list[Vary], target: list[Condition] | None,
                  replications: int, workers: int | None = None, scheduler: str | None = None,
                  on_point: Callable[[Point], None] | None = None) -> None:
@@ -71,6 +78,7 @@ class Sweep:
         self.monotone = True
 
     def evaluate(self, values: tuple[int, ...]) -> Point:
+        """Run the replications of one point of the grid (each point runs once) and judge it."""
         if values in self.points:
             return self.points[values]
         setting = {v.key: x for v, x in zip(self.varies, values)}
@@ -87,6 +95,7 @@ class Sweep:
         return point
 
     def grid(self) -> list[tuple[int, ...]]:
+        """Every combination of the varied keys' values."""
         return list(itertools.product(*(v.values for v in self.varies)))
 
     def run(self) -> Point | None:
@@ -147,6 +156,7 @@ class Sweep:
         return self.points[min(met)[1]] if met else None
 
     def document(self, answer: Point | None) -> dict[str, Any]:
+        """The sweep's JSON document: the points evaluated, the target, the answer, `monotone`."""
         names = ([c.metric for c in self.target] if self.target else
                  ["callback_latency.p95", "outcomes.no_agent", "agent_occupancy.mean"])
         return {

@@ -16,6 +16,8 @@ from ._types import FlowEnum
 
 
 class State(FlowEnum):
+    """Where one callback is in its call, from the form (IDLE) to the end (ENDED)."""
+
     IDLE = "idle"                          # nothing asked yet
     DIALLING_PERSON = "dialling_person"    # Dial(person) sent
     PERSON_RINGING = "person_ringing"

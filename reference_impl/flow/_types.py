@@ -91,12 +91,15 @@ def agent_leg(attempt: int) -> str:
 
 
 def role_of(leg: str) -> Role:
+    """Whose leg it is: the person's leg, or else an agent's."""
     return Role.PERSON if leg == PERSON_LEG else Role.AGENT
 
 
 def ring_timer(leg: str) -> str:
+    """The name of the timer that limits how long a leg rings."""
     return f"ring:{leg}"
 
 
 def queue_timer(centre: str) -> str:
+    """The name of the timer that limits a wait on hold at a centre."""
     return f"queue:{centre}"

@@ -22,6 +22,8 @@ from .errors import CallAlreadyEnded, FlowError, OutOfTurn, UnexpectedEvent, Unk
 
 
 class LegState(FlowEnum):
+    """Where one leg of the call is, as the flow has heard it."""
+
     DIALLING = "dialling"
     RINGING = "ringing"
     ANSWERED = "answered"
@@ -29,6 +31,8 @@ class LegState(FlowEnum):
 
 
 class RoomState(FlowEnum):
+    """Where the callback's video room is: asked for, open, refused or deleted."""
+
     NONE = "none"
     CREATING = "creating"
     OPEN = "open"
@@ -126,6 +130,11 @@ class Callback:
     # -- the one entry point -------------------------------------------------
 
     def handle(self, event: e.Event, now: float) -> list[c.Command]:
+        """Feed one event at time `now`; returns the commands the driver must carry out.
+
+        An event the state does not allow raises a `FlowError`; the call is then
+        over, and the error's `commands` are the clean-up still to be done.
+        """
         self._now = now
         if isinstance(event, e.LegEvent):
             leg = self.legs.get(event.leg)
@@ -150,6 +159,7 @@ class Callback:
 
     @property
     def ended(self) -> bool:
+        """Whether the callback has reached its terminal state."""
         return self.state is State.ENDED
 
     @property
@@ -159,14 +169,17 @@ class Callback:
 
     @property
     def code_held(self) -> bool:
+        """Whether the callback still holds its connection code."""
         return self._code_held
 
     @property
     def room_open(self) -> bool:
+        """Whether the video room is open (created and not yet deleted)."""
         return self._room_state is RoomState.OPEN
 
     @property
     def room_refused(self) -> bool:
+        """Whether no room server could open the room: the call goes on, audio only."""
         return self._room_state is RoomState.REFUSED
 
     # -- errors --------------------------------------------------------------

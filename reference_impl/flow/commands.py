@@ -23,6 +23,8 @@ class Command:
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Dial(Command):
+    """Place a call leg to `number`, showing `caller_id`; the flow times the ringing."""
+
     leg: str
     number: str
     caller_id: str            # the connection code on an agent leg
@@ -39,18 +41,24 @@ class Hangup(Command):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Bridge(Command):
+    """Join the person's leg and the agent's answered leg; the driver reports `Bridged`."""
+
     person_leg: str
     agent_leg: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class StartTimer(Command):
+    """Fire `timer` after `delay` seconds, as `TimerFired`, unless it is cancelled."""
+
     timer: str
     delay: float
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CancelTimer(Command):
+    """Stop `timer`: the flow no longer wants it to fire."""
+
     timer: str
 
 
@@ -68,6 +76,8 @@ class AllocateCode(Command):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class ReleaseCode(Command):
+    """Give a connection code back to the pool."""
+
     code: str
 
 
@@ -88,33 +98,45 @@ class AwaitTerminal(Command):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class LeaveQueue(Command):
+    """Take the callback off the hold queue of `centre`."""
+
     centre: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class ReleaseTerminal(Command):
+    """Free the desk phone the callback held, for the next call at its centre."""
+
     terminal: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CreateRoom(Command):
+    """Open a video room from `template`; the port reports `RoomCreated` or `RoomRefused`."""
+
     template: str
     code: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class JoinRoom(Command):
+    """Admit the person or the agent (`who`) to the room; the port reports `JoinedRoom`."""
+
     room: str
     who: Role
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class DeleteRoom(Command):
+    """Close the room and send away whoever is in it."""
+
     room: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class NotifyPerson(Command):
+    """Tell the person's page `notice` (with the room to open, for `ROOM_READY`)."""
+
     notice: Notice
     room: str | None = None
 

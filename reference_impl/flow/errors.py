@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class FlowError(Exception):
+    """Base class of the flow's errors; `commands` is the clean-up the driver still owes."""
+
     def __init__(self, message: str, commands: Sequence["Command"] = ()) -> None:
         super().__init__(message)
         self.commands: list["Command"] = list(commands)

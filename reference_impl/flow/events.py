@@ -26,6 +26,8 @@ class Event:
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CallbackRequested(Event):
+    """A person asked to be called back at `person_number` about a service."""
+
     service_code: str
     person_number: str
 
@@ -34,21 +36,27 @@ class CallbackRequested(Event):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class LegEvent(Event):
+    """Base class of the PBX's news about one leg (`leg`: its id)."""
+
     leg: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class LegRinging(LegEvent):
+    """The far end of a leg is ringing (a SIP 180 or 183)."""
     pass
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class LegAnswered(LegEvent):
+    """The far end answered a leg (a 200 OK to the INVITE)."""
     pass
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class LegFailed(LegEvent):
+    """A leg ended unanswered, for `reason` (the PBX's final answer to the dial)."""
+
     reason: FailReason
 
 
@@ -64,6 +72,8 @@ class Bridged(Event):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class TimerFired(Event):
+    """A timer the flow started ran out."""
+
     timer: str
 
 
@@ -71,6 +81,8 @@ class TimerFired(Event):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class RoomCreated(Event):
+    """The room server opened the room the flow asked for."""
+
     room: str
     routing: str = ""        # which room server hosts it
 
@@ -84,11 +96,15 @@ class RoomRefused(Event):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class JoinedRoom(Event):
+    """The person or the agent is in the room: admitted, and their page connected."""
+
     who: Role
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class AgentEnteredCode(Event):
+    """An agent typed a connection code on the agent page."""
+
     code: str
 
 
@@ -101,24 +117,32 @@ class Reply(Event):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class RouteFound(Reply):
+    """The reply to `FindRoute`: the service's centres, in failover order."""
+
     route: ServiceRoute
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CodeAllocated(Reply):
+    """The reply to `AllocateCode`: the code the callback now holds."""
+
     code: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CodesExhausted(Reply):
+    """The reply to `AllocateCode` when every connection code is in use."""
     pass
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class TerminalSeized(Reply):
+    """The reply to `SeizeTerminal` or `AwaitTerminal`: a desk phone now held."""
+
     terminal: str
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class NoFreeTerminal(Reply):
+    """The reply to `SeizeTerminal` when the centre has no free desk phone to try."""
     pass

@@ -33,6 +33,7 @@ _SELECT = (f"SELECT {', '.join('c.' + c for c in COLUMNS)}, t.seq, t.at, t.what,
 
 
 def select_one() -> str:
+    """The statement that reads one record, by id, with its steps in order."""
     return f"{_SELECT} WHERE c.id = ? ORDER BY t.seq"
 
 
@@ -42,6 +43,7 @@ def select_all(order: str) -> str:
 
 
 def row_of(record: CallbackRecord, now: float) -> tuple[object, ...]:
+    """A record as a row of the callbacks table, written at `now` (wall-clock seconds)."""
     return (record.id, json.dumps(dict(record.form)), record.person_number,
             record.service_code, record.state, record.outcome, record.centre,
             record.terminal, json.dumps(list(record.terminals_dialled)), record.code,
@@ -51,6 +53,7 @@ def row_of(record: CallbackRecord, now: float) -> tuple[object, ...]:
 
 
 def steps_of(record: CallbackRecord) -> list[tuple[object, ...]]:
+    """A record's timeline as rows of the timeline table."""
     return [(record.id, i, s.at, s.what, s.detail) for i, s in enumerate(record.timeline)]
 
 

@@ -30,6 +30,8 @@ def _pg(sql: str) -> str:
 
 
 class PostgresRecords:
+    """Records in PostgreSQL: the same store as SqliteRecords, for a `postgresql://` URL."""
+
     def __init__(self, url: str) -> None:
         self._url = url
         self._where = mask_password(url)
@@ -105,6 +107,7 @@ class PostgresRecords:
                                   f"{exc}") from exc
 
     def get(self, callback_id: str) -> CallbackRecord | None:
+        """The record of a callback, with its timeline; None if none is stored."""
         rows = self._run(lambda conn: conn.execute(_pg(codec.select_one()),
                                                    (callback_id,)).fetchall())
         records = codec.records_from(rows)
@@ -119,6 +122,7 @@ class PostgresRecords:
         return int(str(row[0])) if row else 0
 
     def close(self) -> None:
+        """Close the connection to the server."""
         with self._lock:
             self._conn.close()
 

@@ -13,6 +13,8 @@ from ..flow import Callback, Step
 # record once made; a store replaces it with the next snapshot.
 @dataclass(kw_only=True, slots=True)
 class CallbackRecord:
+    """A callback as stored: what was asked, where the call went, how it ended, each step."""
+
     id: str
     form: Mapping[str, str]
     person_number: str
@@ -59,8 +61,12 @@ def record_of(callback: Callback, form: Mapping[str, str], *,
 
 
 class RecordStore(Protocol):
-    def put(self, record: CallbackRecord) -> None: ...
-    def get(self, callback_id: str) -> CallbackRecord | None: ...
+    """Where the switchboard keeps records: put, get by id, iterate, count."""
+
+    def put(self, record: CallbackRecord) -> None:
+        """Store a record, replacing the one of the same id."""
+    def get(self, callback_id: str) -> CallbackRecord | None:
+        """The record of a callback; None if none is stored."""
     def __iter__(self) -> Iterator[CallbackRecord]: ...
     def __len__(self) -> int: ...
 
@@ -68,7 +74,8 @@ class RecordStore(Protocol):
 class ClosableRecordStore(RecordStore, Protocol):
     """A store holding a connection or a file, as `open_records` returns."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Let go of the connection or the file; the store is not used after."""
 
 
 class MemoryRecords:
@@ -78,9 +85,11 @@ class MemoryRecords:
         self._records: dict[str, CallbackRecord] = {}
 
     def put(self, record: CallbackRecord) -> None:
+        """Store a record, replacing the one of the same id (it keeps its place)."""
         self._records[record.id] = record
 
     def get(self, callback_id: str) -> CallbackRecord | None:
+        """The record of a callback; None if none was put."""
         return self._records.get(callback_id)
 
     def __iter__(self) -> Iterator[CallbackRecord]:

@@ -33,12 +33,15 @@ class RecordNotStored(RecordsError):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Migration:
+    """One step of the schema: its version, what it does, its SQL in each dialect."""
+
     version: int
     what: str
     sqlite: tuple[str, ...]
     postgres: tuple[str, ...]
 
     def statements(self, dialect: Dialect) -> tuple[str, ...]:
+        """The SQL of this migration for one dialect, in order."""
         return self.sqlite if dialect == "sqlite" else self.postgres
 
 

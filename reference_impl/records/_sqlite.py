@@ -80,6 +80,7 @@ class SqliteRecords:
                                   f"{exc}") from exc
 
     def get(self, callback_id: str) -> CallbackRecord | None:
+        """The record of a callback, with its timeline; None if none is stored."""
         with self._lock:
             rows = self._db.execute(codec.select_one(), (callback_id,)).fetchall()
         records = codec.records_from(rows)
@@ -96,6 +97,7 @@ class SqliteRecords:
             return int(self._db.execute(codec.COUNT).fetchone()[0])
 
     def close(self) -> None:
+        """Close the database."""
         with self._lock:
             self._db.close()
 

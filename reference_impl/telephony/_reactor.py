@@ -16,6 +16,8 @@ _reactor: "Reactor | None" = None
 
 
 class Reactor:
+    """sippy's loop in a thread of its own; `call` and `call_sync` run code there."""
+
     def __init__(self) -> None:
         self._ready = threading.Event()
         self._error: BaseException | None = None

@@ -17,6 +17,7 @@ _ECHOED = ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")
 
 
 def apply() -> None:
+    """Patch sippy with every fix of this module (the reactor thread does, at start)."""
     _lower_case_transport()
     _guard_incoming()
     _parse_error_response()

@@ -18,6 +18,8 @@ _NAMES = {"f": "from", "t": "to", "i": "call-id"}
 
 @dataclass(frozen=True, slots=True)
 class SipMessage:
+    """One SIP message sent or received: when, which way, what, and between whom."""
+
     at: float             # seconds, on the tap's clock
     direction: str        # "in" or "out"
     what: str             # the method, or the status code and reason
@@ -26,12 +28,14 @@ class SipMessage:
     call_id: str
 
     def line(self) -> str:
+        """The message as one line of a ladder: arrow, method or status, users, Call-ID."""
         arrow = "-->" if self.direction == "in" else "<--"
         return (f"{arrow} SIP {self.what} from={self.from_user} to={self.to_user} "
                 f"call-id={self.call_id}")
 
 
 def parse(text: str, direction: str, at: float) -> SipMessage | None:
+    """The `SipMessage` of a message's text; None if its first line is empty."""
     lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
     first = lines[0].strip()
     if not first:

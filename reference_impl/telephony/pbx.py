@@ -77,6 +77,8 @@ class _Bridge:
 
 
 class SipPbx:
+    """The `Telephony` port over SIP: places legs on `trunks` lines, bridges and ends them."""
+
     def __init__(self, *, deliver: Deliver, dialplan: Dialplan, trunks: int = 60,
                  host: str = "127.0.0.1", port: int = 0,
                  on_message: Callable[[str, str, SipMessage], None] | None = None,
@@ -105,16 +107,19 @@ class SipPbx:
 
     @property
     def legs_up(self) -> int:
+        """Legs holding a trunk now."""
         return self._up
 
     # -- life ------------------------------------------------------------------
 
     def start(self) -> "SipPbx":
+        """Bind the SIP socket in the reactor thread; returns the PBX."""
         reactor().call_sync(self._start)
         self._started = True
         return self
 
     def stop(self) -> None:
+        """Hang up every leg; sippy's transactions shut down once their timers are done."""
         if self._started:
             reactor().call_sync(self._stop)
             self._started = False
@@ -177,6 +182,7 @@ class SipPbx:
 
     def dial(self, callback_id: str, leg: str, number: str, caller_id: str,
              ring_timeout: float) -> None:
+        """Place a leg if a trunk is free; else report `LegFailed` (no trunk, bad number)."""
         with self._lock:
             free = self._up < self.trunks
             if free:
@@ -195,9 +201,11 @@ class SipPbx:
         reactor().call(self._dial, callback_id, leg, target, caller_id, ring_timeout)
 
     def hangup(self, callback_id: str, leg: str, reason: str) -> None:
+        """End a leg: BYE if answered, CANCEL if ringing; `reason` is not sent."""
         reactor().call(self._hangup, callback_id, leg)
 
     def bridge(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
+        """Re-INVITE each phone with the other's media (RFC 3725); reports `Bridged`."""
         reactor().call(self._bridge, callback_id, person_leg, agent_leg)
 
     # -- the reactor thread ----------------------------------------------------

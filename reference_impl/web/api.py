@@ -10,12 +10,18 @@ from .views import callback_view, rooms_view
 
 
 class OpenApi(JsonBase):
+    """The API's OpenAPI description."""
+
     def get(self) -> None:
+        """Send the description (with the hangup path when the app serves it)."""
         self.send(spec(self.app.web.title, self.app.web.hangup is not None))
 
 
 class Callbacks(JsonBase):
+    """Callbacks asked for in JSON, as the form asks for them."""
+
     def post(self) -> None:
+        """Start a callback: 201 with its id and status links; 400, 415 or 429 if refused."""
         data = self.body()
         try:
             form = check_request(data, self.app.directory, self.app.web.default_region)
@@ -31,7 +37,10 @@ class Callbacks(JsonBase):
 
 
 class OneCallback(JsonBase):
+    """One callback, live or stored."""
+
     def get(self, callback_id: str) -> None:
+        """Send the callback as JSON; 404 if there is no such callback."""
         record = self.app.switchboard.record(callback_id)
         if record is None:
             self.fail(404, "no such callback", "id")
@@ -39,7 +48,10 @@ class OneCallback(JsonBase):
 
 
 class Rooms(JsonBase):
+    """The open rooms and the connection codes, for agents."""
+
     def get(self) -> None:
+        """Send the rooms and the codes in use and free; 403 unless an agent asks."""
         if not self.is_agent():
             self.fail(403, "an agent key is needed (X-Agent-Key)")
         self.send({"rooms": rooms_view(self.app.rooms),
@@ -51,6 +63,7 @@ class Hangup(JsonBase):
     """Emulation only (`serve`): the person's emulated phone hangs up."""
 
     def post(self, callback_id: str) -> None:
+        """Hang up the person's emulated phone: 202; 403 unless an agent asks, 404 if no call."""
         if not self.is_agent():
             self.fail(403, "an agent key is needed (X-Agent-Key)")
         hangup = self.app.web.hangup

@@ -56,6 +56,8 @@ def _soon(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], None]], Non
 
 
 class WebApp(tornado.web.Application):
+    """The tornado application around one runtime, holding what every handler shares."""
+
     def __init__(self, runtime: Runtime, directory: Directory, records: RecordStore | None,
                  settings: WebSettings) -> None:
         rooms, notifier = runtime.rooms, runtime.switchboard.ports.notifier
@@ -129,4 +131,5 @@ def _routes(settings: WebSettings) -> list[tuple[str, type[tornado.web.RequestHa
 
 def make_app(runtime: Runtime, directory: Directory, records: RecordStore | None,
              settings: WebSettings) -> WebApp:
+    """The web app of a runtime built by `web_runtime`."""
     return WebApp(runtime, directory, records, settings)

@@ -30,15 +30,20 @@ _HEADERS: Mapping[str, str] = MappingProxyType({
 
 
 class Base(tornado.web.RequestHandler):
+    """What every page and API handler shares: the app, safety headers, the agent's credential."""
+
     @property
     def app(self) -> "WebApp":
+        """The application, typed as the `WebApp` it is."""
         return cast("WebApp", self.application)
 
     def set_default_headers(self) -> None:
+        """Send the safety headers (CSP, no framing, no Referer) on every response."""
         for name, value in _HEADERS.items():
             self.set_header(name, value)
 
     def valid_key(self, key: str) -> bool:
+        """Whether `key` is one of the agent keys (compared in constant time)."""
         return any(hmac.compare_digest(key.encode(), k.encode()) for k in self.app.web.agent_keys)
 
     def is_agent(self) -> bool:
@@ -48,13 +53,16 @@ class Base(tornado.web.RequestHandler):
         return self.valid_key(self.request.headers.get("X-Agent-Key", ""))
 
     def sign_in(self) -> None:
+        """Set the agent's signed cookie, good for a day."""
         self.set_signed_cookie(AGENT_COOKIE, "1", expires_days=1, httponly=True,
                                samesite="Strict")
 
     def client(self) -> str:
+        """The client's address, for the rate limits."""
         return self.request.remote_ip or "unknown"
 
     def xsrf_value(self) -> str:
+        """The XSRF token, for the page's forms and scripts."""
         return self.xsrf_token.decode()
 
 
@@ -73,11 +81,13 @@ class JsonBase(Base):
     """API handlers: JSON in and out, errors as JSON with the field at fault."""
 
     def check_xsrf_cookie(self) -> None:
+        """Skip tornado's XSRF check: a cross-site form cannot send the JSON the API reads."""
         # The API takes JSON only (see `body`): a cross-site form cannot send
         # that without a CORS preflight, which this app never grants.
         return None
 
     def body(self) -> dict[str, Any]:
+        """The request's JSON object; 415 unless sent as JSON, 400 unless a JSON object."""
         content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type != "application/json":
             self.fail(415, "send the body as JSON (Content-Type: application/json)", "body")
@@ -90,9 +100,11 @@ class JsonBase(Base):
         return cast(dict[str, Any], data)
 
     def fail(self, status: int, message: str, field: str | None = None) -> NoReturn:
+        """Refuse the request with `status`, a message and the field at fault."""
         raise ApiError(status, message, field)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Send an error as JSON: the message and the field (and Retry-After, for a 429)."""
         error = kwargs.get("exc_info", (None, None, None))[1]
         body: dict[str, Any] = {"error": self._reason, "field": None}
         if isinstance(error, ApiError):
@@ -103,6 +115,7 @@ class JsonBase(Base):
         self.finish(json.dumps(body))
 
     def send(self, data: Any, status: int = 200) -> None:
+        """Send `data` as JSON with `status`."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))

@@ -28,10 +28,14 @@ class UploadRefused(ValueError):
 
 
 class UploadTooBig(UploadRefused):
+    """An upload over the size limit."""
+
     status = 413
 
 
 class UploadEmpty(UploadRefused):
+    """An upload with no bytes."""
+
     status = 400
 
 
@@ -43,6 +47,7 @@ def safe_name(name: str) -> str:
 
 
 def checked_upload(name: str, data: bytes, types: dict[str, str], max_bytes: int) -> Document:
+    """An upload as a document; `UploadRefused` unless its size, extension and bytes pass."""
     if len(data) > max_bytes:
         raise UploadTooBig(f"The file is too big: at most {max_bytes // (1024 * 1024)} MB.")
     if not data:
@@ -89,9 +94,11 @@ class Catalogue:
         return found
 
     def names(self, service: str) -> list[str]:
+        """The names of the documents an agent may push for `service`, sorted."""
         return sorted(self._files(service))
 
     def load(self, name: str, service: str) -> Document | None:
+        """A listed document of `service`, read from disk; None for a name not listed."""
         path = self._files(service).get(name)     # only listed files: no path tricks
         if path is None:
             return None

@@ -42,6 +42,7 @@ class Attempts:
         return max(0.0, failures[0] + self.window - now)
 
     def failed(self, key: str) -> None:
+        """Count a failure (or a request) of `key` now."""
         now = self.clock()
         failures = self._failures.pop(key, None) or deque()
         _expire(failures, now - self.window)

@@ -40,11 +40,14 @@ FINAL = frozenset({Notice.ENDED, Notice.BUSY, Notice.NO_ANSWER, Notice.REJECTED,
 
 @dataclass(frozen=True, slots=True)
 class Told:
+    """One notice as told to a callback's page, with the room to open, if any."""
+
     notice: Notice
     room: str | None
 
     @property
     def final(self) -> bool:
+        """Whether nothing more will be told for this callback."""
         return self.notice in FINAL
 
 
@@ -52,6 +55,8 @@ Listener = Callable[[str, Told], None]
 
 
 class PageNotifier:
+    """The `Notifier` port: each callback's notices, kept for its page and told to listeners."""
+
     def __init__(self, keep: int = 10_000) -> None:
         self.keep = keep
         self._told: OrderedDict[str, list[Told]] = OrderedDict()
@@ -61,6 +66,7 @@ class PageNotifier:
     # -- the Notifier port ---------------------------------------------------
 
     def notify(self, callback_id: str, notice: Notice, room: str | None) -> None:
+        """Keep a notice for the callback and tell the app's hooks and its pages at once."""
         told = Told(notice, room)
         self._told.setdefault(callback_id, []).append(told)
         self._told.move_to_end(callback_id)
@@ -72,6 +78,7 @@ class PageNotifier:
     # -- pages ---------------------------------------------------------------
 
     def history(self, callback_id: str) -> list[Told]:
+        """Every notice told to a callback so far, in order (none once it is forgotten)."""
         return list(self._told.get(callback_id, ()))
 
     def latest(self, count: int) -> list[str]:
@@ -96,4 +103,5 @@ class PageNotifier:
         return stop
 
     def listen_all(self, listener: Listener) -> None:
+        """Call `listener` on every notice of every callback (the app's own hooks)."""
         self._everyone.append(listener)

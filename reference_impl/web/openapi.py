@@ -30,6 +30,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def spec(title: str, hangup: bool) -> dict[str, Any]:
+    """The API's description; `hangup` adds the emulation-only hangup path."""
     paths: dict[str, Any] = {
         "/api/callbacks": {"post": {
             "summary": "Ask for a callback (what the form does)",

@@ -25,19 +25,27 @@ CODE = re.compile(r"^\d{1,12}$")
 
 
 class Page(Base):
+    """An HTML page: renders a template with the app's title."""
+
     def page(self, template: str, status: int = 200, **values: Any) -> None:
+        """Render `template` with the title and `values`, answering `status`."""
         self.set_status(status)
         self.render(template, title=self.app.web.title, **values)
 
     def gone(self, message: str) -> None:
+        """Answer 404 with a page that says `message`."""
         self.page("gone.html", status=404, message=message)
 
 
 class FormPage(Page):
+    """The callback form, at /."""
+
     def get(self) -> None:
+        """Show the empty form."""
         self.form()
 
     def post(self) -> None:
+        """Start a callback and go to its status page; show the form again if refused."""
         data = {name: self.get_body_argument(name, "") for name in ("phone", "name", "service",
                                                                      "consent")}
         try:
@@ -55,13 +63,17 @@ class FormPage(Page):
 
     def form(self, values: dict[str, str] | None = None, error: FieldError | None = None,
              status: int = 200) -> None:
+        """Render the form with the services, what was typed and the error, if any."""
         services = [(code, s.label or code) for code, s in self.app.directory.services.items()]
         self.page("form.html", status=status, services=services, values=values or {},
                   error=error)
 
 
 class StatusPage(Page):
+    """The person's status page of one callback."""
+
     def get(self, callback_id: str) -> None:
+        """Show the status page; a "gone" page for a callback we do not know."""
         record = self.app.switchboard.record(callback_id)
         if record is None:
             self.gone("We do not know that callback request. Please fill the form again.")
@@ -71,7 +83,10 @@ class StatusPage(Page):
 
 
 class PersonRoomPage(Page):
+    """The person's video room, reached by the link on their status page."""
+
     def get(self, token: str) -> None:
+        """Show the person's room page; a "gone" page for a closed room or a wrong link."""
         room = self.app.rooms.by_person_token(token)
         if room is None:
             self.gone("This video room is closed, or the link is not right.")
@@ -94,12 +109,18 @@ class _DocumentBase(Base):
 
 
 class PersonDocument(_DocumentBase):
+    """A document of a room, for the person (by their room link)."""
+
     def get(self, token: str, doc_id: str) -> None:
+        """Send the document; 404 for a closed room or an unknown document."""
         self.serve(self.app.rooms.by_person_token(token), doc_id)
 
 
 class AgentOnly(Page):
+    """A page for agents only; `ticket_room` finds the call an agent's ticket opens."""
+
     def prepare(self) -> None:
+        """Send a visitor who is not an agent to sign in (a page's GET), or answer 403."""
         if not self.is_agent():
             if self.request.method == "GET" and not self.request.path.endswith(".json"):
                 self.redirect(f"/agent?next={tornado.escape.url_escape(self.request.path)}")
@@ -107,16 +128,21 @@ class AgentOnly(Page):
                 raise tornado.web.HTTPError(403)
 
     def ticket_room(self, ticket: str) -> tuple[str | None, Room | None]:
+        """The callback an agent's ticket opens and its room; None for what is gone."""
         callback_id = self.app.tickets.callback(ticket)
         room = self.app.rooms.of_callback(callback_id) if callback_id else None
         return callback_id, room
 
 
 class AgentPage(Page):
+    """The agent page: sign in with the agent key, type the code shown on the desk phone."""
+
     def get(self) -> None:
+        """Show the agent page."""
         self.agent_page()
 
     def post(self) -> None:
+        """Sign in with the key if need be, then take the code; 429 after too many wrong tries."""
         client = self.client()
         wait = self.app.attempts.wait(client)
         if wait > 0:
@@ -131,6 +157,7 @@ class AgentPage(Page):
         self.enter(client, self.get_body_argument("code", "").strip())
 
     def enter(self, client: str, code: str) -> None:
+        """Take a typed code: on to the call's room with a new ticket, or back with why not."""
         if not code and self.get_body_argument("key", ""):
             self.redirect(self._next(), status=303)      # signing in only
             return
@@ -155,25 +182,35 @@ class AgentPage(Page):
         return target if target in ("/agent", "/ops") else "/agent"
 
     def agent_page(self, error: str = "", status: int = 200) -> None:
+        """Render the agent page with `error`, if any, answering `status`."""
         signed_in = self.is_agent()
         self.page("agent.html", status=status, error=error, signed_in=signed_in,
                   next=self._next(), desks=self.app.web.desk_phones is not None)
 
 
 class AgentLogout(Base):
+    """The agent's sign-out."""
+
     def post(self) -> None:
+        """Drop the agent's cookie and go back to the agent page."""
         self.clear_cookie("agent")
         self.redirect("/agent", status=303)
 
 
 class DeskPhones(AgentOnly):
+    """What the emulated desk phones show, as JSON, for the agent page."""
+
     def get(self) -> None:
+        """Send each desk phone's number, centre, state and display (none on a real system)."""
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(desks_view(self.app.web.desk_phones)))
 
 
 class AgentRoomPage(AgentOnly):
+    """The agent's side of a video room, reached by a ticket."""
+
     def get(self, ticket: str) -> None:
+        """Show the agent's room page; a "gone" page once the call has ended."""
         callback_id, _ = self.ticket_room(ticket)
         record = self.app.switchboard.record(callback_id) if callback_id else None
         if record is None:
@@ -187,7 +224,10 @@ class AgentRoomPage(AgentOnly):
 
 
 class AgentDocument(AgentOnly, _DocumentBase):
+    """A document of a room, for the agent (by their ticket)."""
+
     def get(self, ticket: str, doc_id: str) -> None:
+        """Send the document; 404 for a closed room or an unknown document."""
         self.serve(self.ticket_room(ticket)[1], doc_id)
 
 
@@ -195,6 +235,7 @@ class Upload(AgentOnly):
     """An agent shares a file from their computer (multipart; xsrf in a header)."""
 
     def post(self, ticket: str) -> None:
+        """Check the file and share it in the room: 201, or a JSON error saying why not."""
         _, room = self.ticket_room(ticket)
         if room is None:
             return self.answer(404, {"error": "The room is closed."})
@@ -212,18 +253,25 @@ class Upload(AgentOnly):
         self.answer(201, {"id": document.id, "name": document.name})
 
     def answer(self, status: int, body: dict[str, Any]) -> None:
+        """Send `body` as JSON with `status`."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
 
 class OpsPage(AgentOnly):
+    """The operations page: live and recent callbacks, rooms, codes, desk phones."""
+
     def get(self) -> None:
+        """Show the operations page (its script reads /ops.json)."""
         self.page("ops.html", hangup=self.app.web.hangup is not None)
 
 
 class OpsData(AgentOnly):
+    """The operations page's data, as JSON."""
+
     def get(self) -> None:
+        """Send recent callbacks (numbers masked), rooms, codes and desk phones as JSON."""
         app = self.app
         callbacks = [{"id": r.id, "state": r.state, "outcome": r.outcome, "service": r.service_code,
                       "phone": masked(r.person_number), "name": r.form.get("name", ""),

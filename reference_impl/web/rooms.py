@@ -25,12 +25,16 @@ Message = dict[str, Any]
 class Peer(Protocol):
     """A page in a room (its websocket)."""
 
-    def send(self, message: Message) -> None: ...
-    def close(self) -> None: ...
+    def send(self, message: Message) -> None:
+        """Send a message to the page."""
+    def close(self) -> None:
+        """Close the page's socket."""
 
 
 @dataclass(eq=False)
 class Room:
+    """One video room: its call, who the flow admitted, the pages in it, its documents."""
+
     name: str
     callback_id: str
     code: str
@@ -42,10 +46,13 @@ class Room:
     open: bool = False
 
     def others(self, role: Role) -> list[Peer]:
+        """The pages in the room other than `role`'s."""
         return [peer for who, peer in self.peers.items() if who is not role]
 
 
 class RoomServer:
+    """The `Rooms` port: rooms whose members are the person's and the agent's websockets."""
+
     def __init__(self, deliver: Deliver, later: Callable[[Callable[[], None]], None], *,
                  capacity: int = 10_000, routing: str = "web-1") -> None:
         self.deliver = deliver
@@ -60,6 +67,7 @@ class RoomServer:
     # -- the Rooms port ------------------------------------------------------
 
     def create(self, callback_id: str, template: str, code: str) -> None:
+        """Open a room, reported soon as `RoomCreated`; `RoomRefused` when the server is full."""
         if len(self.rooms) >= self.capacity:
             self.later(lambda: self.deliver(callback_id, f.RoomRefused(reason="room server full")))
             return
@@ -71,6 +79,7 @@ class RoomServer:
         self.later(lambda: self._opened(room))
 
     def join(self, callback_id: str, room: str, who: Role) -> None:
+        """Admit a role; `JoinedRoom` once its page is in (an agent page waiting enters)."""
         found = self.rooms.get(room)
         if found is None:
             return
@@ -82,6 +91,7 @@ class RoomServer:
             self.deliver(callback_id, f.JoinedRoom(who=who))
 
     def delete(self, room: str) -> None:
+        """Close a room and tell the pages in it; nothing for a room already gone."""
         found = self.rooms.pop(room, None)
         if found is None:
             return
@@ -95,9 +105,11 @@ class RoomServer:
     # -- pages ---------------------------------------------------------------
 
     def by_person_token(self, token: str) -> Room | None:
+        """The room a person's link opens, if it is still open."""
         return self._by_token.get(token)
 
     def of_callback(self, callback_id: str) -> Room | None:
+        """The room of a callback, if it has one."""
         return self._by_callback.get(callback_id)
 
     def enter(self, room: Room, who: Role, peer: Peer) -> bool:
@@ -122,6 +134,7 @@ class RoomServer:
         self._waiting[callback_id] = peer
 
     def leave(self, room: Room | None, who: Role, peer: Peer, callback_id: str = "") -> None:
+        """A page has gone: forget it, and tell the other page its peer left."""
         if self._waiting.get(callback_id) is peer:
             del self._waiting[callback_id]
         if room is None or room.peers.get(who) is not peer:
@@ -138,10 +151,12 @@ class RoomServer:
             peer.close()
 
     def relay(self, room: Room, sender: Role, message: Message) -> None:
+        """Pass a message on to the other page of the room (signalling)."""
         for other in room.others(sender):
             other.send(message)
 
     def broadcast(self, room: Room, message: Message) -> None:
+        """Send a message to every page in the room."""
         for peer in list(room.peers.values()):
             peer.send(message)
 

@@ -36,11 +36,14 @@ class Document:
 
     @property
     def is_image(self) -> bool:
+        """Whether pages show it inline (an image) rather than as a download."""
         return self.content_type.startswith("image/")
 
 
 @dataclass(frozen=True, kw_only=True)
 class WebSettings:
+    """The web app's secrets, limits and upload rules, and the host's optional hooks."""
+
     cookie_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     agent_keys: frozenset[str] = frozenset()       # agent credentials; empty: nobody gets in
     default_region: str = "ES"                     # numbers typed without +country

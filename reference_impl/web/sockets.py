@@ -26,11 +26,15 @@ if TYPE_CHECKING:
 
 
 class Socket(tornado.websocket.WebSocketHandler):
+    """A websocket of our pages: JSON messages out, malformed ones in ignored."""
+
     @property
     def app(self) -> "WebApp":
+        """The application, typed as the `WebApp` it is."""
         return cast("WebApp", self.application)
 
     def send(self, message: Message) -> None:
+        """Send a message as JSON; nothing if the page has gone."""
         try:
             self.write_message(json.dumps(message))
         except tornado.websocket.WebSocketClosedError:
@@ -51,6 +55,7 @@ class StatusSocket(Socket):
     _stop: Callable[[], None] | None = None
 
     def open(self, callback_id: str) -> None:
+        """Send every notice so far, then each new one; close at once for an unknown callback."""
         self.callback_id = callback_id
         if self.app.switchboard.record(callback_id) is None:
             self.close()                          # no such callback: nothing will ever come
@@ -60,6 +65,7 @@ class StatusSocket(Socket):
         self._stop = self.app.notices.listen(callback_id, self.tell)
 
     def tell(self, callback_id: str, told: Told) -> None:
+        """Send one notice to the page, with the room link once the room is ready."""
         message: Message = {"notice": told.notice.value, "text": TEXTS[told.notice],
                             "final": told.final}
         if told.notice is Notice.ROOM_READY and told.room:
@@ -69,22 +75,28 @@ class StatusSocket(Socket):
         self.send(message)
 
     def on_message(self, message: str | bytes) -> None:
+        """Ignore what the page sends: the status page only listens."""
         return None                               # the status page only listens
 
     def on_close(self) -> None:
+        """Stop listening for the callback's notices."""
         if self._stop is not None:
             self._stop()
 
 
 class RoomSocket(Socket):
+    """A page in a room: relays its signalling and chat; `role` says whose page it is."""
+
     role: Role
     callback_id = ""
 
     def room(self) -> Room | None:
+        """The callback's room, if this page is the one in it for its role."""
         room = self.app.rooms.of_callback(self.callback_id)
         return room if room is not None and room.peers.get(self.role) is self else None
 
     def on_message(self, raw: str | bytes) -> None:
+        """Take a chat line, or signalling for the other page; `other` gets the rest."""
         message, room = self.received(raw), self.room()
         if message is None or room is None:
             return
@@ -97,6 +109,7 @@ class RoomSocket(Socket):
             self.other(room, message)
 
     def chat(self, room: Room, text: object) -> None:
+        """Send a chat line to both pages, cut to length and without control characters."""
         if not isinstance(text, str):
             return
         limit = self.app.web.chat_max_chars
@@ -109,20 +122,26 @@ class RoomSocket(Socket):
                                             "at": time.time()})
 
     def speaker(self, room: Room) -> str:
+        """The name shown beside this page's chat lines."""
         return "Advisor"
 
     def other(self, room: Room, message: dict[str, Any]) -> None:
+        """A message that is neither chat nor signalling: ignored here."""
         return None
 
     def on_close(self) -> None:
+        """Leave the room, or stop waiting for it."""
         self.app.rooms.leave(self.app.rooms.of_callback(self.callback_id), self.role, self,
                              self.callback_id)
 
 
 class PersonSocket(RoomSocket):
+    """The person's page in a room, reached by their room link."""
+
     role = Role.PERSON
 
     def open(self, token: str) -> None:
+        """Enter the link's room; told "closed" if it is gone or not open to the person."""
         room = self.app.rooms.by_person_token(token)
         if room is None:
             self.send({"type": "closed", "reason": "This room is closed."})
@@ -134,14 +153,18 @@ class PersonSocket(RoomSocket):
             self.close()
 
     def speaker(self, room: Room) -> str:
+        """The person's name from the form, or "You"."""
         record = self.app.switchboard.record(room.callback_id)
         return (record.form.get("name") if record else None) or "You"
 
 
 class AgentSocket(RoomSocket):
+    """The agent's page in a room, reached by a ticket; it may push catalogue documents."""
+
     role = Role.AGENT
 
     def open(self, ticket: str) -> None:
+        """Enter the ticket's room or wait for it; told "closed" for a dead ticket or no cookie."""
         callback_id = self.app.tickets.callback(ticket)
         if callback_id is None or self.get_signed_cookie(AGENT_COOKIE, max_age_days=1) != b"1":
             self.send({"type": "closed", "reason": "This call has ended."})
@@ -154,6 +177,7 @@ class AgentSocket(RoomSocket):
             self.send({"type": "waiting"})
 
     def other(self, room: Room, message: dict[str, Any]) -> None:
+        """Push into the room the catalogue document a `push` message names."""
         if message.get("type") != "push" or not isinstance(message.get("name"), str):
             return
         record = self.app.switchboard.record(room.callback_id)

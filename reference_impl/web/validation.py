@@ -19,12 +19,16 @@ NAME_MAX = 100
 
 @dataclass(frozen=True, slots=True)
 class FieldError(Exception):
+    """A request field at fault, with the message the person reads."""
+
     field: str
     message: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CallbackForm:
+    """A checked callback request: the number in E.164, the name, the service code."""
+
     phone: str          # E.164
     name: str
     service: str
@@ -53,6 +57,7 @@ def normalise_phone(text: str, region: str) -> str:
 
 
 def clean_name(value: object) -> str:
+    """A name without control characters; `FieldError` if empty, too long or not text."""
     if not isinstance(value, str):
         raise FieldError("name", "The name must be text.")
     # Control characters have no place in a name and could upset logs or pages.

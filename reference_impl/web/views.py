@@ -35,6 +35,7 @@ def callback_view(record: CallbackRecord) -> dict[str, Any]:
 
 
 def rooms_view(rooms: RoomServer) -> list[dict[str, Any]]:
+    """Every room as the API and the operations page show it."""
     return [{"room": r.name, "callback": r.callback_id, "code": r.code, "template": r.template,
              "open": r.open, "present": sorted(who.value for who in r.peers),
              "documents": len(r.documents)} for r in rooms.rooms.values()]

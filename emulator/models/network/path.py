@@ -23,6 +23,8 @@ from .link import Link, Transfer
 
 
 class Path:
+    """The links a message crosses, one after the other, pipelined as packets are."""
+
     __slots__ = ("links",)
 
     def __init__(self, links: Sequence[Link]) -> None:

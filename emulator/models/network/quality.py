@@ -14,10 +14,13 @@ from ...measure.series import Series
 
 
 class Quality:
+    """One series per `QUALITY` metric, in the mapping given (the collector's `series`)."""
+
     def __init__(self, series: MutableMapping[str, Series] | None = None) -> None:
         self.series: MutableMapping[str, Series] = {} if series is None else series
         for name in QUALITY:
             self.series.setdefault(name, Series())
 
     def add(self, name: str, value: float) -> None:
+        """Count one value of the quality metric `name`."""
         self.series[name].add(value)

@@ -61,6 +61,7 @@ class RoomSession:
     # -- the room's life -------------------------------------------------------------
 
     def agent_joined(self) -> None:
+        """The agent is in: start the video (both ways if two-way), the chat and the documents."""
         if self.ended or self.videos:
             return
         self.videos.append(self._video(self.to_person, self.person_reports))
@@ -74,6 +75,7 @@ class RoomSession:
             self.clock.later(self.spec.documents.after.sample(self.rng), self._push)
 
     def end(self) -> None:
+        """Close the room: stop the video, send the last reports, count what was shown."""
         if self.ended:
             return
         self.ended = True
@@ -144,6 +146,7 @@ class RoomSession:
         self.person_reports.send(math.ceil(packets / PACKETS_PER_ACK) * ACK, self.clock.now())
 
     def arrived(self, when: float, name: str, value: float) -> None:
+        """Note a value shown at `when`: it counts only if that comes before the room ends."""
         now = self.clock.now()
         # Keep only what is still in flight, or shown: the list stays short.
         self._arrivals.append((when, name, value))
@@ -166,11 +169,13 @@ class Reports:
         self.owed = 0.0                  # seconds of video not reported yet
 
     def watched(self, seconds: float) -> None:
+        """Owe a report for `seconds` more of video; send once `REPORT_EVERY` is owed."""
         self.owed += seconds
         if self.owed >= REPORT_EVERY:
             self.flush()
 
     def flush(self) -> None:
+        """Send up what is owed, in one message."""
         if self.owed > 0:
             self.path.send(self.rate * self.owed / 8, self.clock.now())
             self.owed = 0.0
@@ -194,6 +199,7 @@ class Download:
         self.last = self.pushed
 
     def start(self) -> None:
+        """Send the first two windows (one if the document fits in one)."""
         self._send()
         if self.offered < self.size:
             self._send()
@@ -239,6 +245,7 @@ class RoomSessions:
     # -- the Observer protocol --------------------------------------------------------
 
     def event(self, callback_id: str, event: f.Event, now: float) -> None:
+        """Note the server of a room created; open its session, or start its video, on a join."""
         kind = type(event)
         if kind is f.RoomCreated:
             self._routing[callback_id] = event.routing          # type: ignore[attr-defined]
@@ -249,6 +256,7 @@ class RoomSessions:
                 self._agent_joined(callback_id)
 
     def command(self, callback_id: str, command: f.Command, now: float) -> None:
+        """End the session when the room is deleted; note a room's template when it is created."""
         kind = type(command)
         if kind is f.DeleteRoom:
             self._end(callback_id)
@@ -256,6 +264,7 @@ class RoomSessions:
             self._template[callback_id] = command.template     # type: ignore[attr-defined]
 
     def closed(self, record: CallbackRecord) -> None:
+        """The call has ended: end its room's session and forget the room."""
         self._end(record.id)
         self._routing.pop(record.id, None)
         self._template.pop(record.id, None)

@@ -52,6 +52,8 @@ class Playback:
 
 
 class VideoStream:
+    """One way of a room's live video: each segment fetched once ready, at the rung ABR picks."""
+
     def __init__(self, clock: Clock, path: Path, *, ladder: Sequence[float], segment: float,
                  startup: float, feedback: Callable[[float], None]) -> None:
         self.clock = clock
@@ -70,6 +72,7 @@ class VideoStream:
         self._next = 0                   # the next segment's index
 
     def start(self, now: float) -> None:
+        """Both are in the room: the first segment is filmed and fetched `segment` from now."""
         self.playback = Playback(started_at=now)
         self._since = now
         self.clock.later(self.segment, self._fetch)

@@ -149,6 +149,7 @@ class SippPhones:
 
     @property
     def address(self) -> tuple[str, int]:
+        """Where the phones listen: (host, port)."""
         return (self.host, self.port)
 
     def uri(self, user: str) -> str:
@@ -159,13 +160,16 @@ class SippPhones:
 
     @property
     def running(self) -> bool:
+        """Whether the SIPp process is still up."""
         return self._proc is not None and self._proc.poll() is None
 
     @property
     def pid(self) -> int | None:
+        """SIPp's process id while started, else None."""
         return self._proc.pid if self._proc is not None else None
 
     def start(self) -> SippPhones:
+        """Launch SIPp and wait until it holds its port (a free port taken meanwhile: another)."""
         if self._proc is not None:
             raise SippError("SIPp phones already started")
         exe = self._sipp or sipp_path()

@@ -16,6 +16,7 @@ TWO_WAY_FACTOR = 2           # a two-way room forwards video both ways: twice th
 
 
 def micro(units: float) -> int:
+    """CPU units in whole micro-units, so that sums of rooms do not drift."""
     return round(units * _MICRO)
 
 
@@ -27,6 +28,7 @@ class Demand:
     cpu: int = 0             # micro-units
 
     def scaled(self, factor: int) -> "Demand":
+        """The demand `factor` times over (a two-way room's: `TWO_WAY_FACTOR`)."""
         return Demand(egress=self.egress * factor, cpu=self.cpu * factor)
 
 
@@ -57,17 +59,20 @@ class Server:
         self.cpu = 0
 
     def fits(self, demand: Demand) -> bool:
+        """Whether the room fits beside what the server holds: rooms, egress and CPU."""
         limits = self.limits
         return (self.rooms < limits.rooms
                 and (limits.egress is None or self.egress + demand.egress <= limits.egress)
                 and (limits.cpu is None or self.cpu + demand.cpu <= limits.cpu))
 
     def take(self, demand: Demand) -> None:
+        """Reserve a room's share: it has been placed here."""
         self.rooms += 1
         self.egress += demand.egress
         self.cpu += demand.cpu
 
     def give(self, demand: Demand) -> None:
+        """Free a room's share: the server has torn it down."""
         self.rooms -= 1
         self.egress -= demand.egress
         self.cpu -= demand.cpu

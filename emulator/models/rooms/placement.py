@@ -17,6 +17,7 @@ Placement = Callable[[Sequence[Server], Demand], "Server | None"]
 
 
 def least_loaded(servers: Sequence[Server], demand: Demand) -> Server | None:
+    """The server the room fits on whose fullest limit is the lowest; the first on a tie."""
     best, lowest = None, math.inf
     for server in servers:                 # a plain loop: this runs for every room
         if server.fits(demand):
@@ -27,6 +28,7 @@ def least_loaded(servers: Sequence[Server], demand: Demand) -> Server | None:
 
 
 def first_fit(servers: Sequence[Server], demand: Demand) -> Server | None:
+    """The first server the room fits on, in order: the fewest servers busy."""
     return next((server for server in servers if server.fits(demand)), None)
 
 

@@ -66,6 +66,8 @@ class Room:
 
 
 class RoomServers:
+    """The room servers behind the flow's Rooms port: rooms placed, created, joined, deleted."""
+
     def __init__(self, clock: Clock, *, servers: int, rooms_per_server: int,
                  create_delay: Distribution, join_delay: Distribution,
                  delete_delay: Distribution, rng: Rng, deliver: Deliver,
@@ -123,12 +125,15 @@ class RoomServers:
         return [server.rooms for server in self.servers]
 
     def demand(self, template: str) -> Demand:
+        """What a room of that template reserves: twice a one-way room's if it is two-way."""
         two_way = self._two_way if isinstance(self._two_way, bool) else template in self._two_way
         return self.one_way.scaled(TWO_WAY_FACTOR) if two_way else self.one_way
 
     # -- the Rooms port ------------------------------------------------------
 
     def create(self, callback_id: str, template: str, code: str) -> None:
+        """Place and create the call's room; when every server is full, refuse it or queue it
+        behind those waiting (who are served first even if it would fit)."""
         request = Request(callback_id, template, self.demand(template), self.clock.now())
         if not self.waiting and self._open(request):
             return
@@ -140,6 +145,7 @@ class RoomServers:
             self.clock.later(self.max_wait, self._gave_up, request)
 
     def join(self, callback_id: str, room: str, who: Role) -> None:
+        """`who` is in the room after `join_delay`, unless the room was deleted meanwhile."""
         self.clock.later(self.join_delay.sample(self.rng), self._joined, callback_id, room, who)
 
     def _joined(self, callback_id: str, room: str, who: Role) -> None:
@@ -147,6 +153,7 @@ class RoomServers:
             self.deliver(callback_id, f.JoinedRoom(who=who))
 
     def delete(self, room: str) -> None:
+        """The room closes now; its server frees the room's share after `delete_delay`."""
         found = self.rooms.pop(room, None)
         if found is None:
             return

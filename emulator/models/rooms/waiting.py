@@ -15,6 +15,8 @@ from .capacity import Demand
 
 @dataclass(eq=False)
 class Request:
+    """A call's request for a room: what the room will reserve, and since when it waits."""
+
     callback_id: str
     template: str
     demand: Demand
@@ -22,6 +24,8 @@ class Request:
 
 
 class Waiting:
+    """The room requests waiting for a server, first come first served, keyed by callback."""
+
     def __init__(self) -> None:
         self._queue: OrderedDict[str, Request] = OrderedDict()
 
@@ -29,16 +33,21 @@ class Waiting:
         return len(self._queue)
 
     def push(self, request: Request) -> None:
+        """Queue a request behind those already waiting."""
         self._queue[request.callback_id] = request
 
     def head(self) -> Request | None:
+        """The request that has waited longest, served next; None if nobody waits."""
         return next(iter(self._queue.values()), None)
 
     def pop_head(self) -> Request:
+        """Take out the request that has waited longest."""
         return self._queue.popitem(last=False)[1]
 
     def remove(self, callback_id: str) -> Request | None:
+        """Take out the call's request wherever it waits (the call ended, or waited too long)."""
         return self._queue.pop(callback_id, None)
 
     def holds(self, request: Request) -> bool:
+        """Whether this very request still waits (not served, dropped or given up meanwhile)."""
         return self._queue.get(request.callback_id) is request
