@@ -264,6 +264,12 @@ class Switchboard:
         self.late_events += 1
         if isinstance(event, f.RoomCreated):
             self.ports.rooms.delete(event.room)
+        elif isinstance(event, f.CodeAllocated):
+            self.codes.release(event.code)
+        elif isinstance(event, f.TerminalSeized):
+            # A desk phone handed from the queue to a call that ended meanwhile: the
+            # next caller on hold gets it, as at any release.
+            self._release_terminal(None, f.ReleaseTerminal(terminal=event.terminal))
 
     # -- commands to effects -------------------------------------------------
 
@@ -301,7 +307,7 @@ class Switchboard:
         reply = f.NoFreeTerminal() if terminal is None else f.TerminalSeized(terminal=terminal)
         self.deliver(cb.callback_id, reply)
 
-    def _release_terminal(self, cb: f.Callback, cmd: f.ReleaseTerminal) -> None:
+    def _release_terminal(self, cb: f.Callback | None, cmd: f.ReleaseTerminal) -> None:
         centre = self.terminals.release(cmd.terminal)
         holding = self._holding[centre]
         if holding:

@@ -237,3 +237,54 @@ def test_gitignore_covers_what_runs_leave_behind() -> None:
     for pattern in ("/out/", "*.sqlite3", "/tests/artifacts/", ".venv/"):
         assert pattern in ignored, pattern
     assert os.path.exists(ROOT / ".gitignore")
+
+
+# -- what the format's reviews found --------------------------------------------------------
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda t: t.replace("seed: 3", "seed: -1"), "greater than or equal to 0"),
+    (lambda t: t + "codes: {digits: 2, first: 95, count: 10}\n", "do not fit in 2 digits"),
+    (lambda t: t.replace("seed: 3", "seed: 3\nmode: []"), "at least 1"),
+    (lambda t: t + "  - {call: 1, below: 3}\n", "'below' bounds a metric"),
+    (lambda t: t.replace('"+34930000002"]', '"+34930000001"]'), "listed twice in this centre"),
+    (lambda t: t + "  - {metric: callback_latency, below: 3}\n", "needs a suffix"),
+    (lambda t: t + "  - {metric: failovers.max, between: [3, 1]}\n", "low bound is above"),
+    (lambda t: t.replace("callbacks:", "arrivals: {rate: 1/h, duration: 1h, warmup: 2h}\n"
+                         "callbacks:"), "nothing would be counted"),
+    (lambda t: t + "pbx: {post_dial_delay: 4000000000}\n", "more than 100 years"),
+    (lambda t: t.replace("callbacks:", "arrivals: {profile: [{from: 0h, rate: 1/h}, {from: 0h, "
+                         "rate: 2/h}], duration: 1h}\ncallbacks:"), "start at the same time"),
+], ids=["negative seed", "codes that do not fit", "no mode", "a bound on a call",
+        "a phone twice", "no suffix", "between reversed", "warm-up too long",
+        "a century in a distribution", "two steps at once"])
+def test_what_could_not_run_is_refused_at_load(change, words: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ScenarioError) as refused:
+        loads(change(BASE))
+    assert words in str(refused.value)
+
+
+def test_a_bound_is_a_number_in_the_metric_s_unit() -> None:
+    scenario = loads(BASE + "  - {metric: callback_latency.count, at_least: 5e9}\n").scenario
+    assert scenario.expect[-1].at_least == 5e9          # a count, not a century of seconds
+
+
+def test_a_terminal_written_as_a_mapping_may_keep_the_centre_s_agent() -> None:
+    scenario = loads(BASE.replace('["+34930000001", "+34930000002"]',
+                                  '[{number: "+34930000001"}, "+34930000002"]')).scenario
+    assert scenario.centres["barcelona"].agents() == {}
+
+
+def test_an_arrivals_file_with_a_bom_is_read(tmp_path: Path) -> None:
+    (tmp_path / "day.csv").write_bytes("\ufeffat,service\n08:00,mortgages\n".encode())
+    text = BASE.replace("callbacks:", "arrivals: {file: day.csv, duration: 9h}\ncallbacks:")
+    (tmp_path / "s.yaml").write_text(text)
+    from emulator.scenario import load
+    assert load(tmp_path / "s.yaml").scenario.arrivals.file.rows[0].at == 8 * 3600  # type: ignore[union-attr]
+
+
+def test_a_sweep_keeps_clock_times_as_the_loader_reads_them(tmp_path: Path) -> None:
+    from emulator.scenario import edit
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE.replace("- {at: 1s,", "- {at: 8:30,"))
+    assert edit.varied(edit.raw(path), path, {"pbx.trunks": 7}).callbacks[1].at == 8.5 * 3600

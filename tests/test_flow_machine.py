@@ -645,3 +645,19 @@ def test_the_stored_record_of_a_live_call_says_whom_to_call() -> None:
     stored = records.get(cid)
     assert stored is not None
     assert (stored.person_number, stored.service_code) == ("+34600000001", "loans")
+
+
+def test_a_code_or_desk_phone_that_reaches_an_ended_call_goes_back() -> None:
+    """A reply still queued for a callback that closed (a desk phone handed on from the
+    queue, a code) is given back by the switchboard, not dropped with the callback."""
+    sb, records, pbx = switchboard()
+    cid = sb.request({"service": "cards"}, "+34600000001")
+    sb.deliver(cid, f.LegFailed(leg=f.PERSON_LEG, reason=f.FailReason.BUSY))
+    assert cid not in sb.live
+    terminal = sb.terminals.seize("south")
+    code = sb.codes.allocate(cid)
+    assert terminal is not None and sb.codes.in_use == 1 and sb.terminals.busy("south") == 1
+    sb.deliver(cid, f.TerminalSeized(terminal=terminal))
+    sb.deliver(cid, f.CodeAllocated(code=code))
+    assert sb.codes.in_use == 0 and sb.terminals.busy("south") == 0
+    assert sb.late_events == 2

@@ -157,7 +157,10 @@ def run(scenario_path: Path | None, host: str, port: int, db: str,
         agent_key: str | None, pbx: str = "sim", request_limits: bool = True) -> int:
     """The command: a bad scenario is refused by the caller (`ScenarioError`: file,
     line, key); bad records or a port in use end here with a message and exit 2."""
-    scenario = sc.load(scenario_path or DEFAULT_SCENARIO).scenario
+    loaded = sc.load(scenario_path or DEFAULT_SCENARIO)
+    for warning in loaded.warnings:
+        print(f"callback-emu serve: warning: {warning}", file=sys.stderr)
+    scenario = loaded.scenario
     try:
         records = open_records(db)
     except (ValueError, RecordsError) as error:

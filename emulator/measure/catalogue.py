@@ -133,6 +133,8 @@ def check_metric_name(name: str) -> tuple[str, str] | None:
     """None if `name` is a metric; else the problem and a hint."""
     if name in FRACTIONS:
         return None
+    if name in (*SERIES, *LEVELS):
+        return f"{name} needs a suffix", f"e.g. {name}.p95 or {name}.mean"
     base, _, suffix = split(name)
     if base in SERIES:
         if suffix in SERIES_SUFFIXES or percentile(suffix) is not None:
@@ -143,8 +145,6 @@ def check_metric_name(name: str) -> tuple[str, str] | None:
         if suffix in LEVEL_SUFFIXES:
             return None
         return f"unknown suffix {suffix!r} for {base}", f"use one of {', '.join(LEVEL_SUFFIXES)}"
-    if name in (*SERIES, *LEVELS):
-        return f"{name} needs a suffix", f"e.g. {name}.p95 or {name}.mean"
     if name.startswith("outcomes."):
         return (f"unknown outcome {name.removeprefix('outcomes.')!r}",
                 f"outcomes are {', '.join(o.value for o in Outcome)}")

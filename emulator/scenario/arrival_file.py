@@ -20,6 +20,7 @@ from ..models.arrivals import RecordedArrival
 from ..units import parse_duration
 
 COLUMNS = ("at", "service", "person")
+MAX_ROWS = 10_000_000
 _CLOCK = re.compile(r"^\s*(\d{1,3}):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?\s*$")
 
 
@@ -40,10 +41,18 @@ class ArrivalFile:
 def read_arrivals(path: Path) -> ArrivalFile:
     """The file's rows, sorted by time; `ValueError` naming file, line and column."""
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             _check_header(path, reader.fieldnames)
-            rows = [_row(path, reader.line_num, record) for record in reader]
+            rows = []
+            for record in reader:
+                rows.append(_row(path, reader.line_num, record))
+                if len(rows) > MAX_ROWS:
+                    raise ValueError(f"{path}: more than {MAX_ROWS:,} arrivals (split the day "
+                                     "into several runs)")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); "
+                         "save the CSV as UTF-8") from None
     except OSError as error:
         raise ValueError(f"cannot read arrivals file {str(path)!r}: {error.strerror}") from None
     except csv.Error as error:

@@ -41,13 +41,14 @@ def check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path)
     for index, (name, centre) in enumerate(s.centres.items(), start=1):
         agent(centre.agent, ("centres", name, "agent"))
         for i, terminal in enumerate(centre.terminals if isinstance(centre.terminals, list) else []):
-            if isinstance(terminal, Terminal):
+            if isinstance(terminal, Terminal) and terminal.agent is not None:
                 agent(terminal.agent, ("centres", name, "terminals", i, "agent"))
         for number in centre.numbers(index):
             if number in numbers:
-                fail(("centres", name, "terminals"),
-                     f"terminal {number} is also listed under centre {numbers[number]!r}",
-                     "a desk phone belongs to one centre")
+                where = ("listed twice in this centre" if numbers[number] == name
+                         else f"also listed under centre {numbers[number]!r}")
+                fail(("centres", name, "terminals"), f"terminal {number} is {where}",
+                     "a desk phone belongs to one centre, once")
             numbers[number] = name
     for i, callback in enumerate(s.callbacks):
         if callback.service not in s.services:
@@ -112,12 +113,30 @@ def sanity(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path) -> list[s
     for name, centre in s.centres.items():
         _ring(centre.ring_timeout, ("centres", name, "ring_timeout"), warn)
     _ring(s.pbx.person_ring_timeout, ("pbx", "person_ring_timeout"), warn)
-    for group, profiles in (("people", s.profiles.people), ("agents", s.profiles.agents)):
-        for name, profile in profiles.items():
-            talk = profile.talk_time
-            if talk is not None and talk.mean == 0:
-                warn(("profiles", group, name, "talk_time"),
-                     "a talk time of 0: every call ends the moment it is bridged")
+    for loc, profile in _profiles(s):
+        talk = profile.talk_time
+        if talk is not None and talk.mean == 0:
+            warn((*loc, "talk_time"), "a talk time of 0: every call ends the moment it is bridged")
+    return found
+
+
+def _profiles(s: Scenario) -> list[tuple[tuple[Any, ...], Any]]:
+    """Every profile the file writes, named or inline, with where it is."""
+    found: list[tuple[tuple[Any, ...], Any]] = []
+    found += [(("profiles", "people", n), p) for n, p in s.profiles.people.items()]
+    found += [(("profiles", "agents", n), p) for n, p in s.profiles.agents.items()]
+    for name, centre in s.centres.items():
+        if not isinstance(centre.agent, str):
+            found.append((("centres", name, "agent"), centre.agent))
+        for i, terminal in enumerate(centre.terminals if isinstance(centre.terminals, list) else []):
+            if isinstance(terminal, Terminal) and terminal.agent is not None \
+                    and not isinstance(terminal.agent, str):
+                found.append((("centres", name, "terminals", i, "agent"), terminal.agent))
+    for i, callback in enumerate(s.callbacks):
+        if not isinstance(callback.person, str):
+            found.append((("callbacks", i, "person"), callback.person))
+    if s.arrivals is not None and not isinstance(s.arrivals.person, str):
+        found.append((("arrivals", "person"), s.arrivals.person))
     return found
 
 

@@ -13,13 +13,14 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ScenarioError
-from .loading import loads
+from .loading import loads, read_yaml
 from .schema import Scenario
 
 
 def raw(path: Path) -> dict[str, Any]:
-    """The file's mapping as YAML reads it, to change keys of (see `varied`)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The file's mapping as the loader reads it (`8:30` stays a clock time), to change
+    keys of (see `varied`)."""
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(str(path), 1, "", "a scenario is a YAML mapping (key: value lines)")
     return data

@@ -7,6 +7,7 @@ the key at fault; misspelt keys get a "did you mean".
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ def _locate(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> tuple[st
     return "".join(parts).lstrip("."), line
 
 
+_METRIC_BOUNDS = ("below", "above", "at_most", "at_least", "between")
+_UNIT_WORDS = re.compile(r"duration|rate|size|unit|\bnot a\b")
+
+
 def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Path) -> ScenarioError:
     # A misspelt key also makes a key go missing: name the misspelling first,
     # then prefer the deepest error, the most precise one.
@@ -49,6 +54,11 @@ def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Pa
     key, line = _locate(tuple(first["loc"]), lines)
     if first["type"] == "extra_forbidden":
         unknown = str(first["loc"][-1])
+        if "call-expectation" in first["loc"] and unknown in _METRIC_BOUNDS:
+            return ScenarioError(str(path), line, key, f"{unknown!r} bounds a metric",
+                                 "a metric expectation names it: {metric: NAME.SUFFIX, "
+                                 f"{unknown}: ...}}; a call expectation names a call: "
+                                 "{call: 1, outcome: connected}")
         close = difflib.get_close_matches(unknown, [k for k in _all_keys() if k != unknown], n=1)
         hint = f"did you mean {close[0]!r}?" if close else "docs/scenario-format.md lists every key"
         return ScenarioError(str(path), line, key, f"unknown key {unknown!r}", hint)
@@ -57,6 +67,8 @@ def _explain(error: ValidationError, lines: dict[tuple[Any, ...], int], path: Pa
                              "docs/scenario-format.md shows every key and its default")
     message = first["msg"].removeprefix("Value error, ")
     hint = _hint(first["type"])
+    if first["type"] == "value_error" and not _UNIT_WORDS.search(message):
+        hint = ""                      # a rule of the model: its message says it all
     if key.startswith("network.") and first["type"] == "value_error":
         hint = "bit rates take kbit/s, Mbit/s or Gbit/s (256kbit/s), sizes bytes (200B, 64kB), durations units (20ms)"
     if key == "arrivals.file" and first["type"] == "value_error":

@@ -34,7 +34,7 @@ def _distribution(value: object, info: ValidationInfo) -> d.Distribution:
     if isinstance(value, d.Distribution):
         return value
     if not isinstance(value, dict):
-        return d.Fixed(parse_duration(value))      # a bare duration is a fixed value
+        return d.Fixed(_duration(value))           # a bare duration is a fixed value
     if len(value) != 1:
         raise ValueError(f"a distribution has exactly one kind, got {sorted(value)} "
                          f"(one of {', '.join(_DISTRIBUTIONS)})")
@@ -54,7 +54,7 @@ def _params(params: object, *names: str) -> list[Any]:
 def _uniform(params: object, base: Path) -> d.Distribution:
     if not isinstance(params, list) or len(params) != 2:
         raise ValueError(f"uniform takes [lo, hi], got {params!r}")
-    return d.Uniform(parse_duration(params[0]), parse_duration(params[1]))
+    return d.Uniform(_duration(params[0]), _duration(params[1]))
 
 
 def _two(make: Any, params: list[Any]) -> d.Distribution:
@@ -62,7 +62,7 @@ def _two(make: Any, params: list[Any]) -> d.Distribution:
     scale, shape = params
     if isinstance(shape, bool) or not isinstance(shape, (int, float)):
         raise ValueError(f"{shape!r} is not a number")
-    return make(parse_duration(scale), float(shape))  # type: ignore[no-any-return]
+    return make(_duration(scale), float(shape))  # type: ignore[no-any-return]
 
 
 def _empirical(params: object, base: Path) -> d.Distribution:
@@ -96,9 +96,9 @@ def read_values(path: Path) -> tuple[float, ...]:
 
 
 _DISTRIBUTIONS = {
-    "fixed": lambda p, base: d.Fixed(parse_duration(p)),
+    "fixed": lambda p, base: d.Fixed(_duration(p)),
     "uniform": _uniform,
-    "exponential": lambda p, base: d.Exponential(parse_duration(*_params(p, "mean"))),
+    "exponential": lambda p, base: d.Exponential(_duration(*_params(p, "mean"))),
     "lognormal": lambda p, base: _two(d.LogNormal, _params(p, "median", "sigma")),
     "gamma": lambda p, base: _two(d.Gamma, _params(p, "mean", "cv")),
     "empirical": _empirical,
@@ -116,7 +116,8 @@ RATE_SCHEMA: dict[str, Any] = {
     "description": "per second, or a rate with a period (120/h, 2/min, 0.5/s)"}
 BITRATE_SCHEMA: dict[str, Any] = {
     "anyOf": [{"type": "number", "minimum": 0},
-              {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*([kKmMgG]?bit/s|[kKmMgG]?bps)\s*$"}],
+              {"type": "string",
+               "pattern": r"^\s*[0-9.eE+-]+\s*[kKmMgG]?([bB][iI][tT]/[sS]|[bB][pP][sS])\s*$"}],
     "description": "bit/s, or with a unit (800kbit/s, 1.2Mbit/s, 1Gbit/s)"}
 SIZE_SCHEMA: dict[str, Any] = {
     "anyOf": [{"type": "number", "minimum": 0},
@@ -127,8 +128,9 @@ SIZE_SCHEMA: dict[str, Any] = {
 def _one_of_kinds(scalar: dict[str, Any], files: bool) -> dict[str, Any]:
     """A distribution: a bare value (fixed), or a mapping of one kind to its parameters."""
     def params(*names: str, shape: str = "") -> dict[str, Any]:
-        props = {name: ({"type": "number", "exclusiveMinimum": 0} if name == shape else scalar)
-                 for name in names}
+        positive = {"type": "number", "exclusiveMinimum": 0}
+        props = {name: ({"type": "number", "minimum": 0} if name == shape == "sigma" else
+                        positive if name == shape else scalar) for name in names}
         return {"type": "object", "properties": props, "required": list(names),
                 "additionalProperties": False}
     kinds: dict[str, Any] = {
@@ -147,6 +149,10 @@ def _one_of_kinds(scalar: dict[str, Any], files: bool) -> dict[str, Any]:
 
 
 Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema(DURATION_SCHEMA)]
+# A metric expectation's bound: a plain number (a count, a fraction, kbit/s) or a duration.
+Bound = Annotated[float, BeforeValidator(lambda v: parse_duration(v)), WithJsonSchema({
+    "anyOf": [{"type": "number"}, {"type": "string", "pattern": DURATION_PATTERN}],
+    "description": "a number in the metric's unit, or a duration for a time (25s)"})]
 Dist = Annotated[d.Distribution, BeforeValidator(_distribution),
                  WithJsonSchema(_one_of_kinds(DURATION_SCHEMA, files=True))]
 Rate = Annotated[float, BeforeValidator(lambda v: parse_rate(v)), WithJsonSchema(RATE_SCHEMA)]
@@ -158,8 +164,7 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 class Strict(BaseModel):
     """The base of every model of the schema: unknown keys refused, values frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True,
-                              populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
 def _size_distribution(value: object, info: ValidationInfo) -> d.Distribution:

@@ -68,6 +68,15 @@ def load(path: str | Path) -> LoadedScenario:
     return loads(decode(data, path), path)
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's document, read within the same limits as a scenario."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ScenarioError(str(path), None, "", f"cannot read the file: {error.strerror}")
+    return _parse(decode(data, path), path)[0]
+
+
 def decode(data: bytes, path: Path) -> str:
     """UTF-8 text (a BOM is fine), or a `ScenarioError` naming the line at fault."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:200].count(b"\x00") > 1:

@@ -18,7 +18,7 @@ from ..models import distributions as d
 from ..models import people as p
 from ..models.rooms.capacity import TWO_WAY_FACTOR
 from .arrival_file import ArrivalFile, read_arrivals
-from .fields import (Bitrate, Dist, Duration, LinkRate, Probability, QueueLimit, Rate, Size,
+from .fields import (Bitrate, Bound, Dist, Duration, LinkRate, Probability, QueueLimit, Rate, Size,
                      SizeDist, Strict)
 
 
@@ -100,7 +100,7 @@ class Terminal(Strict):
     """A desk phone whose agent behaves unlike the rest of its centre."""
 
     number: str
-    agent: AgentRef
+    agent: AgentRef | None = None        # none: the centre's agent
 
 
 def _number_or_terminal(value: Any) -> str:
@@ -133,7 +133,8 @@ class Centre(Strict):
         """Desk phone number -> agent profile, for the phones that have their own."""
         if isinstance(self.terminals, int):
             return {}
-        return {t.number: t.agent for t in self.terminals if isinstance(t, Terminal)}
+        return {t.number: t.agent for t in self.terminals
+                if isinstance(t, Terminal) and t.agent is not None}
 
 
 class Pbx(Strict):
@@ -148,7 +149,7 @@ class Pbx(Strict):
 
 
 class Rooms(Strict):
-    """Room servers (emulator/rooms/): what each holds, what a room takes, what happens when full."""
+    """Room servers: what each holds, what a room takes, what happens when full (rooms)."""
 
     servers: Annotated[int, Field(ge=1, le=100_000)] = 1
     rooms_per_server: Annotated[int, Field(ge=1, le=10_000_000)] = 200
@@ -184,6 +185,15 @@ class Codes(Strict):
     digits: Annotated[int, Field(ge=1, le=18)] = 4
     first: Annotated[int, Field(ge=0)] | None = None
     count: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Codes":
+        first = 10 ** (self.digits - 1) if self.first is None else self.first
+        count = 10 ** self.digits - first if self.count is None else self.count
+        if first + count > 10 ** self.digits:
+            raise ValueError(f"codes {first}..{first + count - 1} do not fit in "
+                             f"{self.digits} digits")
+        return self
 
 
 class LinkModel(Strict):
@@ -275,7 +285,7 @@ class Arrivals(Strict):
 
     rate: Rate | None = None
     profile: Annotated[list[RateStep], Field(min_length=1)] | None = None
-    # Recorded traffic: a CSV of times (emulator/arrival_file.py), replayed as it is.
+    # Recorded traffic: a CSV of times (emulator/scenario/arrival_file.py), replayed as it is.
     file: Annotated[ArrivalFile, BeforeValidator(_arrival_file), WithJsonSchema({
         "type": "string", "description": "a CSV file of recorded requests, relative to the "
         "scenario (columns at, service, person)"})] | None = None
@@ -293,6 +303,13 @@ class Arrivals(Strict):
             raise ValueError(f"{max(rates) * 3600:,.0f}/h for {self.duration / 3600:g} h is more "
                              f"than {MAX_ARRIVALS:,} callbacks: a run would not end; shorten "
                              "the duration or run replications")
+        if self.warmup >= self.duration:
+            raise ValueError(f"the warm-up ({self.warmup:g} s) is as long as the run "
+                             f"({self.duration:g} s): nothing would be counted")
+        starts = [step.start for step in self.profile or ()]
+        if len(set(starts)) != len(starts):
+            raise ValueError("two steps of the profile start at the same time "
+                             f"({sorted(t for t in starts if starts.count(t) > 1)[0]:g} s)")
         if self.file is not None and self.file.rows[-1].at >= self.duration:
             last = self.file.rows[-1]
             raise ValueError(f"{self.file.path}:{last.line}: an arrival at {last.at:g} s, "
@@ -314,19 +331,19 @@ class CallExpectation(Strict):
     ended_by: Literal["person", "agent"] | None = None
     told: Notice | None = None          # the person's page showed this notice
     room: bool | None = None            # a room was opened for the call
-    modes: list[Literal["sim", "sip"]] | None = None   # where it applies (default: every mode)
+    modes: Annotated[list[Literal["sim", "sip"]], Field(min_length=1)] | None = None   # where it applies (default: every mode)
 
 
 class MetricExpectation(Strict):
     """A bound a metric must meet after the run (expect[] with a `metric` key)."""
 
     metric: str
-    below: Duration | None = None          # value < below
-    above: Duration | None = None          # value > above
-    at_most: Duration | None = None        # value <= at_most
-    at_least: Duration | None = None       # value >= at_least
-    between: tuple[Duration, Duration] | None = None     # lo <= value <= hi
-    modes: list[Literal["sim", "sip"]] | None = None   # where it applies (default: every mode)
+    below: Bound | None = None             # value < below
+    above: Bound | None = None             # value > above
+    at_most: Bound | None = None           # value <= at_most
+    at_least: Bound | None = None          # value >= at_least
+    between: tuple[Bound, Bound] | None = None     # lo <= value <= hi
+    modes: Annotated[list[Literal["sim", "sip"]], Field(min_length=1)] | None = None   # where it applies (default: every mode)
 
     @model_validator(mode="after")
     def _one_bound(self) -> "MetricExpectation":
@@ -334,6 +351,9 @@ class MetricExpectation(Strict):
         if sum(x is not None for x in bounds) != 1:
             raise ValueError("give exactly one of 'below', 'above', 'at_most', 'at_least' "
                              "or 'between'")
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError(f"between [{self.between[0]:g}, {self.between[1]:g}]: the low "
+                             "bound is above the high one")
         return self
 
 
@@ -351,8 +371,8 @@ class Scenario(Strict):
 
     name: str
     description: str = ""
-    seed: int = 0
-    mode: list[Literal["sim", "sip"]] = ["sim"]
+    seed: Annotated[int, Field(ge=0, lt=2 ** 63)] = 0
+    mode: Annotated[list[Literal["sim", "sip"]], Field(min_length=1)] = ["sim"]
     services: dict[str, Service]
     centres: dict[str, Centre]
     profiles: Profiles = Profiles()
