@@ -69,6 +69,7 @@ class Runtime:
         self.timers = LoopTimers(self.loop, self.deliver)
         self.telephony = telephony(self)
         self.rooms = rooms(self)
+        self.notifier = notifier
         self.switchboard = wire(
             directory=directory, codes=codes, clock=self.now,
             telephony=lambda _: self.telephony, rooms=lambda _: self.rooms,

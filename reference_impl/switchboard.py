@@ -211,6 +211,10 @@ class Switchboard:
         """The connection codes live callbacks hold, sorted."""
         return sorted(cb.code for cb in self.live.values() if cb.code and cb.code_held)
 
+    def codes_free(self) -> int:
+        """How many connection codes can be handed out now."""
+        return self.codes.free
+
     def live_ids(self) -> list[str]:
         """The ids of the callbacks under way, oldest first."""
         return list(self.live)

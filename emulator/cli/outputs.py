@@ -13,7 +13,7 @@ from reference_impl.flow import Outcome
 
 from reference_impl.records import CallbackRecord
 
-from ..measure.catalogue import metric_names
+from ..measure.catalogue import metric_names, unit
 from ..measure.summary import outcome_counts
 from ..studies.load import Replication
 from ..studies.suite import ScenarioRun
@@ -25,14 +25,14 @@ def write_json(document: dict[str, Any], path: Path) -> None:
 
 
 def write_metrics_csv(document: dict[str, Any], path: Path) -> None:
-    """One row per metric: mean and 95 % confidence interval."""
+    """One row per metric: mean, 95 % confidence interval, and its unit (the catalogue's)."""
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["metric", "mean", "ci95_low", "ci95_high", "replications"])
+        writer.writerow(["metric", "mean", "ci95_low", "ci95_high", "replications", "unit"])
         for name, value in document["metrics"].items():
             ci = value["ci95"] or [None, None]
             writer.writerow([name, _num(value["mean"]), _num(ci[0]), _num(ci[1]),
-                             document["replications"]])
+                             document["replications"], unit(name)])
 
 
 def _num(value: float | None) -> str:

@@ -56,7 +56,7 @@ class Rooms(JsonBase):
             self.fail(403, "an agent key is needed (X-Agent-Key)")
         self.send({"rooms": rooms_view(self.app.rooms),
                    "codes_in_use": self.app.switchboard.codes_in_use(),
-                   "codes_free": self.app.switchboard.codes.free})
+                   "codes_free": self.app.switchboard.codes_free()})
 
 
 class Hangup(JsonBase):

@@ -60,7 +60,7 @@ class WebApp(tornado.web.Application):
 
     def __init__(self, runtime: Runtime, directory: Directory, records: RecordStore | None,
                  settings: WebSettings) -> None:
-        rooms, notifier = runtime.rooms, runtime.switchboard.ports.notifier
+        rooms, notifier = runtime.rooms, runtime.notifier
         if not isinstance(rooms, RoomServer) or not isinstance(notifier, PageNotifier):
             raise TypeError("the runtime's rooms and notifier must be the web app's: "
                             "build it with web_runtime()")

@@ -282,5 +282,5 @@ class OpsData(AgentOnly):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({
             "callbacks": callbacks, "rooms": rooms_view(app.rooms),
-            "codes": app.switchboard.codes_in_use(), "codes_free": app.switchboard.codes.free,
+            "codes": app.switchboard.codes_in_use(), "codes_free": app.switchboard.codes_free(),
             "desks": desks_view(app.web.desk_phones)}))
