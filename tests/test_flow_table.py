@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_impl.flow import (
-    IGNORED, PERSON_LEG, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, Bridged, Callback,
+    IGNORED, PERSON_LEG, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, BridgeFailed,
+    Bridged, Callback,
     CallAlreadyEnded, CallbackRequested, CancelTimer, CentreRoute, CloseRecord, CodeAllocated,
     CodesExhausted, Command, CreateRoom, DeleteRoom, Dial, Event, FailReason, FindRoute,
     FlowError, Hangup, JoinedRoom, JoinRoom, LegAnswered, LegEvent, LegFailed, LegHungUp,
@@ -216,6 +217,7 @@ SAMPLES: dict[str, Sample] = {
     "TerminalSeized": lambda a: TerminalSeized(terminal="n3"),
     "NoFreeTerminal": lambda a: NoFreeTerminal(),
     "Bridged": lambda a: Bridged(),
+    "BridgeFailed": lambda a: BridgeFailed(reason="no answer to the re-INVITE"),
     "RoomCreated": lambda a: RoomCreated(room="room-9"),
     "RoomRefused": lambda a: RoomRefused(reason="full"),
     "JoinedRoom_person": lambda a: JoinedRoom(who=Role.PERSON),
@@ -465,6 +467,18 @@ def test_agent_answers_then_bridge_room_and_the_person_joins() -> None:
          JoinRoom(room="room-1", who=Role.PERSON))
     assert run.cb.room_open and run.cb.room_routing == "rooms-a"
     assert run.send(JoinedRoom(who=Role.PERSON)) == []
+
+
+def test_a_bridge_that_fails_ends_the_call_with_its_own_outcome() -> None:
+    """Both answered, but a phone never took the other's media (no answer to the
+    re-INVITE): both legs are hung up and everything goes back, never a wrong outcome."""
+    run = ringing_agent()
+    run.send(A1_ANS)
+    same(run.send(BridgeFailed(reason="no answer to the re-INVITE")),
+         NotifyPerson(notice=Notice.UNAVAILABLE), Hangup(leg=PERSON_LEG, reason="bridge_failed"),
+         Hangup(leg="agent-1", reason="bridge_failed"), ReleaseTerminal(terminal="n1"),
+         ReleaseCode(code=CODE), CloseRecord(outcome=Outcome.BRIDGE_FAILED))
+    assert run.cb.outcome is Outcome.BRIDGE_FAILED and run.ledger.held() == {}
 
 
 def test_code_entered_before_the_room_exists_joins_the_agent_when_it_opens() -> None:

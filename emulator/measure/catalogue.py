@@ -93,6 +93,8 @@ OUTCOMES: dict[str, str] = {
     Outcome.NO_AGENT.value: "every centre for the service was tried and none answered",
     Outcome.NO_TRUNK.value: "the PBX had no free line to place a leg",
     Outcome.NO_CODE.value: "every connection code was held by a live call",
+    Outcome.BRIDGE_FAILED.value: "both answered, but a phone never took the bridge (its media)",
+    Outcome.SYSTEM_RESTART.value: "the system stopped or died while the call was under way",
     Outcome.ERROR.value: "the flow met an event it cannot take (a protocol error) and ended",
 }
 

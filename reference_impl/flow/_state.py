@@ -80,6 +80,7 @@ TRANSITIONS: dict[tuple[State, str], tuple[str, Targets]] = {
     **_each(_WAITING_FOR_AGENT, "person_hung_up", "_person_abandoned", _END),
     (S.BRIDGING, "agent_hung_up"): ("_agent_left_before_bridge", _END),
     (S.BRIDGING, "Bridged"): ("_bridged", _to(S.CONNECTED)),
+    (S.BRIDGING, "BridgeFailed"): ("_bridge_failed", _END),
     **_each((S.BRIDGING, S.CONNECTED), "AgentEnteredCode", "_code_entered", SAME),
     # The code shows on a desk phone while it rings: an agent may type it before
     # anyone answers, even at a centre that has rung out. Nobody joins on it.
@@ -112,7 +113,7 @@ IGNORED: frozenset[tuple[State, str]] = frozenset({
     (S.PERSON_RINGING, "person_ringing"),      # a second 180/183
     (S.AGENT_RINGING, "agent_ringing"),
     *((S.ENDED, kind) for kind in (
-        "RouteFound", "CodesExhausted", "NoFreeTerminal", "Bridged", "RoomRefused",
+        "RouteFound", "CodesExhausted", "NoFreeTerminal", "Bridged", "BridgeFailed", "RoomRefused",
         "JoinedRoom", "AgentEnteredCode")),
 })
 

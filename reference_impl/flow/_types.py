@@ -42,6 +42,8 @@ class Outcome(FlowEnum):
     NO_AGENT = "no_agent"
     NO_TRUNK = "no_trunk"
     NO_CODE = "no_code"        # every connection code was in use
+    BRIDGE_FAILED = "bridge_failed"    # both answered, but a phone never took the bridge
+    SYSTEM_RESTART = "system_restart"  # the system stopped or died while the call was up
     ERROR = "error"            # a protocol error ended the call (see the timeline)
 
 

@@ -446,6 +446,10 @@ class Callback:
         self._log("agent hung up", "before the bridge")
         return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
 
+    def _bridge_failed(self, ev: e.BridgeFailed) -> list[c.Command]:
+        self._log("bridge failed", ev.reason)
+        return self._end(Outcome.BRIDGE_FAILED, Notice.UNAVAILABLE)
+
     # -- connected -----------------------------------------------------------
 
     def _bridged(self, ev: e.Bridged) -> list[c.Command]:

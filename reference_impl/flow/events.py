@@ -71,6 +71,13 @@ class Bridged(Event):
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
+class BridgeFailed(Event):
+    """The PBX could not join the legs: a phone did not take the other's media in time."""
+
+    reason: str
+
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class TimerFired(Event):
     """A timer the flow started ran out."""
 
