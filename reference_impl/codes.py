@@ -42,9 +42,13 @@ class CodePool:
         self._next, self._end = first, first + count      # never handed out yet
         self._free: deque[str] = deque()                   # released, oldest first
         self._owner: dict[str, str] = {}
+        self._skip: set[int] = set()                       # never used, but reserved
 
     def allocate(self, owner: str) -> str:
         """A free code for `owner`: one never used, else the least recently released."""
+        while self._next in self._skip:
+            self._skip.discard(self._next)
+            self._next += 1
         if self._next < self._end:
             code = f"{self._next:0{self._digits}d}"
             self._next += 1
@@ -54,6 +58,21 @@ class CodePool:
             raise CodePoolExhausted(f"all {len(self._owner)} connection codes are in use")
         self._owner[code] = owner
         return code
+
+    def reserve(self, code: str, owner: str) -> bool:
+        """Hold `code` for `owner` though no live call was given it (a crashed call's, until
+        it is reconciled); False if it is held already or is no code of this pool."""
+        if code in self._owner or not code.isdigit() or len(code) != self._digits:
+            return False
+        number = int(code)
+        if self._next <= number < self._end:
+            self._skip.add(number)
+        elif code in self._free:
+            self._free.remove(code)
+        else:
+            return False
+        self._owner[code] = owner
+        return True
 
     def release(self, code: str) -> None:
         """Give `code` back; `CodeNotInUse` if no call holds it."""
@@ -73,4 +92,4 @@ class CodePool:
     @property
     def free(self) -> int:
         """Codes that can be handed out."""
-        return self._end - self._next + len(self._free)
+        return self._end - self._next - len(self._skip) + len(self._free)

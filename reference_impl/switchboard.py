@@ -9,7 +9,7 @@ Replies the flow asks for (route, code, terminal) are answered here at once.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
@@ -103,6 +103,7 @@ class Switchboard:
         self.live: dict[str, f.Callback] = {}
         self.late_events = 0                 # news about callbacks already closed
         self._forms: dict[str, Mapping[str, str]] = {}
+        self._accepted: dict[str, tuple[str, str]] = {}   # not started: service, number
         self._ids = count(1)
         self._queue: deque[tuple[str, f.Event]] = deque()
         # Callbacks on hold for a terminal, per centre, first come first served.
@@ -152,16 +153,58 @@ class Switchboard:
             self.records.put(record_of(callback, form))
         return callback_id
 
+    def accept(self, form: Mapping[str, str], person_number: str, callback_id: str) -> str:
+        """Take a request without starting it: its record (state `idle`) goes to the store,
+        and `start` dials once the store has it, so an acknowledged request is never
+        lost (a restart dials an `idle` one). `callback_id` must be new (the web's are
+        random); raises `directory.UnknownService` for a bad form."""
+        service_code = self.directory.service_code(form)
+        if callback_id in self.live:
+            raise ValueError(f"callback id {callback_id} is already used")
+        callback = f.Callback(callback_id, person_ring_timeout=self.person_ring_timeout,
+                              caller_id=self.caller_id, keep_timeline=self.timelines)
+        self.live[callback_id] = callback
+        self._forms[callback_id] = form
+        self._accepted[callback_id] = (service_code, person_number)
+        if self.records is not None:
+            self.records.put(record_of(callback, form))
+        return callback_id
+
+    def start(self, callback_id: str) -> None:
+        """Start an accepted request: the person's phone is dialled."""
+        service_code, person_number = self._accepted.pop(callback_id)
+        callback = self.live[callback_id]
+        self.deliver(callback_id, f.CallbackRequested(service_code=service_code,
+                                                      person_number=person_number))
+        if self.records is not None and not callback.ended:
+            self.records.put(record_of(callback, self._forms[callback_id]))
+
+    def withdraw(self, callback_id: str, why: str) -> None:
+        """Drop an accepted request that was never started (the caller was told so)."""
+        self._accepted.pop(callback_id)
+        callback = self.live.pop(callback_id)
+        form = self._forms.pop(callback_id)
+        if self.records is not None:
+            record = record_of(callback, form)
+            self.records.put(replace(record, state="ended", outcome=f.Outcome.ERROR.value,
+                                     timeline=(*record.timeline, f.Step(self.clock(), "withdrawn",
+                                                                        why))))
+
+    def accepted(self) -> list[str]:
+        """The requests accepted and not started yet."""
+        return list(self._accepted)
+
     def _taken(self, callback_id: str) -> bool:
         return callback_id in self.live or (
             self.records is not None and self.records.get(callback_id) is not None)
 
-    def enter_code(self, code: str) -> bool:
-        """An agent typed `code` on the agent page; False if no live call holds it."""
+    def enter_code(self, code: str, agent: str = "") -> bool:
+        """An agent (named, when the page knows who) typed `code`; False if no live call
+        holds it."""
         owner = self.holder(code)
         if owner is None:
             return False
-        self.deliver(owner, f.AgentEnteredCode(code=code))
+        self.deliver(owner, f.AgentEnteredCode(code=code, agent=agent))
         return True
 
     def deliver(self, callback_id: str, event: f.Event) -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from reference_impl.flow import (
     IGNORED, PERSON_LEG, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, BridgeFailed,
-    Bridged, Callback,
+    Bridged, Callback, SystemStopping,
     CallAlreadyEnded, CallbackRequested, CancelTimer, CentreRoute, CloseRecord, CodeAllocated,
     CodesExhausted, Command, CreateRoom, DeleteRoom, Dial, Event, FailReason, FindRoute,
     FlowError, Hangup, JoinedRoom, JoinRoom, LegAnswered, LegEvent, LegFailed, LegHungUp,
@@ -218,6 +218,7 @@ SAMPLES: dict[str, Sample] = {
     "NoFreeTerminal": lambda a: NoFreeTerminal(),
     "Bridged": lambda a: Bridged(),
     "BridgeFailed": lambda a: BridgeFailed(reason="no answer to the re-INVITE"),
+    "SystemStopping": lambda a: SystemStopping(),
     "RoomCreated": lambda a: RoomCreated(room="room-9"),
     "RoomRefused": lambda a: RoomRefused(reason="full"),
     "JoinedRoom_person": lambda a: JoinedRoom(who=Role.PERSON),
@@ -479,6 +480,17 @@ def test_a_bridge_that_fails_ends_the_call_with_its_own_outcome() -> None:
          Hangup(leg="agent-1", reason="bridge_failed"), ReleaseTerminal(terminal="n1"),
          ReleaseCode(code=CODE), CloseRecord(outcome=Outcome.BRIDGE_FAILED))
     assert run.cb.outcome is Outcome.BRIDGE_FAILED and run.ledger.held() == {}
+
+
+def test_a_stopping_system_ends_a_connected_call_politely() -> None:
+    run = Run(*_BRIDGING[0], Bridged(), ROOM)
+    same(run.send(SystemStopping()),
+         NotifyPerson(notice=Notice.UNAVAILABLE, room="room-1"),
+         Hangup(leg=PERSON_LEG, reason="system_restart"),
+         Hangup(leg="agent-1", reason="system_restart"), ReleaseTerminal(terminal="n1"),
+         DeleteRoom(room="room-1"), ReleaseCode(code=CODE),
+         CloseRecord(outcome=Outcome.SYSTEM_RESTART))
+    assert run.ledger.held() == {}
 
 
 def test_code_entered_before_the_room_exists_joins_the_agent_when_it_opens() -> None:

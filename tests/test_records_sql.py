@@ -139,7 +139,7 @@ def full_record(id: str = "42", **changes: object) -> CallbackRecord:
         outcome="connected", centre="north", terminal="n2", terminals_dialled=("s1", "n1", "n2"),
         code="0042", room="room-7", room_routing="rooms-b", room_refused=True,
         notices=("calling", "connecting", "connected", "room_ready", "ended"),
-        failovers=2, ended_by="person",
+        failovers=2, ended_by="person", agent="Ana Pérez",
         times={"requested": 0.0, "person_answered": 0.1 + 0.2, "bridged": 41.125,
                "ended": 1e9 + 1 / 3},
         timeline=(Step(0.0, "requested", "service loans, number +34600000001"),
@@ -179,6 +179,20 @@ def test_every_field_round_trips(store: RecordStore) -> None:
     got = store.get("42")
     assert got is not None and list(got.form) == list(record.form)     # key order kept
     assert list(got.times) == list(record.times)
+
+
+def test_a_batch_puts_records_and_dialogs_in_one_go_and_a_restart_finds_the_unfinished(
+        opener: Opener) -> None:
+    store = opener()
+    live = full_record("7", state="connected", outcome=None)
+    store.put_many([full_record("6"), live], [("7", "person", '{"call_id": "a"}'),
+                                              ("7", "agent-1", '{"call_id": "b"}')])
+    store.put_many([], [("7", "agent-1", None)])
+    reopened = opener()
+    assert [r.id for r in reopened.unfinished()] == ["7"]
+    assert reopened.unfinished()[0] == live
+    assert reopened.dialogs() == [("7", "person", '{"call_id": "a"}')]
+    assert len(reopened) == 2
 
 
 def test_records_survive_reopening(opener: Opener) -> None:

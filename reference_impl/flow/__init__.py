@@ -14,7 +14,7 @@ from .commands import (AllocateCode, AwaitTerminal, Bridge, LeaveQueue, CancelTi
                        StartTimer)
 from .errors import (CallAlreadyEnded, FlowError, LocalProtocolError, OutOfTurn,
                      RemoteProtocolError, UnexpectedEvent, UnknownLeg)
-from .events import (AgentEnteredCode, BridgeFailed, Bridged, CallbackRequested, CodeAllocated,
+from .events import (AgentEnteredCode, BridgeFailed, Bridged, CallbackRequested, SystemStopping, CodeAllocated,
                      CodesExhausted, Event, JoinedRoom, LegAnswered, LegEvent,
                      LegFailed, LegHungUp, LegRinging, NoFreeTerminal, Reply,
                      RoomCreated, RoomRefused, RouteFound, TerminalSeized, TimerFired)
@@ -29,7 +29,7 @@ __all__ = [
     "ReleaseCode", "ReleaseTerminal", "SeizeTerminal", "StartTimer",
     "CallAlreadyEnded", "FlowError", "LocalProtocolError", "OutOfTurn",
     "RemoteProtocolError", "UnexpectedEvent", "UnknownLeg",
-    "AgentEnteredCode", "BridgeFailed", "Bridged", "CallbackRequested", "CodeAllocated",
+    "AgentEnteredCode", "BridgeFailed", "Bridged", "SystemStopping", "CallbackRequested", "CodeAllocated",
     "CodesExhausted", "Event", "JoinedRoom", "LegAnswered", "LegEvent", "LegFailed",
     "LegHungUp", "LegRinging", "NoFreeTerminal", "Reply", "RoomCreated", "RoomRefused",
     "RouteFound", "TerminalSeized", "TimerFired",

@@ -39,6 +39,7 @@ _WAITING_FOR_AGENT = (S.ROUTING, S.ALLOCATING_CODE, S.SEIZING_TERMINAL, S.QUEUED
                       S.DIALLING_AGENT, S.AGENT_RINGING, S.BRIDGING)
 _DIALLING_PERSON = (S.DIALLING_PERSON, S.PERSON_RINGING)
 _DIALLING_AGENT = (S.DIALLING_AGENT, S.AGENT_RINGING)
+_LIVE = (*_DIALLING_PERSON, *_WAITING_FOR_AGENT, S.CONNECTED)
 
 
 Targets = frozenset[State]
@@ -91,6 +92,8 @@ TRANSITIONS: dict[tuple[State, str], tuple[str, Targets]] = {
     (S.CONNECTED, "JoinedRoom"): ("_joined_room", SAME),
     (S.CONNECTED, "person_hung_up"): ("_hung_up", _END),
     (S.CONNECTED, "agent_hung_up"): ("_hung_up", _END),
+    # The system stops: whatever the call was doing, it ends now, politely.
+    **_each(_LIVE, "SystemStopping", "_system_stopping", _END),
     # Resources that arrive after the end go straight back.
     (S.ENDED, "RoomCreated"): ("_late_room", SAME),
     (S.ENDED, "CodeAllocated"): ("_late_code", SAME),
@@ -114,6 +117,7 @@ IGNORED: frozenset[tuple[State, str]] = frozenset({
     (S.AGENT_RINGING, "agent_ringing"),
     *((S.ENDED, kind) for kind in (
         "RouteFound", "CodesExhausted", "NoFreeTerminal", "Bridged", "BridgeFailed", "RoomRefused",
+        "SystemStopping",
         "JoinedRoom", "AgentEnteredCode")),
 })
 

@@ -109,6 +109,7 @@ class Callback:
         self.room_routing: str | None = None
         self.failovers = 0
         self.ended_by: Role | None = None
+        self.agent: str | None = None      # the agent who typed the code, when known
         self.legs: dict[str, LegState] = {}
         self.timers: set[str] = set()
         self.times: dict[str, float] = {}   # stage -> first time reached
@@ -446,6 +447,10 @@ class Callback:
         self._log("agent hung up", "before the bridge")
         return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
 
+    def _system_stopping(self, ev: e.SystemStopping) -> list[c.Command]:
+        self._log("the system is stopping")
+        return self._end(Outcome.SYSTEM_RESTART, Notice.UNAVAILABLE)
+
     def _bridge_failed(self, ev: e.BridgeFailed) -> list[c.Command]:
         self._log("bridge failed", ev.reason)
         return self._end(Outcome.BRIDGE_FAILED, Notice.UNAVAILABLE)
@@ -468,8 +473,9 @@ class Callback:
         if self._agent_has_code:
             return []
         self._agent_has_code = True
+        self.agent = ev.agent or None
         self.times.setdefault("code_entered", self._now)
-        self._log("agent entered the code")
+        self._log("agent entered the code", ev.agent)
         if self._room_state is RoomState.OPEN and self.room:
             return [c.JoinRoom(room=self.room, who=Role.AGENT)]
         return []

@@ -71,6 +71,11 @@ class Bridged(Event):
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
+class SystemStopping(Event):
+    """The system is stopping (a drain ran out of time): end the call politely now."""
+
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class BridgeFailed(Event):
     """The PBX could not join the legs: a phone did not take the other's media in time."""
 
@@ -110,9 +115,10 @@ class JoinedRoom(Event):
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class AgentEnteredCode(Event):
-    """An agent typed a connection code on the agent page."""
+    """An agent typed a connection code on the agent page (`agent`: who, when known)."""
 
     code: str
+    agent: str = ""
 
 
 # -- replies of the driver to the flow's requests ----------------------------

@@ -8,17 +8,19 @@ string. The switchboard writes a record when the callback starts and when it
 ends, and at every step when asked to (`save_every_step`, for live pages);
 `put` replaces the whole record in one transaction, so a reader never sees
 half of one. The SQL stores create and migrate their schema when they open
-(`_schema.py`).
+(`_schema.py`). `write_behind` wraps a store so that writes leave the event
+loop for a thread of their own (`_writer.py`).
 """
 
-from ._open import open_records
+from ._open import open_records, write_behind
 from ._postgres import PostgresRecords
 from ._record import (CallbackRecord, ClosableRecordStore, MemoryRecords, RecordStore,
                       record_of)
 from ._schema import LATEST as SCHEMA_VERSION
 from ._schema import RecordNotStored, RecordsError, SchemaTooNew
 from ._sqlite import SqliteRecords
+from ._writer import WriteBehind
 
 __all__ = ["CallbackRecord", "ClosableRecordStore", "MemoryRecords", "PostgresRecords", "RecordNotStored",
            "RecordStore", "RecordsError", "SCHEMA_VERSION", "SchemaTooNew", "SqliteRecords",
-           "open_records", "record_of"]
+           "WriteBehind", "open_records", "record_of", "write_behind"]

@@ -17,7 +17,7 @@ from ._record import CallbackRecord
 
 COLUMNS = ("id", "form", "person_number", "service_code", "state", "outcome", "centre",
            "terminal", "terminals_dialled", "code", "room", "room_routing", "room_refused",
-           "notices", "failovers", "ended_by", "times")
+           "notices", "failovers", "ended_by", "times", "agent")
 _WRITTEN = COLUMNS + ("created_at", "updated_at")
 
 # created_at is left alone on a replace: it is when the callback was first stored.
@@ -37,6 +37,18 @@ def select_one() -> str:
     return f"{_SELECT} WHERE c.id = ? ORDER BY t.seq"
 
 
+def select_unfinished(order: str) -> str:
+    """Every record not yet ended (a restart's work), in first-put order."""
+    return f"{_SELECT} WHERE c.state <> 'ended' ORDER BY c.{order}, t.seq"
+
+
+UPSERT_DIALOG = ("INSERT INTO dialogs (callback_id, leg, state, updated_at) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (callback_id, leg) DO UPDATE SET state = excluded.state, "
+                 "updated_at = excluded.updated_at")
+DELETE_DIALOG = "DELETE FROM dialogs WHERE callback_id = ? AND leg = ?"
+SELECT_DIALOGS = "SELECT callback_id, leg, state FROM dialogs ORDER BY callback_id, leg"
+
+
 def select_all(order: str) -> str:
     """Every record, in `order` (the store's first-put order column), steps in order."""
     return f"{_SELECT} ORDER BY c.{order}, t.seq"
@@ -49,7 +61,7 @@ def row_of(record: CallbackRecord, now: float) -> tuple[object, ...]:
             record.terminal, json.dumps(list(record.terminals_dialled)), record.code,
             record.room, record.room_routing, bool(record.room_refused),
             json.dumps(list(record.notices)), record.failovers, record.ended_by,
-            json.dumps(dict(record.times)), now, now)
+            json.dumps(dict(record.times)), record.agent, now, now)
 
 
 def steps_of(record: CallbackRecord) -> list[tuple[object, ...]]:
@@ -75,7 +87,7 @@ def _record(row: Sequence[object], steps: list[Sequence[object]]) -> CallbackRec
         code=_text(v["code"]), room=_text(v["room"]), room_routing=_text(v["room_routing"]),
         room_refused=bool(v["room_refused"]), notices=tuple(json.loads(str(v["notices"]))),
         failovers=int(str(v["failovers"])), ended_by=_text(v["ended_by"]),
-        times=json.loads(str(v["times"])),
+        times=json.loads(str(v["times"])), agent=_text(v["agent"]),
         # A record without steps comes back from the LEFT JOIN as one row of NULLs.
         timeline=tuple(Step(float(str(at)), str(what), str(detail))
                        for seq, at, what, detail in steps if seq is not None))

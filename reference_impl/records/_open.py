@@ -7,6 +7,7 @@ import re
 from ._postgres import PostgresRecords, mask_password
 from ._record import ClosableRecordStore
 from ._sqlite import SqliteRecords
+from ._writer import WriteBehind
 
 _SQLITE = "sqlite://"
 # "name:" at the start reads as a URL scheme ("sqlite:/x.db" is a typo, not a file);
@@ -22,6 +23,19 @@ def open_records(url_or_path: str) -> ClosableRecordStore:
     if url_or_path.startswith(("postgresql://", "postgres://")):
         return PostgresRecords(url_or_path)
     return SqliteRecords(_sqlite_path(url_or_path))
+
+
+def write_behind(url_or_path: str, **options: float) -> WriteBehind:
+    """The store of `open_records`, written behind the event loop: one connection for
+    the writer thread, another for readers (one shared for an in-memory SQLite)."""
+    writer = open_records(url_or_path)
+    try:
+        in_memory = isinstance(writer, SqliteRecords) and writer.in_memory
+        reader = writer if in_memory else open_records(url_or_path)
+    except BaseException:
+        writer.close()
+        raise
+    return WriteBehind(writer, reader, **options)  # type: ignore[arg-type]
 
 
 def _sqlite_path(url_or_path: str) -> str:

@@ -92,19 +92,41 @@ class PostgresRecords:
 
     def put(self, record: CallbackRecord) -> None:
         """Replace the record and its whole timeline in one transaction, or change nothing."""
+        self.put_many([record], [])
+
+    def put_many(self, records: list[CallbackRecord],
+                 dialogs: list[tuple[str, str, str | None]]) -> None:
+        """Replace several records and set or clear (None) dialogs, in one transaction."""
         import psycopg
-        row, steps = codec.row_of(record, time.time()), codec.steps_of(record)
+        now = time.time()
 
         def write(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             with conn.transaction(), conn.cursor() as cur:
-                cur.execute(_pg(codec.UPSERT), row)
-                cur.execute(_pg(codec.DELETE_STEPS), (record.id,))
-                cur.executemany(_pg(codec.INSERT_STEP), steps)
+                for record in records:
+                    cur.execute(_pg(codec.UPSERT), codec.row_of(record, now))
+                    cur.execute(_pg(codec.DELETE_STEPS), (record.id,))
+                    cur.executemany(_pg(codec.INSERT_STEP), codec.steps_of(record))
+                for callback_id, leg, state in dialogs:
+                    if state is None:
+                        cur.execute(_pg(codec.DELETE_DIALOG), (callback_id, leg))
+                    else:
+                        cur.execute(_pg(codec.UPSERT_DIALOG), (callback_id, leg, state, now))
         try:
             self._run(write)
         except psycopg.Error as exc:
-            raise RecordNotStored(f"callback {record.id!r} not stored in {self._where}: "
-                                  f"{exc}") from exc
+            ids = ", ".join(repr(r.id) for r in records[:3]) or "dialogs"
+            raise RecordNotStored(f"callback {ids} not stored in {self._where}: {exc}") from exc
+
+    def unfinished(self) -> list[CallbackRecord]:
+        """The records not yet ended: what a restart must finish."""
+        rows = self._run(lambda conn: conn.execute(
+            codec.select_unfinished("stored_order")).fetchall())
+        return codec.records_from(rows)
+
+    def dialogs(self) -> list[tuple[str, str, str]]:
+        """Every stored SIP dialog: (callback, leg, its state as JSON)."""
+        rows = self._run(lambda conn: conn.execute(codec.SELECT_DIALOGS).fetchall())
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
 
     def get(self, callback_id: str) -> CallbackRecord | None:
         """The record of a callback, with its timeline; None if none is stored."""

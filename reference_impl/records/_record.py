@@ -31,6 +31,7 @@ class CallbackRecord:
     notices: tuple[str, ...] = ()          # what the person's page was told, in order
     failovers: int = 0
     ended_by: str | None = None
+    agent: str | None = None               # the agent who typed the code (named sign-in)
     times: Mapping[str, float] = field(default_factory=dict)
     timeline: tuple[Step, ...] = ()
 
@@ -56,6 +57,7 @@ def record_of(callback: Callback, form: Mapping[str, str], *,
         room_refused=callback.room_refused,
         notices=tuple([n._value_ for n in callback.notices]), failovers=callback.failovers,
         ended_by=callback.ended_by._value_ if callback.ended_by else None,
+        agent=callback.agent,
         times=callback.times if final else dict(callback.times),
         timeline=tuple(callback.timeline))
 
@@ -72,10 +74,18 @@ class RecordStore(Protocol):
 
 
 class ClosableRecordStore(RecordStore, Protocol):
-    """A store holding a connection or a file, as `open_records` returns."""
+    """A store holding a connection or a file, as `open_records` returns: with batches,
+    the records a restart must finish, and the SIP dialogs of their legs."""
 
     def close(self) -> None:
         """Let go of the connection or the file; the store is not used after."""
+    def put_many(self, records: list[CallbackRecord],
+                 dialogs: list[tuple[str, str, str | None]]) -> None:
+        """Replace several records and set or clear (None) dialogs, in one transaction."""
+    def unfinished(self) -> list[CallbackRecord]:
+        """The records not yet ended."""
+    def dialogs(self) -> list[tuple[str, str, str]]:
+        """Every stored dialog: (callback, leg, its state as JSON)."""
 
 
 class MemoryRecords:
@@ -83,6 +93,26 @@ class MemoryRecords:
 
     def __init__(self) -> None:
         self._records: dict[str, CallbackRecord] = {}
+        self._dialogs: dict[tuple[str, str], str] = {}
+
+    def put_many(self, records: list[CallbackRecord],
+                 dialogs: list[tuple[str, str, str | None]]) -> None:
+        """Replace several records and set or clear (None) dialogs."""
+        for record in records:
+            self._records[record.id] = record
+        for callback_id, leg, state in dialogs:
+            if state is None:
+                self._dialogs.pop((callback_id, leg), None)
+            else:
+                self._dialogs[(callback_id, leg)] = state
+
+    def unfinished(self) -> list[CallbackRecord]:
+        """The records not yet ended."""
+        return [r for r in self._records.values() if r.state != "ended"]
+
+    def dialogs(self) -> list[tuple[str, str, str]]:
+        """Every stored dialog: (callback, leg, its state as JSON)."""
+        return [(c, leg, s) for (c, leg), s in sorted(self._dialogs.items())]
 
     def put(self, record: CallbackRecord) -> None:
         """Store a record, replacing the one of the same id (it keeps its place)."""

@@ -92,6 +92,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX callbacks_state ON callbacks(state)",
             "ALTER TABLE callbacks ADD COLUMN created_at DOUBLE PRECISION",
             "ALTER TABLE callbacks ADD COLUMN updated_at DOUBLE PRECISION")),
+    Migration(
+        # Restarts: the agent who joined is kept, and each SIP leg's dialog (Call-ID,
+        # tags, CSeq, target, route) so a restarted PBX can hang up what a dead one left.
+        version=3, what="the agent who typed the code; the SIP dialog of each leg",
+        sqlite=(
+            "ALTER TABLE callbacks ADD COLUMN agent TEXT",
+            """CREATE TABLE dialogs (
+    callback_id TEXT NOT NULL, leg TEXT NOT NULL, state TEXT NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (callback_id, leg))"""),
+        postgres=(
+            "ALTER TABLE callbacks ADD COLUMN agent TEXT",
+            """CREATE TABLE dialogs (
+    callback_id TEXT NOT NULL, leg TEXT NOT NULL, state TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (callback_id, leg))""")),
 )
 LATEST = len(MIGRATIONS)
 assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1)), "versions go 1, 2, 3…"

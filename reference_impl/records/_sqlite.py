@@ -17,13 +17,14 @@ from ._schema import (CURRENT_VERSION, RECORD_VERSION, VERSION_TABLE, RecordNotS
 class SqliteRecords:
     """One connection, guarded by a lock: the asyncio thread and others may share it."""
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", timeout: float = 10.0) -> None:
+        """`timeout`: how long a write waits for another writer's lock before it fails."""
         self._path = path
         self._lock = threading.Lock()
         try:
             # isolation_level=None: no implicit transactions; we say BEGIN and COMMIT.
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                       timeout=10.0)
+                                       timeout=timeout)
         except sqlite3.Error as exc:
             raise RecordsError(f"{path}: cannot open as a records database: {exc}") from exc
         try:
@@ -34,6 +35,11 @@ class SqliteRecords:
         except BaseException:
             self._db.close()
             raise
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the records live in this connection only (":memory:")."""
+        return self._path == ":memory:"
 
     def _open(self) -> None:
         self._db.execute("PRAGMA foreign_keys = ON")
@@ -69,15 +75,38 @@ class SqliteRecords:
 
     def put(self, record: CallbackRecord) -> None:
         """Replace the record and its whole timeline in one transaction, or change nothing."""
-        row, steps = codec.row_of(record, time.time()), codec.steps_of(record)
+        self.put_many([record], [])
+
+    def put_many(self, records: list[CallbackRecord],
+                 dialogs: list[tuple[str, str, str | None]]) -> None:
+        """Replace several records and set or clear (None) dialogs, in one transaction."""
+        now = time.time()
         try:
             with self._lock, self._transaction() as cur:
-                cur.execute(codec.UPSERT, row)
-                cur.execute(codec.DELETE_STEPS, (record.id,))
-                cur.executemany(codec.INSERT_STEP, steps)
+                for record in records:
+                    cur.execute(codec.UPSERT, codec.row_of(record, now))
+                    cur.execute(codec.DELETE_STEPS, (record.id,))
+                    cur.executemany(codec.INSERT_STEP, codec.steps_of(record))
+                for callback_id, leg, state in dialogs:
+                    if state is None:
+                        cur.execute(codec.DELETE_DIALOG, (callback_id, leg))
+                    else:
+                        cur.execute(codec.UPSERT_DIALOG, (callback_id, leg, state, now))
         except sqlite3.Error as exc:
-            raise RecordNotStored(f"callback {record.id!r} not stored in {self._path}: "
-                                  f"{exc}") from exc
+            ids = ", ".join(repr(r.id) for r in records[:3]) or "dialogs"
+            raise RecordNotStored(f"callback {ids} not stored in {self._path}: {exc}") from exc
+
+    def unfinished(self) -> list[CallbackRecord]:
+        """The records not yet ended: what a restart must finish."""
+        with self._lock:
+            rows = self._db.execute(codec.select_unfinished("rowid")).fetchall()
+        return codec.records_from(rows)
+
+    def dialogs(self) -> list[tuple[str, str, str]]:
+        """Every stored SIP dialog: (callback, leg, its state as JSON)."""
+        with self._lock:
+            return [(str(a), str(b), str(c))
+                    for a, b, c in self._db.execute(codec.SELECT_DIALOGS).fetchall()]
 
     def get(self, callback_id: str) -> CallbackRecord | None:
         """The record of a callback, with its timeline; None if none is stored."""
