@@ -35,6 +35,9 @@ class Observer(Protocol):
         """A command of the flow about to be carried out."""
     def closed(self, record: CallbackRecord) -> None:
         """A callback ended; `record` is final."""
+    def changed(self, callback_id: str, was: f.State, now_in: f.State, event: f.Event,
+                now: float) -> None:
+        """A callback's flow moved from state `was` to `now_in` on `event`."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +115,7 @@ class Switchboard:
         self._events = _Hooks("event", "events_watched")
         self._commands = _Hooks("command", "commands_watched")
         self._on_closed: list[Hook] = []
+        self._on_changed: list[Hook] = []
         for observer in observers:
             self.watch(observer)
         # Each runner takes the command type it is registered for (no isinstance check per command).
@@ -234,9 +238,10 @@ class Switchboard:
         """Add an observer (see `Observer`): the `event`, `command` and `closed` it has."""
         self._events.add(observer)
         self._commands.add(observer)
-        closed = getattr(observer, "closed", None)
-        if callable(closed):
-            self._on_closed.append(closed)
+        for name, hooks in (("closed", self._on_closed), ("changed", self._on_changed)):
+            hook = getattr(observer, name, None)
+            if callable(hook):
+                hooks.append(hook)
 
     # -- what pages and reports read -----------------------------------------
 
@@ -289,10 +294,14 @@ class Switchboard:
         if self._events.any:
             for hook in self._events.of(event.__class__):
                 hook(callback_id, event, now)
+        was = callback.state
         try:
             commands = callback.handle(event, now)
         except f.FlowError as error:
             commands = error.commands    # the flow ended the call; clean up after it
+        if self._on_changed and callback.state is not was:
+            for hook in self._on_changed:
+                hook(callback_id, was, callback.state, event, now)
         run = self._run
         if self._commands.any:
             of = self._commands.of

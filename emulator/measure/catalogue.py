@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from reference_impl.flow import Outcome
+from reference_impl.stages import STAGE_MARKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +38,20 @@ class Metric:
     what: str
 
 
+def _stage(name: str, title: str, span: str, optional: bool = False) -> Stage:
+    start, stop = STAGE_MARKS[name]            # the system's own marks: one meaning of a stage
+    return Stage(name, start, stop, title, span, optional)
+
+
 STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("time_to_ring", "requested", "person_ringing", "Time to ring",
-          "request → person's phone rings"),
-    Stage("time_to_person", "requested", "person_answered", "Time to person",
-          "request → person answers"),
-    Stage("time_to_agent", "person_answered", "agent_answered", "Time to agent",
-          "person answers → agent answers"),
-    Stage("callback_latency", "requested", "bridged", "Callback latency",
-          "request → both legs bridged"),
-    Stage("time_to_room", "bridged", "person_in_room", "Time to room",
-          "bridged → person in the room", optional=True),
-    Stage("agent_join_delay", "bridged", "agent_in_room", "Agent join delay",
-          "bridged → agent in the room", optional=True),
-    Stage("queue_wait", "queued", "dequeued", "Time on hold for a desk phone",
-          "on hold at a centre → a terminal is free", optional=True),
+    _stage("time_to_ring", "Time to ring", "request → person's phone rings"),
+    _stage("time_to_person", "Time to person", "request → person answers"),
+    _stage("time_to_agent", "Time to agent", "person answers → agent answers"),
+    _stage("callback_latency", "Callback latency", "request → both legs bridged"),
+    _stage("time_to_room", "Time to room", "bridged → person in the room", optional=True),
+    _stage("agent_join_delay", "Agent join delay", "bridged → agent in the room", optional=True),
+    _stage("queue_wait", "Time on hold for a desk phone",
+           "on hold at a centre → a terminal is free", optional=True),
 )}
 
 # Series: a value per callback (or per room), with every suffix.
