@@ -112,21 +112,23 @@ def loads(text: str, path: Path = Path("<scenario>")) -> LoadedScenario:
 
 def _parse(text: str, path: Path) -> tuple[Any, Lines]:
     """The document and the line of every key, within the limits."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         root = loader.get_single_node()
         lines = _key_lines(root, path)
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ScenarioError(str(path), mark.line + 1 if mark else None, "",
                             f"not valid YAML: {problem}",
                             "check indentation, and quote values that hold ':' or '#'") from None
     except RecursionError:
         raise _too_deep(path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
