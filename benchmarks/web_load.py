@@ -584,7 +584,7 @@ class RoomOpener:
             raise HttpError(f"POST /api/callbacks {status}")
         answer = json.loads(body)
         room_url = await self.room_ready(answer["status_socket"])
-        status, _, body = await conn.request("GET", f"/api/callbacks/{answer['id']}")
+        status, _, body = await conn.request("GET", answer["status_api"])
         conn.close()
         return room_url, json.loads(body)["code"]
 

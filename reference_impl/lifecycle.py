@@ -2,7 +2,8 @@
 
 `reconcile` runs at start, before any new request: every record the store
 holds that is not ended is finished. A request that was accepted but never
-dialled (state `idle`) is dialled now; a call that was under way is ended with
+dialled (state `idle`) is dialled now; a pending one (scheduled, or waiting to
+be called again) waits again for its time, its calls so far kept; a call that was under way is ended with
 the outcome `system_restart`, its SIP legs hung up from their stored dialogs
 (so no phone stays in a call with a dead system), and while that goes on its
 connection code stays out of the pool. `drain` runs on SIGTERM: new requests
@@ -25,6 +26,7 @@ from .switchboard import Switchboard
 
 IDLE = f.State.IDLE.value
 ENDED = f.State.ENDED.value
+PENDING = frozenset({f.State.SCHEDULED.value, f.State.SCHEDULING.value})   # wait for their time
 
 # (callback, leg, the dialog's state as JSON) -> whether the phone answered the BYE.
 HangUpDialogs = Callable[[list[tuple[str, str, str]]], dict[tuple[str, str], bool]]
@@ -58,7 +60,7 @@ def reconcile(switchboard: Switchboard, store: Unfinished,
               hang_up: HangUpDialogs | None = None) -> list[Reconciled]:
     """Finish every unfinished record (see the module); what was done with each."""
     unfinished = store.unfinished()
-    under_way = [r for r in unfinished if r.state != IDLE]
+    under_way = [r for r in unfinished if r.state != IDLE and r.state not in PENDING]
     for record in under_way:                  # nobody may be given these codes meanwhile
         if record.code:
             switchboard.codes.reserve(record.code, f"reconciling {record.id}")
@@ -80,7 +82,19 @@ def reconcile(switchboard: Switchboard, store: Unfinished,
         if record.state == IDLE:
             _dial_again(switchboard, record)
             done.append(Reconciled(record.id, record.state, "dialled", None))
+        elif record.state in PENDING:
+            switchboard.resume(record, _due(record, switchboard.epoch))
+            done.append(Reconciled(record.id, record.state, "waits again", None))
     return done
+
+
+def _due(record: CallbackRecord, epoch: float | None) -> float:
+    """When a pending callback's next call is due, on this process's flow clock."""
+    if record.next_attempt_at is None:
+        return 0.0
+    if record.epoch is None or epoch is None:
+        return record.next_attempt_at
+    return record.epoch + record.next_attempt_at - epoch
 
 
 def _ended(record: CallbackRecord, legs: int) -> CallbackRecord:
@@ -111,8 +125,9 @@ async def drain(switchboard: Switchboard, *, grace: float, settle: float = 5.0,
     """Let live calls finish within `grace` seconds, end the rest politely, wait up to
     `settle` for their legs to come down, then write every record; a count of each."""
     started = time.monotonic()
+    waiting = lambda: set(switchboard.accepted()) | set(switchboard.pending())  # noqa: E731
     under_way = lambda: [cid for cid in switchboard.live_ids()  # noqa: E731
-                         if cid not in switchboard.accepted()]
+                         if cid not in waiting()]
     had = len(under_way())
     while under_way() and time.monotonic() - started < grace:
         await asyncio.sleep(0.05)
@@ -124,4 +139,5 @@ async def drain(switchboard: Switchboard, *, grace: float, settle: float = 5.0,
         await asyncio.sleep(0.05)
     written = flush(settle) if flush is not None else True
     return {"live": had, "finished": had - len(stopped), "ended": len(stopped),
-            "accepted": len(switchboard.accepted()), "written": int(written)}
+            "accepted": len(switchboard.accepted()), "pending": len(switchboard.pending()),
+            "written": int(written)}

@@ -9,6 +9,7 @@ emulator's simulated time.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Callable, Iterable
 
 from . import flow as f
@@ -16,6 +17,8 @@ from .codes import CodePool
 from .directory import Directory
 from .ports import Deliver, Notifier, Rooms, Telephony
 from .records import RecordStore
+from .flow import CallbackPolicy
+from .switchboard import Calendar
 from .wiring import wire
 
 
@@ -62,10 +65,13 @@ class Runtime:
                  notifier: Notifier, records: RecordStore | None = None,
                  person_ring_timeout: float = 30.0, caller_id: str = "",
                  observers: Iterable[object] = (), save_every_step: bool = False,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 policy: CallbackPolicy | None = None, calendar: Calendar | None = None,
+                 dedupe: bool = False) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self._t0 = self.loop.time()
         self.skipped = 0.0                  # idle time jumped over (see `skip`)
+        self.accepting = True               # False while draining: requests get a 503
         self.timers = LoopTimers(self.loop, self.deliver)
         self.telephony = telephony(self)
         self.rooms = rooms(self)
@@ -75,7 +81,9 @@ class Runtime:
             telephony=lambda _: self.telephony, rooms=lambda _: self.rooms,
             timers=lambda _: self.timers, notifier=notifier, records=records,
             person_ring_timeout=person_ring_timeout, caller_id=caller_id,
-            observers=observers, save_every_step=save_every_step)
+            observers=observers, save_every_step=save_every_step, policy=policy,
+            calendar=calendar, dedupe=dedupe)
+        self.switchboard.epoch = time.time() - self.now()
 
     def now(self) -> float:
         """Seconds since the runtime started, idle skips included."""

@@ -21,6 +21,17 @@ from .records import CallbackRecord, RecordStore, record_of
 from .terminals import TerminalPool
 
 
+class Calendar(Protocol):
+    """When people may be called: opening hours, holidays, slots, calling hours."""
+
+    def dial_time(self, service_code: str, person_number: str, not_before: float, *,
+                  scheduled: bool, callback_id: str) -> float:
+        """The first time at or after `not_before` the person may be called (flow time);
+        `scheduled`: a time the person asked for, so a slot is booked for the callback."""
+    def release(self, callback_id: str) -> None:
+        """The callback is over: its booked slot, if any, is free again."""
+
+
 class Observer(Protocol):
     """Watches a switchboard: tracing, metrics, desk displays. Every method is optional.
 
@@ -91,7 +102,10 @@ class Switchboard:
                  ports: Ports | None = None, records: RecordStore | None = None,
                  person_ring_timeout: float = 30.0, caller_id: str = "",
                  observers: Iterable[object] = (), save_every_step: bool = False,
-                 timelines: bool = True) -> None:
+                 timelines: bool = True, policy: f.CallbackPolicy | None = None,
+                 calendar: Calendar | None = None, dedupe: bool = False) -> None:
+        """`policy`: retries; `calendar`: when people may be called (None: always, at
+        once); `dedupe`: one live or pending callback per number and service."""
         self.directory = directory
         self.codes = codes
         self.terminals = TerminalPool(directory)
@@ -103,10 +117,16 @@ class Switchboard:
         self.timelines = timelines          # each callback's step-by-step timeline
         self.person_ring_timeout = person_ring_timeout
         self.caller_id = caller_id
+        self.policy, self.calendar, self.dedupe = policy, calendar, dedupe
+        # The wall-clock time (epoch seconds) of flow time 0, where the clock is a wall's:
+        # records carry it, so a restarted system knows when a pending call is due.
+        self.epoch: float | None = None
         self.live: dict[str, f.Callback] = {}
         self.late_events = 0                 # news about callbacks already closed
         self._forms: dict[str, Mapping[str, str]] = {}
-        self._accepted: dict[str, tuple[str, str]] = {}   # not started: service, number
+        # Not started yet: service, number, and the time the person asked for.
+        self._accepted: dict[str, tuple[str, str, float | None]] = {}
+        self._numbers: dict[tuple[str, str], str] = {}   # (number, service) -> its callback
         self._ids = count(1)
         self._queue: deque[tuple[str, f.Event]] = deque()
         # Callbacks on hold for a terminal, per centre, first come first served.
@@ -123,6 +143,7 @@ class Switchboard:
             f.Dial: self._dial, f.Hangup: self._hangup, f.Bridge: self._bridge,
             f.StartTimer: self._start_timer, f.CancelTimer: self._cancel_timer,
             f.FindRoute: self._find_route, f.AllocateCode: self._allocate_code,
+            f.FindDialTime: self._find_dial_time,
             f.ReleaseCode: self._release_code, f.SeizeTerminal: self._seize_terminal,
             f.ReleaseTerminal: self._release_terminal, f.AwaitTerminal: self._await_terminal,
             f.LeaveQueue: self._leave_queue, f.CreateRoom: self._create_room,
@@ -133,11 +154,12 @@ class Switchboard:
     # -- what drivers call ---------------------------------------------------
 
     def request(self, form: Mapping[str, str], person_number: str,
-                callback_id: str | None = None) -> str:
+                callback_id: str | None = None, schedule_at: float | None = None) -> str:
         """Start a callback; raises `directory.UnknownService` for a bad form.
 
         A callback id is never used twice: a given one that is taken raises
-        `ValueError`, an automatic one skips the taken ones.
+        `ValueError`, an automatic one skips the taken ones. `schedule_at`: the
+        person asked to be called then (flow time).
         """
         service_code = self.directory.service_code(form)
         if callback_id is None:
@@ -146,18 +168,12 @@ class Switchboard:
                 callback_id = str(next(self._ids))
         elif self._taken(callback_id):
             raise ValueError(f"callback id {callback_id} is already used")
-        callback = f.Callback(callback_id, person_ring_timeout=self.person_ring_timeout,
-                              caller_id=self.caller_id, keep_timeline=self.timelines)
-        self.live[callback_id] = callback
-        self._forms[callback_id] = form
-        self.deliver(callback_id, f.CallbackRequested(service_code=service_code,
-                                                      person_number=person_number))
-        if self.records is not None and not callback.ended:
-            # Stored as soon as it is under way; closed calls were stored by CloseRecord.
-            self.records.put(record_of(callback, form))
+        self._open(callback_id, form, service_code, person_number, schedule_at)
+        self.start(callback_id)
         return callback_id
 
-    def accept(self, form: Mapping[str, str], person_number: str, callback_id: str) -> str:
+    def accept(self, form: Mapping[str, str], person_number: str, callback_id: str,
+               schedule_at: float | None = None) -> str:
         """Take a request without starting it: its record (state `idle`) goes to the store,
         and `start` dials once the store has it, so an acknowledged request is never
         lost (a restart dials an `idle` one). `callback_id` must be new (the web's are
@@ -165,23 +181,68 @@ class Switchboard:
         service_code = self.directory.service_code(form)
         if callback_id in self.live:
             raise ValueError(f"callback id {callback_id} is already used")
-        callback = f.Callback(callback_id, person_ring_timeout=self.person_ring_timeout,
-                              caller_id=self.caller_id, keep_timeline=self.timelines)
-        self.live[callback_id] = callback
-        self._forms[callback_id] = form
-        self._accepted[callback_id] = (service_code, person_number)
+        callback = self._open(callback_id, form, service_code, person_number, schedule_at)
         if self.records is not None:
-            self.records.put(record_of(callback, form))
+            self.records.put(record_of(callback, form, epoch=self.epoch))
         return callback_id
 
-    def start(self, callback_id: str) -> None:
-        """Start an accepted request: the person's phone is dialled."""
-        service_code, person_number = self._accepted.pop(callback_id)
+    def _open(self, callback_id: str, form: Mapping[str, str], service_code: str,
+              person_number: str, schedule_at: float | None) -> f.Callback:
+        callback = f.Callback(callback_id, person_ring_timeout=self.person_ring_timeout,
+                              caller_id=self.caller_id, keep_timeline=self.timelines,
+                              policy=self.policy)
+        self.live[callback_id] = callback
+        self._forms[callback_id] = form
+        self._accepted[callback_id] = (service_code, person_number, schedule_at)
+        return callback
+
+    def start(self, callback_id: str) -> str:
+        """Start an accepted request; the id of the callback that will call the person:
+        its own, or, for a duplicate (`dedupe`), the one already live or pending."""
+        service_code, person_number, schedule_at = self._accepted.pop(callback_id)
         callback = self.live[callback_id]
-        self.deliver(callback_id, f.CallbackRequested(service_code=service_code,
-                                                      person_number=person_number))
+        key = (person_number, service_code)
+        first = self._numbers.get(key) if self.dedupe else None
+        if first is None and self.dedupe:
+            self._numbers[key] = callback_id
+        self.deliver(callback_id, f.CallbackRequested(
+            service_code=service_code, person_number=person_number,
+            timed=self.calendar is not None, schedule_at=schedule_at,
+            duplicate_of=first or ""))
         if self.records is not None and not callback.ended:
-            self.records.put(record_of(callback, self._forms[callback_id]))
+            # Stored as soon as it is under way; closed calls were stored by CloseRecord.
+            self.records.put(record_of(callback, self._forms[callback_id], epoch=self.epoch))
+        return first or callback_id
+
+    def resume(self, record: CallbackRecord, due: float) -> str:
+        """A pending callback brought back after a restart, under its own id: its calls so
+        far kept, the next one at `due` (flow time; at once if past). The calling id."""
+        callback = self._open(record.id, record.form, record.service_code,
+                              record.person_number, max(due, self.clock()))
+        callback.attempts = [f.Attempt(a.leg, a.dialled, a.outcome, a.ended)
+                             for a in record.attempts]
+        return self.start(record.id)
+
+    def next_call(self, callback_id: str) -> float | None:
+        """When the next call of a waiting callback is due, in epoch seconds (None: not
+        waiting, or a clock that is not a wall's)."""
+        callback = self.live.get(callback_id)
+        if callback is None or callback.next_attempt_at is None or self.epoch is None:
+            return None
+        return self.epoch + callback.next_attempt_at
+
+    def pending(self) -> list[str]:
+        """The callbacks waiting for the time of their next call (scheduled, retrying)."""
+        return [cid for cid, cb in self.live.items()
+                if cb.state is f.State.SCHEDULED or cb.state is f.State.SCHEDULING]
+
+    def cancel(self, callback_id: str) -> bool:
+        """The person cancels: nothing more is dialled (see the flow); False if the
+        callback is not live."""
+        if callback_id not in self.live or callback_id in self._accepted:
+            return False
+        self.deliver(callback_id, f.CancelRequested())
+        return True
 
     def withdraw(self, callback_id: str, why: str) -> None:
         """Drop an accepted request that was never started (the caller was told so)."""
@@ -189,7 +250,7 @@ class Switchboard:
         callback = self.live.pop(callback_id)
         form = self._forms.pop(callback_id)
         if self.records is not None:
-            record = record_of(callback, form)
+            record = record_of(callback, form, epoch=self.epoch)
             self.records.put(replace(record, state="ended", outcome=f.Outcome.ERROR.value,
                                      timeline=(*record.timeline, f.Step(self.clock(), "withdrawn",
                                                                         why))))
@@ -280,7 +341,7 @@ class Switchboard:
         """The record of a callback, live or stored; None if there is none."""
         callback = self.live.get(callback_id)
         if callback is not None:
-            return record_of(callback, self._forms[callback_id])
+            return record_of(callback, self._forms[callback_id], epoch=self.epoch)
         return self.records.get(callback_id) if self.records is not None else None
 
     # -- the loop ------------------------------------------------------------
@@ -313,7 +374,7 @@ class Switchboard:
             for command in commands:
                 run[command.__class__](callback, command)
         if self.save_every_step and self.records is not None and not callback.ended:
-            self.records.put(record_of(callback, self._forms[callback_id]))
+            self.records.put(record_of(callback, self._forms[callback_id], epoch=self.epoch))
 
     def _late(self, event: f.Event) -> None:
         """News about a closed callback: give back what it brings, drop the rest."""
@@ -347,6 +408,13 @@ class Switchboard:
 
     def _find_route(self, cb: f.Callback, cmd: f.FindRoute) -> None:
         self.deliver(cb.callback_id, f.RouteFound(route=self.directory.route(cmd.service_code)))
+
+    def _find_dial_time(self, cb: f.Callback, cmd: f.FindDialTime) -> None:
+        at = cmd.not_before
+        if self.calendar is not None:
+            at = self.calendar.dial_time(cmd.service_code, cmd.person_number, cmd.not_before,
+                                         scheduled=cmd.scheduled, callback_id=cb.callback_id)
+        self.deliver(cb.callback_id, f.DialTimeFound(at=at))
 
     def _allocate_code(self, cb: f.Callback, cmd: f.Command) -> None:
         try:
@@ -393,7 +461,13 @@ class Switchboard:
         self.ports.notifier.notify(cb.callback_id, cmd.notice, cmd.room)
 
     def _close(self, cb: f.Callback, cmd: f.Command) -> None:
-        record = record_of(cb, self._forms.pop(cb.callback_id), final=True)
+        if self.dedupe:
+            key = (cb.person_number, cb.service_code)
+            if self._numbers.get(key) == cb.callback_id:
+                del self._numbers[key]
+        if self.calendar is not None:
+            self.calendar.release(cb.callback_id)
+        record = record_of(cb, self._forms.pop(cb.callback_id), final=True, epoch=self.epoch)
         del self.live[cb.callback_id]
         if self.records is not None:
             self.records.put(record)

@@ -15,7 +15,8 @@ from .codes import CodePool
 from .directory import Directory
 from .ports import Clock, Deliver, NoNotifier, Notifier, Rooms, Telephony, Timers
 from .records import RecordStore
-from .switchboard import Ports, Switchboard
+from .flow import CallbackPolicy
+from .switchboard import Calendar, Ports, Switchboard
 
 
 def wire(*, directory: Directory, codes: CodePool, clock: Clock,
@@ -23,15 +24,19 @@ def wire(*, directory: Directory, codes: CodePool, clock: Clock,
          timers: Callable[[Deliver], Timers], notifier: Notifier | None = None,
          records: RecordStore | None = None, person_ring_timeout: float = 30.0,
          caller_id: str = "", observers: Iterable[object] = (),
-         save_every_step: bool = False, timelines: bool = True) -> Switchboard:
+         save_every_step: bool = False, timelines: bool = True,
+         policy: CallbackPolicy | None = None, calendar: Calendar | None = None,
+         dedupe: bool = False) -> Switchboard:
     """A switchboard whose ports are built by the factories given, and its observers.
 
     `save_every_step` stores each record at every step (live pages read them);
-    `timelines` keeps each callback's step-by-step timeline (off in load runs).
+    `timelines` keeps each callback's step-by-step timeline (off in load runs);
+    `policy`, `calendar` and `dedupe`: see `Switchboard`.
     """
     switchboard = Switchboard(directory=directory, codes=codes, clock=clock, records=records,
                               person_ring_timeout=person_ring_timeout, caller_id=caller_id,
-                              save_every_step=save_every_step, timelines=timelines)
+                              save_every_step=save_every_step, timelines=timelines,
+                              policy=policy, calendar=calendar, dedupe=dedupe)
     deliver = switchboard.deliver
     switchboard.plug(Ports(telephony=telephony(deliver), rooms=rooms(deliver),
                            notifier=notifier or NoNotifier(), timers=timers(deliver)))

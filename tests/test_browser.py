@@ -1,8 +1,9 @@
 """The whole system in a real browser: `callback-emu serve` and headless Chromium.
 
 A person fills the form; the emulated phone answers; the person's page opens
-the room; an agent signs in, reads the code off the emulated desk phone and
-joins; the agent's camera (Chromium's fake device) plays on the person's page,
+the room; an agent signs in with an account (made first with `callback-emu
+agents add`, as a deployment would; serve runs without demo mode), reads the
+code off the emulated desk phone and joins; the agent's camera (Chromium's fake device) plays on the person's page,
 one way; chat goes both ways; the agent shares an image; the person's phone is
 hung up from the operations page; both pages say the room is closed and the
 code is free again. Screenshots of every page go to tests/artifacts/.
@@ -10,6 +11,7 @@ code is free again. Screenshots of every page go to tests/artifacts/.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
@@ -27,7 +29,7 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is no
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-KEY = "test-agent-key"
+AGENT, PASSWORD = "tester", "a long enough passphrase"
 ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         "--allow-loopback-in-peer-connection", "--no-sandbox", "--disable-gpu",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -85,9 +87,13 @@ def server(tmp_path: Path) -> Iterator[str]:
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO)
     port = free_port()
+    db = str(tmp_path / "records.sqlite3")
+    subprocess.run([sys.executable, "-m", "emulator.cli", "agents", "add", AGENT,
+                    "--password-stdin", "--db", db], input=PASSWORD + "\n", cwd=ROOT,
+                   check=True, capture_output=True, text=True, timeout=60)
     process = subprocess.Popen(
         [sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--scenario",
-         str(scenario), "--db", str(tmp_path / "records.sqlite3"), "--agent-key", KEY],
+         str(scenario), "--db", db],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     printed = []
@@ -131,7 +137,9 @@ def shot(page: Any, name: str) -> None:
 
 
 def api(base: str, path: str) -> Any:
-    request = urllib.request.Request(base + path, headers={"X-Agent-Key": KEY})
+    """An agent's GET on the API (HTTP Basic, the account's name and password)."""
+    basic = base64.b64encode(f"{AGENT}:{PASSWORD}".encode()).decode()
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Basic {basic}"})
     with urllib.request.urlopen(request, timeout=5) as answer:
         return json.load(answer)
 
@@ -156,8 +164,8 @@ def test_a_callback_with_one_way_video_chat_and_a_document(server: str, browser:
     person.select_option("#service", "mortgages")
     person.check("input[name=consent]")
     person.click("#submit")
-    person.wait_for_url("**/callbacks/*")
-    callback_id = person.url.rsplit("/", 1)[1]
+    person.wait_for_url("**/callbacks/*/*")              # the status page's link: id, token
+    callback_id = person.url.rsplit("/", 2)[1]
     person.wait_for_selector("#log li")
     assert "Ana <b>Ruiz</b>" in (person.text_content(".eyebrow") or "")
     assert "+34612345678" in (person.text_content(".eyebrow") or "")
@@ -168,7 +176,8 @@ def test_a_callback_with_one_way_video_chat_and_a_document(server: str, browser:
 
     # The agent signs in, reads the code on the desk phone, and joins.
     agent.goto(server + "/agent")
-    agent.fill("#key", KEY)
+    agent.fill("#name", AGENT)
+    agent.fill("#password", PASSWORD)
     agent.click("#join")
     display = agent.wait_for_selector("button.display.talking:not([disabled])", timeout=10_000)
     code = display.inner_text().strip()
@@ -220,6 +229,8 @@ def test_a_callback_with_one_way_video_chat_and_a_document(server: str, browser:
     rooms = api(server, "/api/rooms")
     assert rooms["rooms"] == [] and code not in rooms["codes_in_use"]
     record = api(server, f"/api/callbacks/{callback_id}")
-    assert (record["outcome"], record["ended_by"]) == ("connected", "person")
+    assert (record["outcome"], record["ended_by"], record["agent"]) == ("connected", "person",
+                                                                         AGENT)
+    assert record["phone"] == "+346•••••678"                   # the API masks the number
     assert "room_ready" in record["notices"] and record["notices"][-1] == "ended"
     assert script_errors == []

@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 
 from reference_impl.flow import (
     IGNORED, PERSON_LEG, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, BridgeFailed,
-    Bridged, Callback, SystemStopping,
+    Bridged, Callback, CallbackPolicy, CancelRequested, DialTimeFound, FindDialTime, RetryRule,
+    role_of,
+    SystemStopping,
     CallAlreadyEnded, CallbackRequested, CancelTimer, CentreRoute, CloseRecord, CodeAllocated,
     CodesExhausted, Command, CreateRoom, DeleteRoom, Dial, Event, FailReason, FindRoute,
     FlowError, Hangup, JoinedRoom, JoinRoom, LegAnswered, LegEvent, LegFailed, LegHungUp,
@@ -86,11 +88,13 @@ class Ledger:
 class Run:
     """One callback and its ledger; time moves one second per event."""
 
-    def __init__(self, *prefix: Event) -> None:
-        self.cb = Callback("cb-1", person_ring_timeout=30.0, caller_id="+34910000000")
+    def __init__(self, *prefix: Event | CallbackPolicy) -> None:
+        policy = prefix[0] if prefix and isinstance(prefix[0], CallbackPolicy) else None
+        self.cb = Callback("cb-1", person_ring_timeout=30.0, caller_id="+34910000000",
+                           policy=policy)
         self.ledger = Ledger()
         self.now = 0.0
-        self.play(*prefix)
+        self.play(*(e for e in prefix if isinstance(e, Event)))
 
     def send(self, event: Event) -> list[Command]:
         self.now += 1.0
@@ -119,12 +123,19 @@ class Run:
 
     def agent_leg(self) -> str:
         """The agent leg dialled last, or the one that would be dialled first."""
-        return ([leg for leg in self.cb.legs if leg != PERSON_LEG] or ["agent-1"])[-1]
+        return ([leg for leg in self.cb.legs if role_of(leg) is Role.AGENT] or ["agent-1"])[-1]
 
 
 # -- prefixes that bring a callback into each state --------------------------------
 
 REQ = CallbackRequested(service_code="loans", person_number="+34600000001")
+TIMED = CallbackRequested(service_code="loans", person_number="+34600000001", timed=True)
+AT_15 = CallbackRequested(service_code="loans", person_number="+34600000001", schedule_at=900.0)
+LATER = DialTimeFound(at=3600.0)
+RETRY = CallbackPolicy(retry=((Outcome.PERSON_BUSY, RetryRule(after=120.0, attempts=3)),
+                              (Outcome.NO_AGENT, RetryRule(after=300.0, attempts=2))),
+                       give_up_after=7200.0)
+BUSY = LegFailed(leg=PERSON_LEG, reason=FailReason.BUSY)
 P_RING, P_ANS = LegRinging(leg=PERSON_LEG), LegAnswered(leg=PERSON_LEG)
 ROUTED = RouteFound(route=ROUTE)
 GOT_CODE = CodeAllocated(code=CODE)
@@ -133,7 +144,7 @@ A1_RING, A1_ANS = LegRinging(leg="agent-1"), LegAnswered(leg="agent-1")
 ROOM = RoomCreated(room="room-1", routing="rooms-a")
 ENTERED = AgentEnteredCode(code=CODE)
 
-Prefix = tuple[Event, ...]
+Prefix = tuple[Event | CallbackPolicy, ...]
 _ROUTING: list[Prefix] = [(REQ, P_ANS), (REQ, P_RING, P_ANS)]
 _ALLOCATING: list[Prefix] = [p + (ROUTED,) for p in _ROUTING]
 _SEIZING: list[Prefix] = [
@@ -167,7 +178,12 @@ _CONNECTED: list[Prefix] = [
 ]
 PREFIXES: dict[State, list[Prefix]] = {
     State.IDLE: [()],
-    State.DIALLING_PERSON: [(REQ,)],
+    State.SCHEDULING: [(TIMED,), (AT_15,), (RETRY, REQ, BUSY)],
+    State.SCHEDULED: [(TIMED, LATER), (AT_15, LATER), (RETRY, REQ, BUSY, LATER),
+                      (RETRY, REQ, BUSY, LATER, TimerFired(timer="dial"),
+                       LegFailed(leg="person-2", reason=FailReason.BUSY), DialTimeFound(at=3900.0))],
+    State.DIALLING_PERSON: [(REQ,), (TIMED, DialTimeFound(at=0.0)),
+                            (RETRY, REQ, BUSY, LATER, TimerFired(timer="dial"))],
     State.PERSON_RINGING: [(REQ, P_RING), (REQ, P_RING, P_RING)],
     State.ROUTING: _ROUTING,
     State.ALLOCATING_CODE: _ALLOCATING,
@@ -219,6 +235,10 @@ SAMPLES: dict[str, Sample] = {
     "Bridged": lambda a: Bridged(),
     "BridgeFailed": lambda a: BridgeFailed(reason="no answer to the re-INVITE"),
     "SystemStopping": lambda a: SystemStopping(),
+    "CancelRequested": lambda a: CancelRequested(),
+    "DialTimeFound_later": lambda a: DialTimeFound(at=7000.0),
+    "DialTimeFound_now": lambda a: DialTimeFound(at=0.0),
+    "dial_timer": lambda a: TimerFired(timer="dial"),
     "RoomCreated": lambda a: RoomCreated(room="room-9"),
     "RoomRefused": lambda a: RoomRefused(reason="full"),
     "JoinedRoom_person": lambda a: JoinedRoom(who=Role.PERSON),
@@ -577,3 +597,82 @@ def test_a_second_room_for_the_same_call_is_deleted() -> None:
     run = connected(ROOM)
     assert run.send(RoomCreated(room="room-2")) == [DeleteRoom(room="room-2")]
     assert run.cb.room == "room-1" and run.cb.room_open
+
+
+# -- the callback policy: retries, schedules, cancel, duplicates ------------------------------
+
+
+def test_a_busy_person_is_called_again_by_the_policy_until_they_answer() -> None:
+    run = Run(RETRY, REQ)
+    same(run.send(BUSY), CancelTimer(timer="ring:person"), FindDialTime(
+        service_code="loans", person_number="+34600000001", not_before=2.0 + 120.0, attempt=2))
+    assert run.cb.state is State.SCHEDULING and run.cb.attempts[0].outcome == "person_busy"
+    same(run.send(DialTimeFound(at=122.0)), NotifyPerson(notice=Notice.RETRY_LATER),
+         StartTimer(timer="dial", delay=119.0))
+    assert run.cb.next_attempt_at == 122.0
+    same(run.send(TimerFired(timer="dial")), NotifyPerson(notice=Notice.CALLING),
+         Dial(leg="person-2", number="+34600000001", caller_id="+34910000000", ring_timeout=30.0),
+         StartTimer(timer="ring:person-2", delay=30.0))
+    run.send(LegAnswered(leg="person-2"))
+    assert run.cb.state is State.ROUTING and [a.leg for a in run.cb.attempts] == ["person", "person-2"]
+    run.play(ROUTED, GOT_CODE, N1)
+    assert Bridge(person_leg="person-2", agent_leg="agent-1") in run.send(A1_ANS)
+
+
+def test_the_last_attempt_ends_the_callback_with_its_own_outcome() -> None:
+    run = Run(RETRY, REQ, BUSY, LATER, TimerFired(timer="dial"),
+              LegFailed(leg="person-2", reason=FailReason.BUSY), DialTimeFound(at=3700.0),
+              TimerFired(timer="dial"))
+    commands = run.send(LegFailed(leg="person-3", reason=FailReason.BUSY))
+    assert commands[-1] == CloseRecord(outcome=Outcome.PERSON_BUSY)
+    assert [a.outcome for a in run.cb.attempts] == ["person_busy"] * 3
+    assert run.ledger.held() == {}
+
+
+def test_no_call_starts_past_give_up_after() -> None:
+    run = Run(RETRY, REQ, BUSY)
+    commands = run.send(DialTimeFound(at=8000.0))            # requested at 1, gives up at 7201
+    assert commands == [NotifyPerson(notice=Notice.BUSY), CloseRecord(outcome=Outcome.PERSON_BUSY)]
+
+
+def test_a_no_agent_retry_lets_everything_go_between_the_calls() -> None:
+    run = Run(RETRY, REQ, P_ANS, ROUTED, GOT_CODE, N1, A1_RING)
+    commands = run.send(TimerFired(timer="ring:agent-1"))    # north rang out: south next
+    commands = run.send(S1)
+    run.send(LegRinging(leg="agent-2"))
+    commands = run.send(TimerFired(timer="ring:agent-2"))    # nobody: the call is over
+    assert Hangup(leg=PERSON_LEG, reason="no_agent") in commands
+    assert ReleaseCode(code=CODE) in commands and run.cb.state is State.SCHEDULING
+    assert run.ledger.held() == {}
+
+
+def test_a_scheduled_request_waits_for_its_time_and_books_it() -> None:
+    run = Run()
+    same(run.send(AT_15), FindDialTime(service_code="loans", person_number="+34600000001",
+                                       not_before=900.0, attempt=1, scheduled=True))
+    same(run.send(DialTimeFound(at=900.0)), NotifyPerson(notice=Notice.SCHEDULED),
+         StartTimer(timer="dial", delay=898.0))
+
+
+@pytest.mark.parametrize("prefix", [(TIMED,), (TIMED, LATER), (REQ,), (REQ, P_RING)],
+                         ids=["scheduling", "scheduled", "dialling", "ringing"])
+def test_a_cancel_before_the_person_answers_stops_everything(prefix: Prefix) -> None:
+    run = Run(*prefix)
+    commands = run.send(CancelRequested())
+    assert commands[0] == NotifyPerson(notice=Notice.CANCELLED)
+    assert commands[-1] == CloseRecord(outcome=Outcome.CANCELLED)
+    assert run.ledger.held() == {}
+
+
+def test_a_cancel_after_the_person_answered_lets_the_call_go_on_without_a_retry() -> None:
+    run = Run(RETRY, REQ, P_ANS)
+    assert run.send(CancelRequested()) == []
+    run.play(RouteFound(route=NOWHERE))
+    assert run.cb.outcome is Outcome.NO_AGENT                # ended: no retry after a cancel
+
+
+def test_a_duplicate_ends_at_once() -> None:
+    run = Run()
+    same(run.send(CallbackRequested(service_code="loans", person_number="+34600000001",
+                                    duplicate_of="cb-0")), CloseRecord(outcome=Outcome.DUPLICATE))
+    assert run.cb.duplicate_of == "cb-0"

@@ -1,10 +1,12 @@
-"""Rate limits of the web app: sliding windows per key, with bounded memory."""
+"""Rate limits of the web app: sliding windows per key, with bounded memory; growing delays
+for failed sign-ins (per pair, address and account); codes per agent; the chat's bucket."""
 
 from __future__ import annotations
 
 import pytest
 
-from reference_impl.web.limits import Attempts, RequestLimits, RequestRefused
+from reference_impl.web.limits import (Attempts, Backoff, Bucket, CodeLimits, LoginLimits,
+                                       RequestLimits, RequestRefused)
 
 
 class Clock:
@@ -80,3 +82,83 @@ def test_a_limit_of_none_or_zero_is_off() -> None:
     limits = RequestLimits(None, 600.0, 0, 60.0, Clock())
     for _ in range(100):
         limits.admit("+34611111111", "10.0.0.1")                # never raises
+
+
+def test_backoff_gives_free_tries_then_doubles_up_to_the_cap_and_forgets() -> None:
+    clock = Clock()
+    backoff = Backoff(free=2, base=1.0, cap=8.0, forget=100.0, clock=clock)
+    waits = []
+    for _ in range(7):
+        waits.append(backoff.wait("k"))
+        clock.now += waits[-1]
+        backoff.failed("k")
+    assert waits == [0.0, 0.0, 1.0, 2.0, 4.0, 8.0, 8.0]   # two free, then doubling, capped
+    clock.now += 100.0
+    assert backoff.wait("k") == 0.0 and len(backoff) == 0
+    for _ in range(3):
+        backoff.failed("j")
+    assert backoff.wait("j") == 2.0
+    backoff.forgive("j")                                 # one failure fewer
+    assert backoff.wait("j") == 1.0
+    backoff.forgive("j")
+    assert backoff.wait("j") == 0.0
+
+
+def test_backoff_memory_is_bounded() -> None:
+    clock = Clock()
+    backoff = Backoff(free=1, base=1.0, cap=60.0, forget=60.0, clock=clock, keep=100)
+    for n in range(1000):
+        backoff.failed(f"10.0.{n // 256}.{n % 256}")
+    assert len(backoff) == 100
+    clock.now += 61.0
+    backoff.failed("one more")
+    assert len(backoff) == 1
+
+
+def test_login_limits_hold_a_pair_then_an_address_then_an_account() -> None:
+    clock = Clock()
+    limits = LoginLimits(free=3, per_address=5, per_account=4, max_delay=900.0, clock=clock)
+    for _ in range(3):
+        limits.attempt("10.0.0.1", "bob")
+    assert limits.wait("10.0.0.1", "bob") == 1.0
+    assert limits.wait("10.0.0.1", "ana") == 0.0         # the same address, another agent
+    limits.attempt("10.0.0.1", "eve")
+    limits.attempt("10.0.0.1", "mallory")                # five from the address: its ceiling
+    assert limits.wait("10.0.0.1", "ana") == 1.0
+    assert limits.wait("10.0.0.2", "bob") == 0.0         # bob: 3 of his 4 free ones
+    limits.attempt("10.0.0.2", "bob")
+    assert limits.wait("10.0.0.3", "bob") == 1.0         # every address, now
+
+
+def test_an_address_that_signed_in_is_spared_the_accounts_limit() -> None:
+    clock = Clock()
+    limits = LoginLimits(free=3, per_address=20, per_account=2, clock=clock)
+    limits.attempt("10.0.0.1", "ana")
+    limits.succeeded("10.0.0.1", "ana")                  # taken back, and trusted
+    assert limits.wait("10.0.0.1", "ana") == 0.0
+    for n in range(5):
+        limits.attempt(f"10.9.0.{n}", "ana")
+    assert limits.wait("10.9.9.9", "ana") > 0
+    assert limits.wait("10.0.0.1", "ana") == 0.0
+
+
+def test_codes_are_counted_per_agent_and_address_with_a_ceiling_per_address() -> None:
+    clock = Clock()
+    codes = CodeLimits(per_agent=2, per_address=3, window=60.0, clock=clock)
+    codes.failed("ana", "10.0.0.1")
+    codes.failed("ana", "10.0.0.1")
+    assert codes.wait("ana", "10.0.0.1") == 60.0
+    assert codes.wait("bob", "10.0.0.1") == 0.0
+    codes.failed("bob", "10.0.0.1")
+    assert codes.wait("carol", "10.0.0.1") == 60.0       # the address's ceiling
+    assert codes.wait("ana", "10.0.0.2") == 0.0
+
+
+def test_the_bucket_gives_a_burst_then_its_rate() -> None:
+    clock = Clock()
+    bucket = Bucket(rate=2.0, burst=5, clock=clock)
+    assert [bucket.take() for _ in range(6)] == [True] * 5 + [False]
+    clock.now += 1.0
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    clock.now += 100.0
+    assert sum(bucket.take() for _ in range(10)) == 5    # never more than the burst

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import psycopg
 import pytest
 
-from reference_impl.flow import Step
+from reference_impl.flow import Attempt, Step
 from reference_impl.records import (SCHEMA_VERSION, CallbackRecord, ClosableRecordStore,
                                     MemoryRecords, PostgresRecords, RecordNotStored,
                                     RecordsError, RecordStore, SchemaTooNew, SqliteRecords,
@@ -140,6 +140,8 @@ def full_record(id: str = "42", **changes: object) -> CallbackRecord:
         code="0042", room="room-7", room_routing="rooms-b", room_refused=True,
         notices=("calling", "connecting", "connected", "room_ready", "ended"),
         failovers=2, ended_by="person", agent="Ana Pérez",
+        attempts=(Attempt("person", 0.0, "person_busy", 0.5), Attempt("person-2", 120.5, None, None)),
+        next_attempt_at=4000.25, duplicate_of="41", epoch=1.79e9 + 0.125,
         times={"requested": 0.0, "person_answered": 0.1 + 0.2, "bridged": 41.125,
                "ended": 1e9 + 1 / 3},
         timeline=(Step(0.0, "requested", "service loans, number +34600000001"),

@@ -226,7 +226,7 @@ def _texts(fig: Any) -> list[str]:
 @pytest.mark.parametrize("name", metric_names())
 def test_the_kind_of_every_metric_comes_from_one_rule(name: str) -> None:
     base = name.split(".", 1)[0]
-    if name.endswith(".count") or base in ("concurrent_rooms", "failovers"):
+    if name.endswith(".count") or base in ("concurrent_rooms", "failovers", "attempts"):
         wanted = {"number"}
     elif base == "outcomes" or name in ("rooms_refused", "queued") or base.endswith("_occupancy"):
         wanted = {"fraction"}

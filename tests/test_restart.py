@@ -126,7 +126,8 @@ async def drained(tmp_path: Path) -> None:
     sb.deliver(up, f.LegAnswered(leg=f.PERSON_LEG))          # on the line, an agent ringing
     waiting = sb.accept({"service": "loans"}, "+34600000002", "accepted-1")
     counts = await drain(sb, grace=0.2, flush=store.flush)
-    assert counts == {"live": 1, "finished": 0, "ended": 1, "accepted": 1, "written": 1}
+    assert counts == {"live": 1, "finished": 0, "ended": 1, "accepted": 1, "pending": 0,
+                      "written": 1}
     assert sorted(dials.hung_up) == [(up, "agent-1"), (up, f.PERSON_LEG)]
     assert store.get(up).outcome == "system_restart"          # type: ignore[union-attr]
     stored = SqliteRecords(str(tmp_path / "r.db"))
@@ -144,3 +145,33 @@ class Rooms:
     def delete(self, room: str) -> None: ...
     def call_ended(self, callback_id: str) -> None: ...
 
+
+
+def test_a_scheduled_callback_survives_a_restart_and_keeps_its_time(tmp_path: Path) -> None:
+    asyncio.run(scheduled_survives(tmp_path))
+
+
+async def scheduled_survives(tmp_path: Path) -> None:
+    path = str(tmp_path / "r.db")
+    first = write_behind(path)
+    runtime = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: Dials(),
+                          records=first)
+    sb = runtime.switchboard
+    cid = sb.accept({"service": "loans"}, "+34600000001", "later-1",
+                    schedule_at=runtime.now() + 3600.0)
+    sb.start(cid)
+    assert sb.pending() == [cid]
+    due = sb.epoch + sb.live[cid].next_attempt_at          # type: ignore[operator]
+    assert first.flush(5)
+    first.close()                                            # the process dies here
+    await asyncio.sleep(0.2)
+    second = write_behind(path)
+    dials = Dials()
+    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
+                        records=second)
+    done = reconcile(again.switchboard, second)
+    assert [(r.callback_id, r.action) for r in done] == [(cid, "waits again")]
+    resumed = again.switchboard.live[cid]
+    assert abs(again.switchboard.epoch + resumed.next_attempt_at - due) < 0.01  # type: ignore[operator]
+    assert dials.dialled == [] and again.switchboard.pending() == [cid]
+    second.close()

@@ -4,18 +4,25 @@ The app is built as the command builds it (`emulator.serve.build`) and driven
 over loopback HTTP: phones behave as the scenario's profiles say, the desk
 phones show the code, no emulated agent types it, the hang-up hook ends the
 call, and the records land in a real SQLite file. The command's refusals
-(bad scenario, bad --db, a port in use) exit 2 with a message.
+(bad scenario, bad --db, a port in use) exit 2 with a message. Without
+--demo, agents sign in with the accounts `callback-emu agents` keeps in the
+same database (a `serve` process is started to check it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from tornado.httpclient import HTTPRequest
@@ -197,3 +204,80 @@ def test_a_port_in_use_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_the_default_scenario_loads() -> None:
     scenario = sc.load(DEFAULT_SCENARIO).scenario
     assert {"mortgages", "insurance"} <= set(scenario.services)
+
+
+def test_no_request_limits_lifts_the_chat_limit_too(tmp_path: Path) -> None:
+    scenario = sc.loads(QUICK).scenario
+    records = SqliteRecords(str(tmp_path / "r.sqlite3"))
+    loop = asyncio.new_event_loop()
+    try:
+        limited, _ = build(scenario, records, KEY, loop=loop)
+        free, _ = build(scenario, records, KEY, loop=loop, request_limits=False)
+        assert limited.web.chat_rate == 1.0 and free.web.chat_rate is None
+        assert free.web.callbacks_per_number is None and free.web.callbacks_per_client is None
+    finally:
+        loop.close()
+        records.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "a long enough passphrase"
+
+
+def start_serve(tmp_path: Path, *options: str) -> Iterator[tuple[str, list[str]]]:
+    """`callback-emu serve` on a free port: (its base URL, what it printed)."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(QUICK)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--scenario",
+         str(scenario), "--db", str(tmp_path / "cb.sqlite3"), *options],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    printed = []
+    for line in process.stdout:
+        printed.append(line)
+        if "operations:" in line:
+            break
+    try:
+        yield f"http://127.0.0.1:{port}", printed
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def status(url: str, headers: dict[str, str]) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_without_demo_mode_agents_sign_in_with_their_accounts(tmp_path: Path) -> None:
+    added = subprocess.run([sys.executable, "-m", "emulator.cli", "agents", "add", "ana.garcia",
+                            "--password-stdin", "--db", str(tmp_path / "cb.sqlite3")],
+                           input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT,
+                           timeout=60)
+    assert added.returncode == 0, added.stderr
+    for base, printed in start_serve(tmp_path):
+        text = "".join(printed)
+        assert "agents sign in with their accounts: 1" in text and "agent key" not in text
+        page = urllib.request.urlopen(base + "/agent", timeout=5).read().decode()
+        assert 'name="password"' in page and 'name="key"' not in page
+        basic = base64.b64encode(f"ana.garcia:{PASSWORD}".encode()).decode()
+        assert status(base + "/api/rooms", {"Authorization": f"Basic {basic}"}) == 200
+        assert status(base + "/api/rooms", {"X-Agent-Key": "demo"}) == 403
+
+
+def test_demo_mode_prints_its_key_and_an_empty_database_says_how_to_add_an_agent(
+        tmp_path: Path) -> None:
+    for base, printed in start_serve(tmp_path, "--demo"):
+        line = next(line for line in printed if "/agent" in line)
+        key = line.rsplit("agent key: ", 1)[1].rstrip(")\n")
+        assert len(key) >= 12
+        assert status(base + "/api/rooms", {"X-Agent-Key": key}) == 200
+    for _, printed in start_serve(tmp_path):
+        assert "accounts: 0; add one: callback-emu agents add NAME --db" in "".join(printed)

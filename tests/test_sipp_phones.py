@@ -24,6 +24,7 @@ TOL = 0.05          # timing tolerance, seconds (the contract: +-50 ms)
 EARLY = 0.005       # how early a timed message may come (clock granularity)
 SDP = ("v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
        "t=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+HELD = SDP + "a=sendonly\r\n"     # the PBX's first offer to a person: the bridge comes later
 
 needs_sipp = pytest.mark.skipif(
     sipp_path() is None,
@@ -111,7 +112,8 @@ class Call:
         return time.monotonic()
 
     def _request(self, method: str, ruri: str, branch: str, cseq: int, *,
-                 to_tag: str | None, body: str = "", cseq_method: str | None = None) -> str:
+                 to_tag: str | None, body: str = "", cseq_method: str | None = None,
+                 extra: str = "") -> str:
         lines = [
             f"{method} {ruri} SIP/2.0",
             f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport",
@@ -121,6 +123,7 @@ class Call:
             f"Call-ID: {self.call_id}",
             f"CSeq: {cseq} {cseq_method or method}",
             f"Contact: <sip:pbx@127.0.0.1:{self.port}>",
+            *[line for line in extra.split("\r\n") if line],
         ]
         if body:
             lines.append("Content-Type: application/sdp")
@@ -131,10 +134,10 @@ class Call:
     def branch() -> str:
         return "z9hG4bK" + uuid.uuid4().hex[:16]
 
-    def invite(self, sdp: str = SDP) -> float:
+    def invite(self, sdp: str = HELD, extra: str = "") -> float:
         self.invite_branch = self.branch()
         return self._send(self._request("INVITE", self.ruri, self.invite_branch, self.cseq,
-                                        to_tag=None, body=sdp))
+                                        to_tag=None, body=sdp, extra=extra))
 
     def cancel(self) -> float:
         """CANCEL: the INVITE's branch, R-URI, CSeq number; To without tag."""
@@ -158,6 +161,13 @@ class Call:
         self.cseq += 1
         return self._send(self._request("INVITE", self.remote_target, self.branch(), self.cseq,
                                         to_tag=self.to_tag, body=sdp))
+
+    def update(self, extra: str = "") -> float:
+        """An UPDATE without a body (a session refresh, RFC 4028)."""
+        assert self.remote_target, "not answered"
+        self.cseq += 1
+        return self._send(self._request("UPDATE", self.remote_target, self.branch(), self.cseq,
+                                        to_tag=self.to_tag, extra=extra))
 
     def bye(self) -> float:
         assert self.remote_target, "not answered"
@@ -235,6 +245,7 @@ def test_phone_user_encodes_milliseconds_and_never() -> None:
     assert phone_user("answer", 0, math.inf, 0) == "cb-answer-0-0-0"
     assert phone_user("reject", 0.0004, 0.0001, 0.0025) == "cb-reject-1-1-3"   # never 0 by rounding
     assert phone_user("busy", 0, 0, 0) == "cb-busy-0-0-0"
+    assert phone_user("answer", 1, 0, 2, rtp=True) == "cb-answer-1000-0-2000-rtp"
     for bad in [("hangup", 0, 0, 0), ("answer", -1, 0, 0), ("answer", math.inf, 0, 0),
                 ("answer", 0, math.nan, 0)]:
         with pytest.raises(ValueError):
@@ -530,3 +541,56 @@ def test_missing_sipp_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
         SippPhones().start()
     with pytest.raises(SippError, match="cannot run /nonexistent/sipp"):
         SippPhones(sipp="/nonexistent/sipp").start()
+
+
+# -- live offers, session timers ---------------------------------------------------
+
+@needs_sipp
+def test_a_live_offer_is_the_bridge_talk_counts_from_the_ack(call: Callable[..., Call]) -> None:
+    """An agent's INVITE offers the person's media: no re-INVITE is needed."""
+    c = call("answer", delay=0.1, patience=0.2, talk=0.4)
+    c.invite(SDP)                       # live media, no a=sendonly
+    c.expect(180)
+    ok = c.expect(200)
+    assert "a=recvonly" not in ok.body and "a=sendonly" not in ok.body
+    c.ack_ok(ok)
+    acked = time.monotonic()
+    bye = c.expect("BYE", timeout=1.5)  # talk, not patience: no re-INVITE came, none needed
+    assert within(bye.at - acked, 0.4), bye.at - acked
+    c.reply(bye)
+
+
+@needs_sipp
+def test_session_timer_refreshes_keep_the_call_and_its_lapse_ends_it(
+        call: Callable[..., Call]) -> None:
+    """RFC 4028: Session-Expires echoed with refresher=uac; each UPDATE restarts the
+    session; no refresh within the interval and the phone hangs up."""
+    c = call("answer", patience=0, talk=0)
+    c.invite(extra="Supported: timer\r\nSession-Expires: 1;refresher=uac\r\nMin-SE: 1")
+    c.expect(180)
+    ok = c.expect(200)
+    assert ok.all("Session-Expires") == ["1;refresher=uac"] and ok.all("Require") == ["timer"]
+    assert "UPDATE" in ok.header("Allow")
+    c.ack_ok(ok)
+    for _ in range(3):                  # refreshed every 0.6 s: the call stays up
+        time.sleep(0.6)
+        c.update("Session-Expires: 1;refresher=uac")
+        refreshed = c.expect(200)
+        assert refreshed.cseq[1] == "UPDATE" and refreshed.all("Session-Expires") == ["1;refresher=uac"]
+    last = refreshed.at
+    bye = c.expect("BYE", timeout=2.0)
+    assert within(bye.at - last, 1.0), bye.at - last
+    c.reply(bye)
+
+
+@needs_sipp
+def test_no_session_expires_no_session_timer(call: Callable[..., Call]) -> None:
+    c = call("answer", patience=0, talk=0)
+    c.invite()
+    c.expect(180)
+    ok = c.expect(200)
+    assert not ok.all("Session-Expires") and not ok.all("Require")
+    c.ack_ok(ok)
+    c.quiet(1.2)
+    c.bye()
+    c.expect(200)

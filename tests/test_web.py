@@ -4,54 +4,87 @@ Telephony is a scripted fake (tests/webfakes.py: every phone answers at once),
 so these tests are about the app: the form and its validation, the API and
 its 400s, the live status page, the room server (join, chat, documents,
 signalling, deletion), and the safety rules (xsrf, escaping, upload limits,
-agent key, rate-limited codes). Bad input must neither crash the server nor
-leave a record behind.
+agents' accounts and sessions, rate-limited codes, tokens kept out of the
+logs). Agents sign in with an account in the records' own SQLite file; one
+class runs demo mode's shared key. Bad input must neither crash the server nor
+leave a record behind. (Bounded input: tests/test_web_input.py; phone numbers:
+tests/test_numbers.py; accounts and their limits: tests/test_accounts.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import logging
 import re
+import shutil
+import tempfile
 import urllib.parse
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any, Callable
 
+from argon2 import PasswordHasher
 from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
-from tornado.testing import AsyncHTTPTestCase, gen_test
+from tornado.httpserver import HTTPServer
+from tornado.testing import AsyncHTTPSTestCase, AsyncHTTPTestCase, gen_test
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from reference_impl.accounts import AgentAccounts, open_accounts
 from reference_impl.codes import CodePool
 from reference_impl.flow import FailReason
 from reference_impl.records import SqliteRecords
 from reference_impl.web import WebApp, WebSettings, make_app, web_runtime
-from reference_impl.web.limits import RequestLimits
+from reference_impl.web.limits import CodeLimits, RequestLimits
 
 from .webfakes import AnsweringPhones, directory, until
 
-KEY = "agent-secret"
+KEY = "agent-secret"                       # demo mode's shared key (TestDemoMode)
+AGENT, PASSWORD = "ana.garcia", "a long enough passphrase"
+# The tests' accounts hash fast; tests/test_accounts.py uses argon2's defaults.
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PNG = (Path(__file__).resolve().parent.parent / "reference_impl" / "web" / "static" / "catalogue"
        / "mortgages" / "rates.png").read_bytes()
 GOOD = {"phone": "+34 612 345 678", "name": "Ana", "service": "mortgages", "consent": True}
 
 
 class WebCase(AsyncHTTPTestCase):
+    demo = False                          # True: demo mode's shared key instead of accounts
+
     def get_app(self) -> WebApp:
-        self.records = SqliteRecords(":memory:")
+        self.folder = Path(tempfile.mkdtemp(prefix="web-test-"))
+        db = str(self.folder / "records.sqlite3")
+        self.records = SqliteRecords(db)
+        self.accounts: AgentAccounts = open_accounts(db, FAST)       # the same database
+        self.accounts.add(AGENT, PASSWORD)
         self.directory = directory()
         self.runtime = web_runtime(directory=self.directory, codes=CodePool(),
                                    telephony=AnsweringPhones, records=self.records,
                                    loop=self.io_loop.asyncio_loop)  # type: ignore[attr-defined]
         self.phones: AnsweringPhones = self.runtime.telephony  # type: ignore[assignment]
-        self.settings = WebSettings(agent_keys=frozenset({KEY}), upload_max_bytes=64 * 1024,
-                                    code_attempts=3, code_window=60.0,
-                                    hangup=self.phones.person_hangs_up)
+        self.settings = self.web_settings(
+            agent_keys=frozenset({KEY}) if self.demo else frozenset(),
+            accounts=None if self.demo else self.accounts, upload_max_bytes=64 * 1024,
+            code_attempts=3, code_window=60.0, hangup=self.phones.person_hangs_up)
         return make_app(self.runtime, self.directory, self.records, self.settings)
+
+    def web_settings(self, **values: Any) -> WebSettings:
+        return WebSettings(**values)
+
+    def get_http_server(self) -> HTTPServer:
+        """The app's own server: its timeouts, header limit and connection cap."""
+        return self._app.http_server()    # type: ignore[attr-defined]
 
     def setUp(self) -> None:
         super().setUp()
         self.cookies: dict[str, str] = {}
+
+    def tearDown(self) -> None:
+        super().tearDown()
+        self.accounts.close()
+        self.records.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- a small browser: cookies, xsrf, forms -------------------------------
 
@@ -84,10 +117,20 @@ class WebCase(AsyncHTTPTestCase):
 
     async def api(self, path: str, data: Any = None, raw: bytes | None = None,
                   content_type: str = "application/json", key: bool = False) -> tuple[int, Any]:
-        headers = {"Content-Type": content_type, **({"X-Agent-Key": KEY} if key else {})}
+        headers = {"Content-Type": content_type, **(self.credentials() if key else {})}
         body = raw if raw is not None else (None if data is None else json.dumps(data))
         response = await self.go(path, "POST" if body is not None else "GET", body, headers)
         return response.code, json.loads(response.body or b"null")
+
+    def credentials(self, password: str = PASSWORD) -> dict[str, str]:
+        """An agent's API credential: demo mode's key, or HTTP Basic."""
+        if self.demo:
+            return {"X-Agent-Key": KEY}
+        basic = base64.b64encode(f"{AGENT}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {basic}"}
+
+    def sign_in_fields(self) -> dict[str, str]:
+        return {"key": KEY} if self.demo else {"name": AGENT, "password": PASSWORD}
 
     async def socket(self, path: str) -> WebSocketClientConnection:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -106,6 +149,11 @@ class WebCase(AsyncHTTPTestCase):
         record = self.runtime.switchboard.record(callback_id)
         assert record is not None and record.code
         return callback_id, record.code
+
+
+def status_id(location: str) -> str:
+    """The callback id of a status page link, /callbacks/{id}/{token}."""
+    return location.split("/")[2]
 
 
 async def next_message(ws: WebSocketClientConnection, kind: str | None = None,
@@ -183,8 +231,13 @@ class TestForm(WebCase):
         response = await self.post_form("/", {"phone": "612 34 56 78", "name": "Ana",
                                               "service": "insurance", "consent": "yes"})
         assert response.code == 303
-        callback_id = response.headers["Location"].rsplit("/", 1)[1]
-        assert len(callback_id) >= 16                  # unguessable: it opens the status page
+        location = response.headers["Location"]
+        callback_id, token = location.split("/")[2:]
+        assert len(callback_id) >= 16 and len(token) >= 24   # the token opens the status page
+        assert token == self._app.status_token(callback_id)  # type: ignore[attr-defined]
+        assert (await self.go(location)).code == 200
+        assert (await self.go(f"/callbacks/{callback_id}")).code == 404     # no token: gone
+        assert (await self.go(f"/callbacks/{callback_id}/{'A' * 24}")).code == 404
         stored = self.records.get(callback_id)
         assert stored is not None and stored.person_number == "+34612345678"
         assert stored.form == {"service": "insurance", "name": "Ana", "consent": "yes"}
@@ -241,10 +294,20 @@ class TestApi(WebCase):
         assert status == 201 and answer["phone"] == "+34612345678"
         callback_id = answer["id"]
         await self.until(lambda: self.runtime.rooms.of_callback(callback_id))  # type: ignore[attr-defined]
-        status, view = await self.api(f"/api/callbacks/{callback_id}")
+        assert answer["status_api"] == f"/api/callbacks/{callback_id}?token={answer['status_token']}"
+        status, view = await self.api(answer["status_api"])
         assert status == 200
         assert (view["state"], view["room"], view["code"]) == ("connected", True, "1000")
         assert view["notices"] == ["calling", "connecting", "connected", "room_ready"]
+        assert view["phone"] == "+346•••••678"              # masked, as operators see it
+        headers = {"X-Status-Token": answer["status_token"]}
+        assert (await self.go(f"/api/callbacks/{callback_id}", headers=headers)).code == 200
+        status, refused = await self.api(f"/api/callbacks/{callback_id}")   # the id alone
+        assert (status, refused["field"]) == (404, "id")
+        status, _ = await self.api(f"/api/callbacks/{callback_id}?token={'x' * 24}")
+        assert status == 404
+        status, view = await self.api(f"/api/callbacks/{callback_id}", key=True)  # an agent
+        assert status == 200 and view["phone"] == "+346•••••678"
         stored = self.records.get(callback_id)      # saved at every step, for live pages
         assert stored is not None and stored.state == "connected"
 
@@ -254,13 +317,18 @@ class TestApi(WebCase):
         assert status == 404 and answer["field"] == "id"
 
     @gen_test
-    async def test_rooms_need_the_agent_key(self) -> None:
+    async def test_rooms_need_agent_credentials(self) -> None:
         _, code = await self.connected_call()
         status, _ = await self.api("/api/rooms")
         assert status == 403
+        response = await self.go("/api/rooms", headers=self.credentials("not the password"))
+        assert response.code == 403 and json.loads(response.body)["error"]
+        for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer x"):
+            assert (await self.go("/api/rooms", headers={"Authorization": header})).code == 403
         status, answer = await self.api("/api/rooms", key=True)
         assert status == 200 and answer["codes_in_use"] == [code]
         assert [room["code"] for room in answer["rooms"]] == [code]
+        assert answer["rooms"][0]["agent"] is None           # no agent has joined yet
 
     @gen_test
     async def test_one_number_is_called_back_at_most_three_times_in_ten_minutes(self) -> None:
@@ -299,8 +367,23 @@ class TestApi(WebCase):
     async def test_the_openapi_description_lists_the_endpoints(self) -> None:
         status, spec = await self.api("/api/openapi.json")
         assert status == 200 and spec["openapi"].startswith("3.")
-        assert {"/api/callbacks", "/api/callbacks/{id}", "/api/rooms"} <= set(spec["paths"])
-        assert "429" in spec["paths"]["/api/callbacks"]["post"]["responses"]
+        assert set(spec["paths"]) == {"/api/callbacks", "/api/callbacks/{id}", "/api/rooms",
+                                      "/api/callbacks/{id}/hangup"}
+        responses = {(path, method): set(operation["responses"])
+                     for path, item in spec["paths"].items() for method, operation in item.items()}
+        assert responses == {
+            ("/api/callbacks", "post"): {"200", "201", "400", "413", "415", "429", "500", "503"},
+            ("/api/callbacks/{id}", "get"): {"200", "403", "404", "429", "500"},
+            ("/api/callbacks/{id}", "delete"): {"200", "404", "500"},
+            ("/api/rooms", "get"): {"200", "403", "429", "500"},
+            ("/api/callbacks/{id}/hangup", "post"): {"202", "403", "404", "429", "500"}}
+        schemes = spec["components"]["securitySchemes"]
+        assert {"agentSession", "agentLogin", "agentKey", "statusToken"} <= set(schemes)
+        assert schemes["agentLogin"] == {"type": "http", "scheme": "basic",
+                                         "description": "an agent account's name and password"}
+        created = spec["paths"]["/api/callbacks"]["post"]["responses"]["201"]
+        assert {"status_token", "status_api"} <= set(
+            created["content"]["application/json"]["schema"]["properties"])
         body = spec["paths"]["/api/callbacks"]["post"]["requestBody"]
         assert body["content"]["application/json"]["schema"]["required"] == [
             "phone", "name", "service", "consent"]
@@ -324,9 +407,13 @@ class TestStatusPage(WebCase):
         assert (await self.go("/room/" + "A" * 32)).code == 404
 
     @gen_test
-    async def test_a_status_socket_for_an_unknown_callback_is_closed(self) -> None:
-        ws = await self.socket("/callbacks/nobody/ws")
-        assert await asyncio.wait_for(ws.read_message(), 3) is None
+    async def test_a_status_socket_without_the_right_token_is_closed(self) -> None:
+        _, answer = await self.api("/api/callbacks", GOOD)
+        for path in ("/callbacks/nobody/" + "A" * 24 + "/ws",
+                     f"/callbacks/{answer['id']}/{'A' * 24}/ws"):
+            ws = await self.socket(path)
+            assert await asyncio.wait_for(ws.read_message(), 3) is None
+            assert ws.close_code == 1000
 
     @gen_test
     async def test_a_busy_line_is_told_plainly(self) -> None:
@@ -340,15 +427,67 @@ class TestStatusPage(WebCase):
 
 class TestAgentAndRoom(WebCase):
     async def sign_in_and_enter(self, code: str) -> HTTPResponse:
-        return await self.post_form("/agent", {"key": KEY, "code": code}, page="/agent")
+        return await self.post_form("/agent", {**self.sign_in_fields(), "code": code},
+                                    page="/agent")
 
     @gen_test
-    async def test_a_wrong_agent_key_opens_nothing(self) -> None:
+    async def test_a_wrong_password_opens_nothing(self) -> None:
         _, code = await self.connected_call()
-        response = await self.post_form("/agent", {"key": "guess", "code": code}, page="/agent")
-        assert response.code == 403 and "agent" not in self.cookies
+        for name, password in ((AGENT, "guess guess guess"), ("nobody-here", PASSWORD),
+                               ("", ""), ("x", "y")):
+            response = await self.post_form("/agent", {"name": name, "password": password,
+                                                       "code": code}, page="/agent")
+            page = response.body.decode()
+            assert response.code == 403 and "That name or password is not right." in page
+        assert "agent" not in self.cookies
         status, _ = await self.api("/api/rooms")
         assert status == 403
+        assert self.runtime.switchboard.accepts_code(code)       # nobody took the code
+
+    @gen_test
+    async def test_the_page_asks_for_a_name_and_password_not_a_key(self) -> None:
+        page = (await self.go("/agent")).body.decode()
+        assert 'name="name"' in page and 'name="password"' in page and 'name="key"' not in page
+        response = await self.post_form("/agent", {"key": KEY, "code": ""}, page="/agent")
+        assert response.code == 403                          # no shared key outside demo mode
+        response = await self.go("/api/rooms", headers={"X-Agent-Key": KEY})
+        assert response.code == 403
+
+    @gen_test
+    async def test_the_session_cookie_names_a_session_that_sign_out_revokes(self) -> None:
+        response = await self.post_form("/agent", {**self.sign_in_fields(), "code": ""},
+                                         page="/agent")
+        assert response.code == 303
+        (header,) = [h for h in response.headers.get_list("Set-Cookie") if h.startswith("agent=")]
+        morsel = SimpleCookie(header)["agent"]
+        assert morsel["httponly"] and morsel["samesite"] == "Strict"
+        assert not morsel["secure"]                          # plain HTTP: see TestTls
+        assert morsel.value != "1" and len(morsel.value) >= 40
+        me = "demo" if self.demo else AGENT
+        signin = self._app.signin  # type: ignore[attr-defined]
+        assert signin.session_agent(morsel.value) == me             # the record names her
+        if not self.demo:
+            assert self.accounts.session_agent(morsel.value) == AGENT   # in the database
+        page = (await self.go("/agent")).body.decode()
+        assert f"Signed in as {me}" in page
+        assert (await self.go("/agent/desks.json")).code == 200
+        old = dict(self.cookies)
+        token = await self.xsrf("/agent")
+        response = await self.go("/agent/logout", "POST", urllib.parse.urlencode({"_xsrf": token}))
+        assert response.code == 303
+        self.cookies = old                                    # the old cookie, kept by a thief
+        assert (await self.go("/agent/desks.json")).code == 403
+        assert (await self.go("/ops")).code == 302
+        assert (await self.go("/api/rooms")).code == 403
+        assert signin.session_agent(morsel.value) is None
+
+    @gen_test
+    async def test_a_removed_agent_is_signed_out_at_once(self) -> None:
+        assert (await self.post_form("/agent", {**self.sign_in_fields(), "code": ""},
+                                     page="/agent")).code == 303
+        assert (await self.go("/agent/desks.json")).code == 200
+        self.accounts.remove(AGENT)
+        assert (await self.go("/agent/desks.json")).code == 403
 
     @gen_test
     async def test_wrong_codes_are_rate_limited(self) -> None:
@@ -357,6 +496,21 @@ class TestAgentAndRoom(WebCase):
             assert (await self.sign_in_and_enter(wrong)).code == 403
         response = await self.sign_in_and_enter(code)      # even the right one, for now
         assert response.code == 429 and "Too many" in response.body.decode()
+        assert response.headers["Retry-After"] in {"60", "59"}
+
+    @gen_test
+    async def test_one_agents_wrong_codes_do_not_hold_back_another_behind_the_same_address(
+            self) -> None:
+        self.accounts.add("bob.lopez", "another long passphrase")
+        _, code = await self.connected_call()
+        for wrong in ("9991", "9992", "9993"):
+            assert (await self.sign_in_and_enter(wrong)).code == 403
+        assert (await self.sign_in_and_enter(code)).code == 429
+        self.cookies = {}                                    # Bob, at the next desk
+        response = await self.post_form("/agent", {"name": "bob.lopez", "code": code,
+                                                   "password": "another long passphrase"},
+                                        page="/agent")
+        assert response.code == 303 and response.headers["Location"].startswith("/agent/room/")
 
     @gen_test
     async def test_the_whole_room_chat_documents_signalling_and_hang_up(self) -> None:
@@ -374,6 +528,10 @@ class TestAgentAndRoom(WebCase):
         assert joined["present"] == ["person", "agent"]
         assert (await next_message(person, "peer")) == {"type": "peer", "role": "agent",
                                                         "present": True}
+        _, rooms = await self.api("/api/rooms", key=True)
+        assert rooms["rooms"][0]["agent"] == (AGENT if not self.demo else "demo")
+        ops = json.loads((await self.go("/ops.json")).body)
+        assert ops["rooms"][0]["agent"] == ops["callbacks"][0]["agent"] == rooms["rooms"][0]["agent"]
         stored = self.runtime.switchboard.record(callback_id)
         assert stored is not None and {"person_in_room", "agent_in_room"} <= set(stored.times)
 
@@ -388,7 +546,8 @@ class TestAgentAndRoom(WebCase):
             message = await next_message(ws, "chat")
             assert (message["from"], message["name"], message["text"]) == (
                 "person", "Ana", "<b>hi</b> there")
-        for junk in ("not json", json.dumps([1]), json.dumps({"type": "chat", "text": 5}),
+        # Objects of the wrong shape are ignored (anything worse closes: test_web_input.py).
+        for junk in (json.dumps({"type": "chat", "text": 5}), json.dumps({"type": "nothing"}),
                      json.dumps({"type": "push", "name": "../../../etc/passwd"}),
                      json.dumps({"type": "signal", "data": "x"})):
             person.write_message(junk)
@@ -420,6 +579,7 @@ class TestAgentAndRoom(WebCase):
         assert (await self.go(f"/room/{room.person_token}")).code == 404
         record = self.records.get(callback_id)
         assert record is not None and (record.outcome, record.ended_by) == ("connected", "person")
+        assert record.agent == (AGENT if not self.demo else "demo")     # who joined, kept
 
     @gen_test
     async def test_a_code_typed_before_the_room_opens_waits_for_it(self) -> None:
@@ -437,13 +597,20 @@ class TestAgentAndRoom(WebCase):
         assert joined["role"] == "agent" and joined["present"] == ["agent"]
 
     @gen_test
-    async def test_a_code_typed_while_the_desk_phone_rings_is_not_taken(self) -> None:
+    async def test_a_ringing_code_is_answered_as_a_wrong_one_and_counted(self) -> None:
+        """No oracle for live codes: a code whose desk phone rings gets what a wrong code
+        gets, status and text, and both count towards the limit."""
         self.phones.ring_only.add("+34910000001")
         _, answer = await self.api("/api/callbacks", GOOD)
         code = await self.until(lambda: self.runtime.switchboard.codes.owner("1000") and "1000")
-        for _ in range(4):                           # not a wrong code: never rate-limited
-            response = await self.sign_in_and_enter(code)
-            assert response.code == 409 and "Pick up" in response.body.decode()
+        ringing = await self.sign_in_and_enter(code)
+        wrong = await self.sign_in_and_enter("9999")
+        assert ringing.code == wrong.code == 403
+        said = [re.search(r'id="agent-error">([^<]*)<', r.body.decode()).group(1)  # type: ignore[union-attr]
+                for r in (ringing, wrong)]
+        assert said[0] == said[1] and "Pick up the desk phone first" in said[0]
+        assert (await self.sign_in_and_enter(code)).code == 403
+        assert (await self.sign_in_and_enter(code)).code == 429      # three failures: held
         record = self.runtime.switchboard.record(answer["id"])
         assert record is not None and record.state == "agent_ringing"
 
@@ -487,3 +654,105 @@ class TestAgentAndRoom(WebCase):
         assert await self.upload(ticket_path, "../../rates.png", PNG) == 201
         (document,) = room.documents.values()
         assert document.name == "rates.png"
+
+    @gen_test
+    async def test_a_ticket_opens_the_room_for_its_own_agent_only(self) -> None:
+        _, code = await self.connected_call()
+        ticket_path = (await self.sign_in_and_enter(code)).headers["Location"]
+        assert (await self.go(ticket_path)).code == 200
+        self.accounts.add("bob.lopez", "another long passphrase")
+        self.cookies = {}
+        response = await self.post_form("/agent", {"name": "bob.lopez", "code": "",
+                                                   "password": "another long passphrase"},
+                                        page="/agent")
+        assert response.code == 303
+        assert (await self.go(ticket_path)).code == 404            # Ana's ticket, Bob's session
+        ws = await self.socket(ticket_path + "/ws")
+        assert (await next_message(ws, "closed"))["reason"] == "This call has ended."
+
+
+class TestDemoMode(TestAgentAndRoom):
+    """`serve --demo`: one shared key signs every agent in as "demo"; the same rules hold."""
+
+    demo = True
+
+    # Accounts-only tests have no meaning here.
+    test_a_wrong_password_opens_nothing = None          # type: ignore[assignment]
+    test_the_page_asks_for_a_name_and_password_not_a_key = None  # type: ignore[assignment]
+    test_a_removed_agent_is_signed_out_at_once = None   # type: ignore[assignment]
+    test_one_agents_wrong_codes_do_not_hold_back_another_behind_the_same_address = None  # type: ignore[assignment]
+    test_a_ticket_opens_the_room_for_its_own_agent_only = None  # type: ignore[assignment]
+
+    @gen_test
+    async def test_the_key_signs_in_and_a_wrong_one_is_limited(self) -> None:
+        page = (await self.go("/agent")).body.decode()
+        assert 'name="key"' in page and "Demo mode" in page
+        response = await self.post_form("/agent", {"key": "guess", "code": ""}, page="/agent")
+        assert response.code == 403 and "agent" not in self.cookies
+        assert (await self.go("/api/rooms", headers={"X-Agent-Key": KEY})).code == 200
+        codes = [(await self.go("/api/rooms", headers={"X-Agent-Key": f"guess{n}"})).code
+                 for n in range(6)]
+        assert codes[:2] == [403, 403] and codes[-1] == 429        # guesses are not free
+        response = await self.post_form("/agent", {**self.sign_in_fields(), "code": ""},
+                                        page="/agent")
+        assert response.code == 429                            # the right key waits too
+        assert int(response.headers["Retry-After"]) >= 1
+
+
+class TestTls(WebCase, AsyncHTTPSTestCase):
+    """Over TLS the session cookie is Secure."""
+
+    def get_http_server(self) -> HTTPServer:
+        return self._app.http_server(ssl_options=self.get_ssl_options())  # type: ignore[attr-defined]
+
+    @gen_test
+    async def test_the_session_cookie_is_secure_over_tls(self) -> None:
+        token = await self.xsrf("/agent")
+        body = urllib.parse.urlencode({**self.sign_in_fields(), "code": "", "_xsrf": token})
+        response = await self.go("/agent", "POST", body)
+        assert response.code == 303
+        (header,) = [h for h in response.headers.get_list("Set-Cookie") if h.startswith("agent=")]
+        morsel = SimpleCookie(header)["agent"]
+        assert morsel["secure"] and morsel["httponly"] and morsel["samesite"] == "Strict"
+
+
+class TestLogs(WebCase):
+    """Room tokens, agent tickets and status tokens never reach the logs."""
+
+    @gen_test
+    async def test_paths_are_masked_in_access_and_warning_logs(self) -> None:
+        lines: list[str] = []
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                lines.append(self.format(record))
+
+        keep = Keep()
+        loggers = [logging.getLogger(n) for n in ("tornado.access", "tornado.general",
+                                                   "tornado.application")]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.addHandler(keep)
+            logger.setLevel(logging.INFO)
+        try:
+            callback_id, code = await self.connected_call()
+            room = self.runtime.rooms.of_callback(callback_id)  # type: ignore[attr-defined]
+            status_token = self._app.status_token(callback_id)  # type: ignore[attr-defined]
+            ticket_path = (await self.post_form("/agent", {**self.sign_in_fields(), "code": code},
+                                                page="/agent")).headers["Location"]
+            ticket = ticket_path.rsplit("/", 1)[1]
+            paths = [f"/room/{room.person_token}", f"/room/{room.person_token}/doc/nothing",
+                     f"/callbacks/{callback_id}/{status_token}", ticket_path,
+                     f"{ticket_path}/doc/nothing", f"/api/callbacks/{callback_id}?token={status_token}"]
+            for path in paths:
+                await self.go(path)
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.removeHandler(keep)
+                logger.setLevel(level)
+        text = "\n".join(lines)
+        assert f"/room/***" in text and f"/callbacks/{callback_id}/***" in text
+        assert "/agent/room/***/doc/nothing" in text and "token=***" in text
+        assert " 404 " in text or "404 GET" in text                  # the warnings are there
+        for secret in (room.person_token, status_token, ticket):
+            assert secret not in text

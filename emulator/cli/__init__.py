@@ -13,10 +13,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
 from .. import scenario as sc
-from . import diff, load, metrics, run, schema, serve, sweep, trace
+from . import agents, diff, load, metrics, run, schema, serve, sweep, trace
 from .common import EXPECTATIONS_HELD, INPUT_REFUSED, Help, InputRefused
 
-SUBCOMMANDS = (run, load, sweep, trace, diff, serve, schema, metrics)
+SUBCOMMANDS = (run, load, sweep, trace, diff, serve, agents, schema, metrics)
 
 
 def _version() -> str:

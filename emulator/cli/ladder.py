@@ -7,7 +7,7 @@ Over SIP it also shows the SIP messages of the callback's legs.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from enum import Enum
 from typing import Any
 
@@ -40,7 +40,8 @@ def clock_time(seconds: float) -> str:
 def describe(item: f.Event | f.Command) -> str:
     """An event or command as one line: its name and the fields that are set."""
     parts = [f"{field.name}={_value(getattr(item, field.name))}" for field in fields(item)
-             if getattr(item, field.name) not in (None, "")]
+             if getattr(item, field.name) not in (None, "")
+             and not (field.default is not MISSING and getattr(item, field.name) == field.default)]
     return " ".join([type(item).__name__, *parts])
 
 

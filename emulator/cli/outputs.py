@@ -130,7 +130,7 @@ def call_json(record: CallbackRecord) -> dict[str, Any]:
     """One callback of a run, for picking the calls to trace."""
     return {"id": record.id, "outcome": record.outcome, "centre": record.centre,
             "terminal": record.terminal, "failovers": record.failovers,
-            "attempts": 1,       # one call to the person per callback (no retries)
+            "attempts": len(record.attempts),
             "code": record.code, "ended_by": record.ended_by,
             "times": {k: round(record.times[k], 6) for k in KEY_TIMES if k in record.times}}
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
+from ..drivers.paths import default_db
 from .common import INPUT_REFUSED, sip_ready, subcommand
-
-
-def default_db() -> Path:
-    """Where `serve` keeps its records unless told: a data folder, never the working tree."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "callback-emulator" / "callbacks.sqlite3"
 
 
 def add(commands: Any) -> None:
@@ -21,7 +15,8 @@ def add(commands: Any) -> None:
     parser = subcommand(
         commands, "serve", "the reference web app on one machine, with the emulated PBX in "
         "real time",
-        "callback-emu serve",
+        "callback-emu agents add ana.garcia && callback-emu serve   # agents sign in with accounts",
+        "callback-emu serve --demo                  # one shared agent key, random and printed",
         "callback-emu serve --port 9000 --scenario my.yaml --db /tmp/cb.sqlite3 --agent-key demo",
         "callback-emu serve --pbx sip --db postgresql://user@localhost/callbacks",
         handler=handle)
@@ -32,11 +27,15 @@ def add(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="port to listen on")
     parser.add_argument("--db", metavar="PATH",
                         help=f"records: a SQLite file or postgresql://... (default: {default_db()})")
+    parser.add_argument("--demo", action="store_true",
+                        help="demo mode: agents sign in with one shared key (printed) instead "
+                             "of their accounts (callback-emu agents add NAME)")
     parser.add_argument("--agent-key", metavar="KEY",
-                        help="the agents' credential (default: a random one, printed)")
+                        help="demo mode's shared key (implies --demo; default: a random one)")
     parser.add_argument("--no-request-limits", action="store_true",
                         help="take callback requests without the limits per number (3 in 10 "
-                             "minutes) and per address (30 a minute): for load tests")
+                             "minutes) and per address (30 a minute), and chat without its "
+                             "rate limit: for load tests")
     parser.add_argument("--pbx", choices=("sim", "sip"), default="sim",
                         help="sim: the emulated PBX in real time; sip: the real SIP "
                              "PBX (sippy) calling SIPp phones that behave as the scenario says")
@@ -54,4 +53,4 @@ def handle(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = str(path)
     return run(args.scenario, args.host, args.port, db, args.agent_key, args.pbx,
-               not args.no_request_limits)
+               not args.no_request_limits, demo=args.demo or args.agent_key is not None)

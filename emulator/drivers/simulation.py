@@ -102,6 +102,7 @@ class Simulation:
         self.clock = clock = SimClock(env)
         self.desks = Desks(directory.terminal_owner(), clock)
         self.people = People(build.agent_profiles(scenario), streams, keep_plans, self.desks)
+        self.calendar = build.calendar(scenario)
         network = build.network(scenario)
         if network is not None:     # links and room traffic cost nothing unless asked for
             observers = (*observers, self._sessions(network))
@@ -112,7 +113,8 @@ class Simulation:
             person_ring_timeout=scenario.pbx.person_ring_timeout,
             caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers,
                                                          self.desks],
-            timelines=keep_records)
+            timelines=keep_records, policy=build.policy(scenario),
+            calendar=self.calendar, dedupe=scenario.policy.dedupe)
         self.desks.enter_code = self.switchboard.enter_code
         self._last_end = 0.0
         self._progress = progress       # told the fraction of the arrivals' duration done
@@ -171,12 +173,14 @@ class Simulation:
 
     # -- traffic -------------------------------------------------------------
 
-    def _request(self, number: int, service: str, person: PersonProfile,
-                 phone: str | None, name: str = "") -> None:
+    def _request(self, number: int, service: str,
+                 person: PersonProfile | tuple[PersonProfile, ...], phone: str | None,
+                 name: str = "", schedule_at: float | None = None) -> None:
         callback_id = str(number)
         self.people.person_profiles[callback_id] = person
         self.switchboard.request({"service": service, "name": name},
-                                 phone or f"+1555{number:07d}", callback_id)
+                                 phone or f"+1555{number:07d}", callback_id,
+                                 schedule_at=schedule_at)
 
     def _explicit(self):  # type: ignore[no-untyped-def]
         """The scenario's `callbacks`, each at its time (call N is the N-th in the file)."""
@@ -186,8 +190,12 @@ class Simulation:
             spec = specs[i]
             yield self.env.timeout(spec.at - now)
             now = spec.at
-            self._request(i + 1, spec.service, self.scenario.person(spec.person),
-                          spec.number, spec.name)
+            people = self.scenario.people(spec.person)
+            self._request(i + 1, spec.service, people[0] if len(people) == 1 else people,
+                          spec.number, spec.name,
+                          build.schedule_at(spec, self.calendar.epoch if self.calendar else None))
+            if spec.cancel_at is not None:
+                self.clock.later(spec.cancel_at - spec.at, self.switchboard.cancel, str(i + 1))
 
     def _arrival(self, person: PersonProfile, service: str, row_person: str | None = None) -> None:
         """One arrival: `row_person` names the profile a file's row gives, if any."""

@@ -6,13 +6,24 @@ replayed over SIP with those very behaviours, handed to the SIPp phones in
 each call's Request-URI. So the two modes can be compared call by call.
 Idle time between callbacks is skipped, and talk times can be compressed
 (`time_scale`): neither changes an outcome.
+
+When a scenario expects audio (`expect[].audio`), the phones send RTP once
+bridged (their Request-URI asks for it) and the replay watches loopback
+(`RtpWatch`, a raw socket: root or CAP_NET_RAW): for each bridged call it
+counts the packets arriving at the agent's media address (from the person's
+phone) and at the person's (from the agent's) between the bridge and the
+hang-up; the records it returns (`AudioRecord`) say what was seen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
-from dataclasses import dataclass
+import socket
+import struct
+import threading
+from dataclasses import dataclass, fields
 from typing import Callable, Iterable
 
 from reference_impl import flow as f
@@ -31,7 +42,7 @@ from ..models.pbx.sipp import SippPhones, phone_user
 from ..models.people import Answer, PhonePlan
 from ..models.phonebook import People
 from ..models.streams import Streams
-from ..scenario import Scenario, build
+from ..scenario import CallExpectation, Scenario, build
 from .clock import LoopClock
 from .simulation import SimResult, Simulation, expected_metrics, levels_of, room_servers
 
@@ -55,14 +66,16 @@ class PhoneDialplan:
 
     def __init__(self, plans: dict[tuple[str, str], PhonePlan], talks: dict[str, "Talk"],
                  phones: SippPhones, people: PhoneBook, time_scale: float,
-                 desks: Desks | None = None) -> None:
-        """`desks`, if given, is told how long each answering agent takes to type the code."""
+                 desks: Desks | None = None, rtp: bool = False) -> None:
+        """`desks`, if given, is told how long each answering agent takes to type the code;
+        with `rtp` every SIPp phone sends RTP once bridged."""
         self.plans = plans
         self.talks = talks                # callback -> who ends its talk, and may it be compressed
         self.phones = phones
         self.people = people
         self.time_scale = time_scale
         self.desks = desks
+        self.rtp = rtp
 
     def __call__(self, callback_id: str, leg: str, number: str) -> SipTarget:
         """The SIP target of a leg: a SIPp phone told its plan in the Request-URI."""
@@ -81,7 +94,7 @@ class PhoneDialplan:
                 talk = math.inf             # the other side hangs up first: wait for its BYE
             elif found.compress:
                 talk = _compressed(talk, found.floor, self.time_scale)
-        user = phone_user(_ACTIONS[plan.answer], plan.delay, plan.patience, talk)
+        user = phone_user(_ACTIONS[plan.answer], plan.delay, plan.patience, talk, rtp=self.rtp)
         host, port = self.phones.address
         return SipTarget(user, host, port)
 
@@ -122,6 +135,142 @@ def _talks(plans: dict[tuple[str, str], PhonePlan], records: list[CallbackRecord
     return out
 
 
+@dataclass(kw_only=True, slots=True)
+class AudioRecord(CallbackRecord):
+    """A callback record of a SIP replay that measured the calls' RTP.
+
+    ``audio``: ``two_way`` (RTP seen both ways between the bridge and the
+    hang-up), ``one_way``, ``none`` (also for a call never bridged), or None
+    when the RTP could not be watched (``audio_detail`` says why).
+    ``audio_detail``: the packet counts each way, or the reason.
+    """
+
+    audio: str | None = None
+    audio_detail: str = ""
+
+
+def expects_audio(scenario: Scenario) -> bool:
+    """Whether any call expectation of the scenario checks `audio`."""
+    return any(isinstance(e, CallExpectation) and e.audio is not None for e in scenario.expect)
+
+
+class RtpWatch:
+    """RTP on loopback, by destination address and time, from a raw socket of its own.
+
+    Every UDP datagram on ``lo`` that looks like RTP (version 2, 12 bytes at
+    least) is noted with ``clock()`` and its destination; each is seen once
+    (the loopback's outgoing copy is skipped). Needs root or CAP_NET_RAW
+    (Linux AF_PACKET); without them `error` says why and nothing is counted.
+    A context manager; `close` stops the reading thread.
+    """
+
+    def __init__(self, clock: Callable[[], float], interface: str = "lo") -> None:
+        self.clock = clock
+        self.error = ""
+        self._seen: dict[tuple[str, int], list[float]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))  # type: ignore[attr-defined]
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+            sock.bind((interface, 0))
+            sock.settimeout(0.1)
+        except (OSError, AttributeError) as error:
+            self.error = (f"RTP cannot be watched on {interface}: {error} "
+                          "(a raw socket needs root or CAP_NET_RAW, on Linux)")
+            return
+        self._sock = sock
+        self._thread = threading.Thread(target=self._read, name="rtp-watch", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> "RtpWatch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop watching (what was seen stays countable)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+            self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def count(self, destination: tuple[str, int], start: float, end: float) -> int:
+        """RTP packets seen arriving at `destination` between `start` and `end` (clock times)."""
+        with self._lock:
+            times = list(self._seen.get((destination[0], int(destination[1])), ()))
+        return bisect.bisect_right(times, end) - bisect.bisect_left(times, start)
+
+    def _read(self) -> None:
+        assert self._sock is not None
+        sock = self._sock
+        while not self._stop.is_set():
+            try:
+                frame, address = sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if len(address) > 2 and address[2] == 4:        # PACKET_OUTGOING: the same again
+                continue
+            found = _rtp_destination(frame)
+            if found is not None:
+                now = self.clock()
+                with self._lock:
+                    self._seen.setdefault(found, []).append(now)
+
+
+def _rtp_destination(frame: bytes) -> tuple[str, int] | None:
+    """The (IPv4 address, port) an RTP-looking UDP datagram in an Ethernet frame goes to."""
+    if len(frame) < 14 + 20 + 8 + 12 or frame[12:14] != b"\x08\x00":
+        return None
+    ip = frame[14:]
+    header = (ip[0] & 0x0F) * 4
+    if ip[0] >> 4 != 4 or ip[9] != 17 or len(ip) < header + 8 + 12:
+        return None
+    port = struct.unpack_from("!H", ip, header + 2)[0]
+    payload = ip[header + 8:]
+    if payload[0] >> 6 != 2:
+        return None
+    return socket.inet_ntoa(ip[16:20]), port
+
+
+def _with_audio(records: list[CallbackRecord], media: dict[tuple[str, str], tuple[str, int]],
+                watch: RtpWatch) -> list[CallbackRecord]:
+    """Each record as an `AudioRecord`: what the wire showed between bridge and hang-up."""
+    out: list[CallbackRecord] = []
+    for record in records:
+        audio, detail = _audio_of(record, media, watch)
+        values = {f.name: getattr(record, f.name) for f in fields(CallbackRecord)}
+        out.append(AudioRecord(**values, audio=audio, audio_detail=detail))
+    return out
+
+
+def _audio_of(record: CallbackRecord, media: dict[tuple[str, str], tuple[str, int]],
+              watch: RtpWatch) -> tuple[str | None, str]:
+    start, end = record.times.get("bridged"), record.times.get("ended")
+    if start is None:
+        return "none", "never bridged"
+    if watch.error:
+        return None, watch.error
+    agent = f.agent_leg(len(record.terminals_dialled))
+    person_at, agent_at = media.get((record.id, f.PERSON_LEG)), media.get((record.id, agent))
+    if person_at is None or agent_at is None:
+        return None, "a phone's answer named no media address"
+    end = math.inf if end is None else end
+    to_agent, to_person = watch.count(agent_at, start, end), watch.count(person_at, start, end)
+    audio = ("two_way" if to_agent and to_person else "one_way" if to_agent or to_person
+             else "none")
+    return audio, (f"person->agent {to_agent} RTP packets at {agent_at[0]}:{agent_at[1]}, "
+                   f"agent->person {to_person} at {person_at[0]}:{person_at[1]}")
+
+
 def run_sip(scenario: Scenario, *, seed: int | None = None, time_scale: float = 1.0,
             observers: Iterable[object] = (),
             on_message: Callable[[str, str, SipMessage], None] | None = None) -> SimResult:
@@ -147,15 +296,22 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
     collector = Collector()
     levels = levels_of(scenario)
     records = MemoryRecords()
+    audio = expects_audio(scenario)
+    media: dict[tuple[str, str], tuple[str, int]] = {}
+
+    def on_media(callback_id: str, leg: str, address: tuple[str, int]) -> None:
+        media[(callback_id, leg)] = address          # the reactor's thread; read at the end
+
     with SippPhones() as phones:
         dialplan = PhoneDialplan(plans, _talks(plans, rehearsal.records), phones, people,
-                                 time_scale, desks)
+                                 time_scale, desks, rtp=audio)
         runtime = Runtime(
             directory=directory,
             codes=build.code_pool(scenario),
             telephony=lambda rt: SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
                                         trunks=scenario.pbx.trunks, on_message=on_message,
-                                        clock=rt.now, on_trunk=_counter(rt, levels)).start(),
+                                        clock=rt.now, on_trunk=_counter(rt, levels),
+                                        on_media=on_media if audio else None).start(),
             rooms=lambda rt: room_servers(scenario, LoopClock(loop, rt.now),
                                           sim.streams["rooms_sip"], rt.deliver, levels.rooms,
                                           levels),
@@ -166,14 +322,19 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
         desks.enter_code = runtime.switchboard.enter_code
         pbx = runtime.telephony
         assert isinstance(pbx, SipPbx)
+        watch = RtpWatch(runtime.now) if audio else None
         try:
             await _feed(runtime, requests)
             await _drain(runtime, scenario, time_scale)
             await _settle(lambda: pbx.legs_up == 0 and not runtime.rooms.rooms, 3.0)  # type: ignore[attr-defined]
         finally:
             pbx.stop()
+            if watch is not None:
+                watch.close()
         sb = runtime.switchboard
         kept = list(records)
+        if watch is not None:
+            kept = _with_audio(kept, media, watch)
         end = max([r.times.get("ended", 0.0) for r in kept] + [0.0])
         return SimResult(scenario=scenario, seed=rehearsal.seed, records=kept,
                          metrics=compute(collector, levels, end, expected_metrics(scenario)),

@@ -59,6 +59,11 @@ COUNTED: dict[str, Metric] = {m.name: m for m in (
     Metric("failovers", "Failovers", "count", "centres tried after the first, per callback"),
     Metric("room_wait", "Wait for a room", "s",
            "a room asked for at the bridge → a server took it (0 when one was free)"),
+    Metric("attempts", "Calls to the person", "count", "calls made to the person, per callback"),
+    Metric("retry_wait", "Wait between calls", "s",
+           "a call to the person ended → the next call dialled (retries)"),
+    Metric("scheduled_wait", "Wait for a scheduled call", "s",
+           "request → the first call, for requests that waited (a time asked for, or closed)"),
 )}
 
 # The network model's quality in the room (None without `network:`). `video_first_frame`
@@ -95,6 +100,8 @@ OUTCOMES: dict[str, str] = {
     Outcome.NO_CODE.value: "every connection code was held by a live call",
     Outcome.BRIDGE_FAILED.value: "both answered, but a phone never took the bridge (its media)",
     Outcome.SYSTEM_RESTART.value: "the system stopped or died while the call was under way",
+    Outcome.DUPLICATE.value: "the number already had a live or pending callback for the service",
+    Outcome.CANCELLED.value: "the person cancelled before being reached",
     Outcome.ERROR.value: "the flow met an event it cannot take (a protocol error) and ended",
 }
 

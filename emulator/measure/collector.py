@@ -12,7 +12,7 @@ from .catalogue import STAGES
 from .series import Series
 
 # The series a collector fills from records: every stage, and failovers.
-COLLECTED = (*STAGES, "failovers")
+COLLECTED = (*STAGES, "failovers", "attempts", "retry_wait", "scheduled_wait")
 
 
 @dataclass
@@ -55,6 +55,15 @@ class Collector:
                 series.add(times[stop] - times[start])
         if record.centre is not None:
             self.series["failovers"].add(float(record.failovers))
+        attempts = record.attempts
+        self.series["attempts"].add(float(len(attempts)))
+        if len(attempts) > 1:
+            waits = self.series["retry_wait"]
+            for before, after in zip(attempts, attempts[1:]):
+                waits.add(after.dialled - (before.ended if before.ended is not None
+                                           else before.dialled))
+        if "scheduled" in times and attempts:
+            self.series["scheduled_wait"].add(attempts[0].dialled - requested)
         if "bridged" in times:
             self.bridged += 1
             self.refused += record.room_refused

@@ -26,14 +26,15 @@ class People:
                  keep_plans: bool = False, desks: "Desks | None" = None) -> None:
         self.streams = streams
         self.desks = desks                  # told how long each answering agent types
-        self.person_profiles: dict[str, PersonProfile] = {}
+        # A profile per callback, or one per call to the person (the last one repeats).
+        self.person_profiles: dict[str, PersonProfile | tuple[PersonProfile, ...]] = {}
         self.agent_profiles = agent_profiles
         self.plans: dict[tuple[str, str], PhonePlan] | None = {} if keep_plans else None
 
     def plan(self, callback_id: str, leg: str, number: str) -> PhonePlan:
         """Draw what the phone dialled for this leg will do."""
         if role_of(leg) is Role.PERSON:
-            plan = plan_person(self.person_profiles[callback_id], self.streams)
+            plan = plan_person(self._person(callback_id, leg), self.streams)
         else:
             plan = plan_agent(self.agent_profiles[number], self.streams)
             if self.desks is not None:
@@ -41,6 +42,13 @@ class People:
         if self.plans is not None:
             self.plans[(callback_id, leg)] = plan
         return plan
+
+    def _person(self, callback_id: str, leg: str) -> PersonProfile:
+        profile = self.person_profiles[callback_id]
+        if isinstance(profile, PersonProfile):
+            return profile
+        attempt = int(leg.rpartition("-")[2]) if "-" in leg else 1
+        return profile[min(attempt, len(profile)) - 1]
 
     def forget(self, callback_id: str) -> None:
         """A callback is over: keep nothing of it (unless every plan is kept)."""

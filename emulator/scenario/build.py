@@ -6,9 +6,13 @@ The drivers build their world from these; no model sees the schema.
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+from reference_impl.calendar import Calendar, ServiceHours, parse_hours
 from reference_impl.codes import CodePool
 from reference_impl.directory import Centre, Directory, Service
+from reference_impl.flow import CallbackPolicy, Outcome, RetryRule
 
 from ..models.arrivals import Segment, segments
 from ..models.network.link import LinkSpec
@@ -17,7 +21,7 @@ from ..models.network.setup import ChatSetup, DocumentsSetup, NetworkSetup, Vide
 from ..models.pbx.sim import PbxSetup
 from ..models.people import AgentProfile, PersonProfile
 from ..models.rooms.servers import RoomsSetup
-from .schema import AccessRef, Arrivals, LinkModel, Network, Scenario
+from .schema import AccessRef, Arrivals, CalendarSpec, CallbackSpec, LinkModel, Network, Scenario
 
 
 def directory(scenario: Scenario) -> Directory:
@@ -121,3 +125,54 @@ def services(scenario: Scenario) -> dict[str, float]:
     if arrivals is not None and arrivals.services:
         return dict(arrivals.services)
     return {code: 1.0 for code in scenario.services}
+
+
+def policy(scenario: Scenario) -> CallbackPolicy | None:
+    """The retries and their bound; None when the file asks for neither."""
+    spec = scenario.policy
+    if not spec.retry and spec.give_up_after is None:
+        return None
+    rules = tuple((Outcome(name), RetryRule(after=rule.after, attempts=rule.attempts))
+                  for name, rule in spec.retry.items())
+    return CallbackPolicy(retry=rules, give_up_after=spec.give_up_after)
+
+
+def timed(scenario: Scenario) -> bool:
+    """Whether the scenario keeps a calendar: its own, or a service's hours, holidays, slots."""
+    return scenario.calendar is not None or any(
+        s.hours is not None or s.holidays or s.slots is not None
+        for s in scenario.services.values())
+
+
+def calendar(scenario: Scenario) -> Calendar | None:
+    """The calendar people are called by; None when the scenario keeps none."""
+    if not timed(scenario):
+        return None
+    spec = scenario.calendar or CalendarSpec()
+    zone = ZoneInfo(spec.timezone)
+    epoch = spec.start.replace(tzinfo=zone) if spec.start.tzinfo is None else spec.start
+    services = {code: ServiceHours(
+        hours=parse_hours(s.hours) if s.hours is not None else None,
+        holidays=frozenset(s.holidays) if isinstance(s.holidays, list) else frozenset(),
+        holiday_country=s.holidays if isinstance(s.holidays, str) else None,
+        slot_every=s.slots.every if s.slots else None,
+        slot_capacity=s.slots.capacity if s.slots else 0) for code, s in scenario.services.items()}
+    window = parse_hours({"mon": spec.calling_hours})[0][0] if spec.calling_hours else None
+    return Calendar(epoch=epoch, zone=zone, services=services, calling_hours=window)
+
+
+def schedule_at(spec: CallbackSpec, epoch: datetime | None) -> float | None:
+    """When a callback asks to be called (flow time): a clock time is the next such time of
+    day on or after `at` (in the calendar's zone), a delay counts from `at`."""
+    if spec.schedule is None:
+        return None
+    kind, seconds = spec.schedule
+    if kind == "after":
+        return spec.at + seconds
+    base = epoch or datetime(2026, 1, 5, tzinfo=timezone.utc)
+    local = base + timedelta(seconds=spec.at)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    wanted = midnight + timedelta(seconds=seconds)
+    if wanted < local:
+        wanted += timedelta(days=1)
+    return (wanted - base).total_seconds()

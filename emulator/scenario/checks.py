@@ -54,7 +54,11 @@ def check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path)
         if callback.service not in s.services:
             fail(("callbacks", i, "service"), f"unknown service {callback.service!r}",
                  _suggest(callback.service, list(s.services)))
-        person(callback.person, ("callbacks", i, "person"))
+        if isinstance(callback.person, list):
+            for n, ref in enumerate(callback.person):
+                person(ref, ("callbacks", i, "person", n))
+        else:
+            person(callback.person, ("callbacks", i, "person"))
     if s.arrivals is not None:
         for code in s.arrivals.services or {}:
             if code not in s.services:
@@ -133,8 +137,12 @@ def _profiles(s: Scenario) -> list[tuple[tuple[Any, ...], Any]]:
                     and not isinstance(terminal.agent, str):
                 found.append((("centres", name, "terminals", i, "agent"), terminal.agent))
     for i, callback in enumerate(s.callbacks):
-        if not isinstance(callback.person, str):
-            found.append((("callbacks", i, "person"), callback.person))
+        refs = callback.person if isinstance(callback.person, list) else [callback.person]
+        for n, ref in enumerate(refs):
+            if not isinstance(ref, str):
+                loc = ("callbacks", i, "person", n) if isinstance(callback.person, list) \
+                    else ("callbacks", i, "person")
+                found.append((loc, ref))
     if s.arrivals is not None and not isinstance(s.arrivals.person, str):
         found.append((("arrivals", "person"), s.arrivals.person))
     return found

@@ -6,17 +6,20 @@ Every model forbids unknown keys. Values are parsed by the field types of
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (BaseModel, BeforeValidator, Discriminator, Field, Tag, ValidationInfo,
                       WithJsonSchema, model_validator)
 
+from reference_impl.calendar import CalendarError, check_country, parse_hours
 from reference_impl.flow import Notice, Outcome
 
 from ..models import distributions as d
 from ..models import people as p
 from ..models.rooms.capacity import TWO_WAY_FACTOR
+from ..units import parse_duration
 from .arrival_file import ArrivalFile, read_arrivals
 from .fields import (Bitrate, Bound, Dist, Duration, LinkRate, Probability, QueueLimit, Rate, Size,
                      SizeDist, Strict)
@@ -82,12 +85,43 @@ class Profiles(Strict):
 
 # -- the system --------------------------------------------------------------
 
+class Slots(Strict):
+    """Bookable callback times of a service: a slot every so long, so many requests each."""
+
+    every: Annotated[Duration, Field(gt=0)]
+    capacity: Annotated[int, Field(ge=1)]
+
+
+def _holidays(value: object) -> object:
+    """Holidays: a list of dates, or a country code (ES) for its public holidays."""
+    if isinstance(value, str):
+        return value.strip().upper()
+    return value
+
+
 class Service(Strict):
     """A service: the centres tried in turn, its room template, its label (services.<name>)."""
 
     centres: list[str]
     room_template: str = "default"
     label: str = ""
+    hours: dict[str, str] | None = None       # {mon-fri: "08:00-20:00"}; none: always open
+    holidays: Annotated[list[date] | str, BeforeValidator(_holidays)] = []
+    slots: Slots | None = None
+
+    @model_validator(mode="after")
+    def _hours_parse(self) -> "Service":
+        if self.hours is not None:
+            try:
+                parse_hours(self.hours)
+            except CalendarError as error:
+                raise ValueError(str(error)) from None
+        if isinstance(self.holidays, str):
+            try:
+                check_country(self.holidays)
+            except CalendarError as error:
+                raise ValueError(str(error)) from None
+        return self
 
 
 class Queue(Strict):
@@ -252,14 +286,28 @@ class Network(Strict):
 
 # -- traffic -----------------------------------------------------------------
 
+def _schedule(value: object) -> object:
+    """`schedule`: a clock time ("15:00": the next one on or after `at`) or a delay (2h)."""
+    if isinstance(value, str) and ":" in value:
+        return ("clock", parse_duration(value))
+    return ("after", parse_duration(value))
+
+
+Schedule = Annotated[tuple[str, float], BeforeValidator(_schedule), WithJsonSchema({
+    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+    "description": "a clock time (15:00: the next one on or after `at`) or a delay (2h)"})]
+
+
 class CallbackSpec(Strict):
     """A callback at a given time, as if a person had sent the form (callbacks[])."""
 
     at: Duration = 0.0
     service: str
-    person: PersonRef = "prompt"
+    person: PersonRef | Annotated[list[PersonRef], Field(min_length=1)] = "prompt"
     number: str | None = None
     name: str = ""
+    schedule: Schedule | None = None          # "call me at 15:00" / "call me in 2 hours"
+    cancel_at: Duration | None = None         # the person cancels on the status page then
 
 
 class RateStep(Strict):
@@ -331,6 +379,9 @@ class CallExpectation(Strict):
     ended_by: Literal["person", "agent"] | None = None
     told: Notice | None = None          # the person's page showed this notice
     room: bool | None = None            # a room was opened for the call
+    # RTP both ways between bridge and hang-up (sip: measured on the wire; sim: bridged)
+    audio: Literal["two_way", "one_way", "none"] | None = None
+    attempts: Annotated[int, Field(ge=0)] | None = None   # calls made to the person
     modes: Annotated[list[Literal["sim", "sip"]], Field(min_length=1)] | None = None   # where it applies (default: every mode)
 
 
@@ -366,6 +417,65 @@ Expectation = Annotated[Union[Annotated[CallExpectation, Tag("call-expectation")
                         Discriminator(_expectation_kind)]
 
 
+# Outcomes after which the person may be called again (the others end the callback).
+RETRYABLE = (Outcome.PERSON_BUSY, Outcome.PERSON_NO_ANSWER, Outcome.PERSON_REJECTED,
+             Outcome.PERSON_INVALID_NUMBER, Outcome.PERSON_ABANDONED, Outcome.NO_AGENT,
+             Outcome.NO_TRUNK, Outcome.NO_CODE, Outcome.BRIDGE_FAILED)
+
+
+class Retry(Strict):
+    """Call the person again after an outcome (policy.retry.<outcome>)."""
+
+    after: Duration
+    attempts: Annotated[int, Field(ge=1, le=100)]         # counting the first call
+
+
+class Policy(Strict):
+    """What a callback does beyond one call: retries, duplicates, a bound (policy)."""
+
+    retry: dict[Literal[tuple(o.value for o in RETRYABLE)], Retry] = {}   # type: ignore[misc]
+    dedupe: bool = False
+    give_up_after: Annotated[Duration, Field(gt=0)] | None = None
+
+
+def _clock_start(value: object) -> object:
+    """`2026-12-07T00:00` (YAML may already have read it as a datetime)."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date and time (write 2026-12-07T00:00)") from None
+
+
+def _zone(value: object) -> str:
+    from zoneinfo import ZoneInfo
+    try:
+        ZoneInfo(str(value))
+    except (KeyError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (write e.g. Europe/Madrid or UTC)") from None
+    return str(value)
+
+
+class CalendarSpec(Strict):
+    """The clock at time 0, its time zone, and when people may be called (calendar)."""
+
+    start: Annotated[datetime, BeforeValidator(_clock_start)] = datetime(2026, 1, 5)
+    timezone: Annotated[str, BeforeValidator(_zone)] = "UTC"
+    calling_hours: str | None = "09:00-21:00"        # in each person's own local time
+
+    @model_validator(mode="after")
+    def _window(self) -> "CalendarSpec":
+        if self.calling_hours is not None:
+            try:
+                parse_hours({"mon-sun": self.calling_hours})
+            except CalendarError as error:
+                raise ValueError(f"calling_hours: {error}") from None
+        return self
+
+
 class Scenario(Strict):
     """A scenario file of callback-emulator (docs/scenario-format.md)."""
 
@@ -382,6 +492,8 @@ class Scenario(Strict):
     rooms: Rooms = Rooms()
     network: Network | None = None     # links and flows in the room; none: not modelled
     codes: Codes = Codes()
+    policy: Policy = Policy()
+    calendar: CalendarSpec | None = None
     expect: list[Expectation] = []
 
     @model_validator(mode="after")
@@ -396,6 +508,11 @@ class Scenario(Strict):
             return ref.profile()
         own = self.profiles.people.get(ref)
         return own.profile() if own else p.PEOPLE[ref]
+
+    def people(self, ref: "str | PersonSpec | list[str | PersonSpec]") -> tuple[p.PersonProfile, ...]:
+        """The profiles of a callback's calls, one per attempt (the last one repeats)."""
+        refs = ref if isinstance(ref, list) else [ref]
+        return tuple(self.person(r) for r in refs)
 
     def agent(self, ref: str | AgentSpec) -> p.AgentProfile:
         """The agent profile a reference names: in place, the file's own, else a built-in."""

@@ -15,7 +15,8 @@ _BOUNDS = (("below", "below"), ("above", "above"), ("at most", "at_most"),
            ("at least", "at_least"))
 _HOLDS = {"below": operator.lt, "above": operator.gt, "at_most": operator.le,
           "at_least": operator.ge}
-_CALL_KEYS = ("outcome", "failovers", "centre", "terminal", "code", "ended_by", "told", "room")
+_CALL_KEYS = ("outcome", "failovers", "centre", "terminal", "code", "ended_by", "told", "room",
+              "audio", "attempts")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,20 @@ def _actual(record: CallbackRecord, key: str) -> Any:
         return list(record.notices)
     if key == "room":
         return record.room is not None
+    if key == "audio":
+        return audio_of(record)
+    if key == "attempts":
+        return len(record.attempts)
     return getattr(record, key)
+
+
+def audio_of(record: CallbackRecord) -> str | None:
+    """The call's audio: what a SIP replay measured on the wire (its records carry
+    `audio`; None: it could not watch), else the model's word: ``two_way`` once the
+    call was bridged, ``none`` if it never was."""
+    if hasattr(record, "audio"):
+        return getattr(record, "audio")
+    return "two_way" if "bridged" in record.times else "none"
 
 
 def check_call(expectation: CallExpectation, records: Mapping[str, CallbackRecord]) -> Verdict:
@@ -79,7 +93,8 @@ def check_call(expectation: CallExpectation, records: Mapping[str, CallbackRecor
         seen[key] = actual
         ok = wanted in actual if key == "told" else actual == wanted
         if not ok:
-            misses.append(f"{key} was {actual!r}, expected {wanted!r}")
+            why = getattr(record, "audio_detail", "") if key == "audio" else ""
+            misses.append(f"{key} was {actual!r}, expected {wanted!r}" + (f" ({why})" if why else ""))
     return Verdict(text, not misses, seen, "; ".join(misses))
 
 
@@ -115,4 +130,4 @@ def check_clean(open_at_end: Mapping[str, int]) -> Verdict:
                    f"left open: {detail}" if left else "")
 
 
-__all__ = ["Verdict", "describe", "check_all", "check_clean", "format_seconds"]
+__all__ = ["Verdict", "audio_of", "describe", "check_all", "check_clean", "format_seconds"]

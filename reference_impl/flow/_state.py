@@ -7,7 +7,7 @@ runs and the states it may lead to (a test holds every handler to them);
 repeated news). Any other pair is an error (see `errors.py`). An event's
 kind is its class name, except for leg events, whose kind also says whose
 leg it is (`person_answered`, `agent_failed`, ...), and timers, whose kind
-says which timer (`person_ring_timer`, `agent_ring_timer`).
+says which timer (`person_ring_timer`, `agent_ring_timer`, `queue_timer`, `dial_timer`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ class State(FlowEnum):
     """Where one callback is in its call, from the form (IDLE) to the end (ENDED)."""
 
     IDLE = "idle"                          # nothing asked yet
+    SCHEDULING = "scheduling"              # FindDialTime sent: when may the person be called?
+    SCHEDULED = "scheduled"                # waiting for the time of the next call (a timer)
     DIALLING_PERSON = "dialling_person"    # Dial(person) sent
     PERSON_RINGING = "person_ringing"
     ROUTING = "routing"                    # the person answered; FindRoute sent
@@ -40,6 +42,9 @@ _WAITING_FOR_AGENT = (S.ROUTING, S.ALLOCATING_CODE, S.SEIZING_TERMINAL, S.QUEUED
 _DIALLING_PERSON = (S.DIALLING_PERSON, S.PERSON_RINGING)
 _DIALLING_AGENT = (S.DIALLING_AGENT, S.AGENT_RINGING)
 _LIVE = (*_DIALLING_PERSON, *_WAITING_FOR_AGENT, S.CONNECTED)
+_ANSWERED = (*_WAITING_FOR_AGENT, S.CONNECTED)
+# An attempt that fails may end the callback or, by the retry policy, schedule the next one.
+_OVER = frozenset({S.ENDED, S.SCHEDULING})
 
 
 Targets = frozenset[State]
@@ -60,26 +65,30 @@ def _each(states: tuple[State, ...], kind: str, handler: str,
 # `SAME`: it stays in the state it was in. A handler that meets a protocol error
 # ends the call (ENDED) whatever it names: that is a named error, not a transition.
 TRANSITIONS: dict[tuple[State, str], tuple[str, Targets]] = {
-    (S.IDLE, "CallbackRequested"): ("_requested", _to(S.DIALLING_PERSON)),
+    (S.IDLE, "CallbackRequested"): ("_requested",
+                                    _to(S.DIALLING_PERSON, S.SCHEDULING, S.ENDED)),
+    (S.SCHEDULING, "DialTimeFound"): ("_dial_time_found",
+                                      _to(S.DIALLING_PERSON, S.SCHEDULED, S.ENDED)),
+    (S.SCHEDULED, "dial_timer"): ("_dial_due", _to(S.DIALLING_PERSON)),
     (S.DIALLING_PERSON, "person_ringing"): ("_person_ringing", _to(S.PERSON_RINGING)),
     **_each(_DIALLING_PERSON, "person_answered", "_person_answered", _to(S.ROUTING)),
-    **_each(_DIALLING_PERSON, "person_failed", "_person_failed", _END),
-    **_each(_DIALLING_PERSON, "person_ring_timer", "_person_rang_out", _END),
-    (S.ROUTING, "RouteFound"): ("_route_found", _to(S.ALLOCATING_CODE, S.ENDED)),
-    (S.ALLOCATING_CODE, "CodeAllocated"): ("_code_allocated", _to(S.SEIZING_TERMINAL, S.ENDED)),
-    (S.ALLOCATING_CODE, "CodesExhausted"): ("_codes_exhausted", _END),
+    **_each(_DIALLING_PERSON, "person_failed", "_person_failed", _OVER),
+    **_each(_DIALLING_PERSON, "person_ring_timer", "_person_rang_out", _OVER),
+    (S.ROUTING, "RouteFound"): ("_route_found", _to(S.ALLOCATING_CODE) | _OVER),
+    (S.ALLOCATING_CODE, "CodeAllocated"): ("_code_allocated", _to(S.SEIZING_TERMINAL) | _OVER),
+    (S.ALLOCATING_CODE, "CodesExhausted"): ("_codes_exhausted", _OVER),
     **_each((S.SEIZING_TERMINAL, S.QUEUED), "TerminalSeized", "_terminal_seized",
             _to(S.DIALLING_AGENT)),
     (S.SEIZING_TERMINAL, "NoFreeTerminal"): ("_no_free_terminal",
-                                             _to(S.SEIZING_TERMINAL, S.QUEUED, S.ENDED)),
-    (S.QUEUED, "queue_timer"): ("_queue_timed_out", _to(S.SEIZING_TERMINAL, S.ENDED)),
+                                             _to(S.SEIZING_TERMINAL, S.QUEUED) | _OVER),
+    (S.QUEUED, "queue_timer"): ("_queue_timed_out", _to(S.SEIZING_TERMINAL) | _OVER),
     (S.DIALLING_AGENT, "agent_ringing"): ("_agent_ringing", _to(S.AGENT_RINGING)),
     **_each(_DIALLING_AGENT, "agent_answered", "_agent_answered", _to(S.BRIDGING)),
-    **_each(_DIALLING_AGENT, "agent_failed", "_agent_failed", _to(S.SEIZING_TERMINAL, S.ENDED)),
+    **_each(_DIALLING_AGENT, "agent_failed", "_agent_failed", _to(S.SEIZING_TERMINAL) | _OVER),
     **_each(_DIALLING_AGENT, "agent_ring_timer", "_agent_rang_out",
-            _to(S.SEIZING_TERMINAL, S.ENDED)),
-    **_each(_WAITING_FOR_AGENT, "person_hung_up", "_person_abandoned", _END),
-    (S.BRIDGING, "agent_hung_up"): ("_agent_left_before_bridge", _END),
+            _to(S.SEIZING_TERMINAL) | _OVER),
+    **_each(_WAITING_FOR_AGENT, "person_hung_up", "_person_abandoned", _OVER),
+    (S.BRIDGING, "agent_hung_up"): ("_agent_left_before_bridge", _OVER),
     (S.BRIDGING, "Bridged"): ("_bridged", _to(S.CONNECTED)),
     (S.BRIDGING, "BridgeFailed"): ("_bridge_failed", _END),
     **_each((S.BRIDGING, S.CONNECTED), "AgentEnteredCode", "_code_entered", SAME),
@@ -92,6 +101,10 @@ TRANSITIONS: dict[tuple[State, str], tuple[str, Targets]] = {
     (S.CONNECTED, "JoinedRoom"): ("_joined_room", SAME),
     (S.CONNECTED, "person_hung_up"): ("_hung_up", _END),
     (S.CONNECTED, "agent_hung_up"): ("_hung_up", _END),
+    # The person cancels: before they answer, nothing more is dialled; once answered,
+    # the call goes on (but no retry follows it).
+    **_each((S.SCHEDULING, S.SCHEDULED, *_DIALLING_PERSON), "CancelRequested", "_cancel", _END),
+    **_each(_ANSWERED, "CancelRequested", "_cancel_noted", SAME),
     # The system stops: whatever the call was doing, it ends now, politely.
     **_each(_LIVE, "SystemStopping", "_system_stopping", _END),
     # Resources that arrive after the end go straight back.
@@ -113,14 +126,16 @@ def leads_to(state: State, kind: str) -> Targets:
     return targets or frozenset({state})
 
 IGNORED: frozenset[tuple[State, str]] = frozenset({
+    # A pending callback waits through a stop: its record brings it back at the next start.
+    (S.SCHEDULING, "SystemStopping"), (S.SCHEDULED, "SystemStopping"),
     (S.PERSON_RINGING, "person_ringing"),      # a second 180/183
     (S.AGENT_RINGING, "agent_ringing"),
     *((S.ENDED, kind) for kind in (
         "RouteFound", "CodesExhausted", "NoFreeTerminal", "Bridged", "BridgeFailed", "RoomRefused",
-        "SystemStopping",
+        "SystemStopping", "CancelRequested", "DialTimeFound",
         "JoinedRoom", "AgentEnteredCode")),
 })
 
 # Replies answer our own requests: out of turn, they are the driver's fault.
-REPLY_KINDS = frozenset({"RouteFound", "CodeAllocated", "CodesExhausted",
+REPLY_KINDS = frozenset({"RouteFound", "CodeAllocated", "CodesExhausted", "DialTimeFound",
                          "TerminalSeized", "NoFreeTerminal", "CallbackRequested"})

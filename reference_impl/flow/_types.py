@@ -43,6 +43,8 @@ class Outcome(FlowEnum):
     NO_TRUNK = "no_trunk"
     NO_CODE = "no_code"        # every connection code was in use
     BRIDGE_FAILED = "bridge_failed"    # both answered, but a phone never took the bridge
+    DUPLICATE = "duplicate"            # the number already had a live or pending callback
+    CANCELLED = "cancelled"            # the person cancelled before being reached
     SYSTEM_RESTART = "system_restart"  # the system stopped or died while the call was up
     ERROR = "error"            # a protocol error ended the call (see the timeline)
 
@@ -64,6 +66,10 @@ class Notice(FlowEnum):
     NO_AGENT = "no_agent"
     NO_TRUNK = "no_trunk"
     UNAVAILABLE = "unavailable"
+    # When we will call (the status page shows the time: `Callback.next_attempt_at`).
+    SCHEDULED = "scheduled"            # we will call you then (asked for, or we are closed)
+    RETRY_LATER = "retry_later"        # we could not reach you; we will try again then
+    CANCELLED = "cancelled"            # you cancelled: nothing more will be dialled
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -85,6 +91,36 @@ class ServiceRoute:
 
 
 PERSON_LEG = "person"
+DIAL_TIMER = "dial"          # waits for the time of the next call to the person
+
+
+def person_leg(attempt: int) -> str:
+    """The id of the leg of the n-th call to the person (1-based): `person`, `person-2`..."""
+    return PERSON_LEG if attempt == 1 else f"{PERSON_LEG}-{attempt}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetryRule:
+    """Call the person again after an outcome: `after` seconds later, up to `attempts`
+    calls in all (the first one counts)."""
+
+    after: float
+    attempts: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallbackPolicy:
+    """What a callback does beyond one call: retries by outcome, and a bound on them all."""
+
+    retry: tuple[tuple["Outcome", RetryRule], ...] = ()
+    give_up_after: float | None = None        # no call starts later than this after the request
+
+    def rule(self, outcome: "Outcome") -> RetryRule | None:
+        """The retry rule for an outcome, if any."""
+        for which, rule in self.retry:
+            if which is outcome:
+                return rule
+        return None
 
 
 def agent_leg(attempt: int) -> str:
@@ -93,8 +129,8 @@ def agent_leg(attempt: int) -> str:
 
 
 def role_of(leg: str) -> Role:
-    """Whose leg it is: the person's leg, or else an agent's."""
-    return Role.PERSON if leg == PERSON_LEG else Role.AGENT
+    """Whose leg it is: a call to the person, or else an agent's."""
+    return Role.PERSON if leg.startswith(PERSON_LEG) else Role.AGENT
 
 
 def ring_timer(leg: str) -> str:

@@ -16,8 +16,9 @@ from typing import Any, Callable
 from . import commands as c
 from . import events as e
 from ._state import CODE_ACCEPTED, IGNORED, REPLY_KINDS, TRANSITIONS, State
-from ._types import (PERSON_LEG, FailReason, FlowEnum, Notice, Outcome, Role, ServiceRoute,
-                     agent_leg, queue_timer, ring_timer, role_of)
+from ._types import (DIAL_TIMER, PERSON_LEG, CallbackPolicy, FailReason, FlowEnum, Notice,
+                     Outcome, Role, ServiceRoute, agent_leg, person_leg, queue_timer, ring_timer,
+                     role_of)
 from .errors import CallAlreadyEnded, FlowError, OutOfTurn, UnexpectedEvent, UnknownLeg
 
 
@@ -57,6 +58,11 @@ _PERSON_FAILURES: dict[FailReason, tuple[Outcome, Notice]] = {
     FailReason.NO_TRUNK: (Outcome.NO_TRUNK, Notice.NO_TRUNK),
 }
 
+# What the person is told when an outcome ends the callback (giving up on retries).
+_NOTICE_OF: dict[Outcome, Notice] = {
+    **{outcome: notice for outcome, notice in _PERSON_FAILURES.values()},
+    Outcome.NO_AGENT: Notice.NO_AGENT, Outcome.PERSON_ABANDONED: Notice.ENDED}
+
 # A busy or unknown desk phone says nothing about the centre: try its next terminal.
 _NEXT_TERMINAL = frozenset({FailReason.BUSY, FailReason.INVALID_NUMBER})
 
@@ -84,16 +90,37 @@ def _leg_kind(verb: str, leg: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _timer_kind(timer: str) -> str:
+    if timer == DIAL_TIMER:
+        return "dial_timer"
     kind, _, name = timer.partition(":")
     return "queue_timer" if kind == "queue" else f"{role_of(name).value}_ring_timer"
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One call to the person: its leg, when it was dialled, how and when it ended."""
+
+    leg: str
+    dialled: float
+    outcome: str | None = None       # the outcome of this call (the callback's, if last)
+    ended: float | None = None
 
 
 class Callback:
     """The call flow of one callback, from the form to the end of the call."""
 
     def __init__(self, callback_id: str, *, person_ring_timeout: float,
-                 caller_id: str = "", keep_timeline: bool = True) -> None:
+                 caller_id: str = "", keep_timeline: bool = True,
+                 policy: CallbackPolicy | None = None) -> None:
+        """`policy`: retries and their bound (None: one call, as without a policy)."""
         self.callback_id = callback_id
+        self.policy = policy
+        self.attempts: list[Attempt] = []   # every call to the person, in order
+        self.next_attempt_at: float | None = None   # when the next call is due, if waiting
+        self.duplicate_of: str | None = None
+        self._person_leg = PERSON_LEG
+        self._scheduled = False             # the person asked for a time
+        self._cancelled = False
         self.person_ring_timeout = person_ring_timeout
         self.caller_id = caller_id          # what the person's phone shows
         self.state = State.IDLE
@@ -236,6 +263,21 @@ class Callback:
     def _end(self, outcome: Outcome, notice: Notice | None) -> list[c.Command]:
         """Reach the terminal state: tell the person, let every resource go."""
         out: list[c.Command] = [self._notify(notice, self.room)] if notice else []
+        out += self._let_go(outcome)
+        if self.attempts and self.attempts[-1].outcome is None:
+            self.attempts[-1].outcome, self.attempts[-1].ended = outcome._value_, self._now
+        self.next_attempt_at = None
+        self.outcome = outcome
+        self.times.setdefault("ended", self._now)
+        if self._keep_timeline:
+            self._log("ended", outcome.value)
+        self.state = State.ENDED
+        out.append(c.CloseRecord(outcome=outcome))
+        return out
+
+    def _let_go(self, outcome: Outcome) -> list[c.Command]:
+        """Cancel every timer, hang up every leg, give back terminal, queue, room and code."""
+        out: list[c.Command] = []
         if self.timers:
             out += [c.CancelTimer(timer=t) for t in sorted(self.timers)]
             self.timers.clear()
@@ -253,12 +295,6 @@ class Callback:
         if self._code_held and self.code:
             self._code_held = False
             out.append(c.ReleaseCode(code=self.code))
-        self.outcome = outcome
-        self.times.setdefault("ended", self._now)
-        if self._keep_timeline:
-            self._log("ended", outcome.value)
-        self.state = State.ENDED
-        out.append(c.CloseRecord(outcome=outcome))
         return out
 
     # -- the person's leg ----------------------------------------------------
@@ -268,10 +304,84 @@ class Callback:
         self.times.setdefault("requested", self._now)
         if self._keep_timeline:
             self._log("requested", f"service {ev.service_code}, number {ev.person_number}")
+        if ev.duplicate_of:
+            self.duplicate_of = ev.duplicate_of
+            self._log("duplicate", f"of callback {ev.duplicate_of}")
+            return self._end(Outcome.DUPLICATE, None)
+        if ev.timed or ev.schedule_at is not None:
+            self._scheduled = ev.schedule_at is not None
+            return self._find_dial_time(ev.schedule_at if ev.schedule_at is not None
+                                        else self._now)
+        return self._call_person()
+
+    def _call_person(self) -> list[c.Command]:
+        """The next call to the person: a new leg, its own ring timer."""
+        attempt = len(self.attempts) + 1
+        self._person_leg = leg = person_leg(attempt)
+        self.attempts.append(Attempt(leg, self._now))
+        self.next_attempt_at = None
         self.state = State.DIALLING_PERSON
         return [self._notify(Notice.CALLING),
-                *self._dial(PERSON_LEG, ev.person_number, self.caller_id,
-                            self.person_ring_timeout)]
+                *self._dial(leg, self.person_number, self.caller_id, self.person_ring_timeout)]
+
+    def _find_dial_time(self, not_before: float) -> list[c.Command]:
+        self.state = State.SCHEDULING
+        return [c.FindDialTime(service_code=self.service_code, person_number=self.person_number,
+                               not_before=not_before, attempt=len(self.attempts) + 1,
+                               scheduled=self._scheduled and not self.attempts)]
+
+    def _dial_time_found(self, ev: e.DialTimeFound) -> list[c.Command]:
+        give_up = self.policy.give_up_after if self.policy else None
+        if self.attempts and give_up is not None and ev.at > self.times["requested"] + give_up:
+            self._log("no more calls", f"the next would start after {give_up:g}s")
+            last = self.attempts[-1].outcome or Outcome.ERROR.value
+            return self._end(Outcome(last), _NOTICE_OF.get(Outcome(last), Notice.UNAVAILABLE))
+        if ev.at <= self._now:
+            return self._call_person()
+        self.next_attempt_at = ev.at
+        if not self.attempts:
+            self.times.setdefault("scheduled", self._now)     # waits for its first call
+        self.timers.add(DIAL_TIMER)
+        self.state = State.SCHEDULED
+        self._log("next call", f"at {ev.at:g}s")
+        notice = Notice.RETRY_LATER if self.attempts else Notice.SCHEDULED
+        return [self._notify(notice), c.StartTimer(timer=DIAL_TIMER, delay=ev.at - self._now)]
+
+    def _dial_due(self, ev: e.TimerFired) -> list[c.Command]:
+        return self._call_person()
+
+    def _attempt_over(self, outcome: Outcome, notice: Notice | None) -> list[c.Command]:
+        """This call to the person is over without an agent: try again later, by the
+        policy, or end the callback."""
+        attempt = self.attempts[-1] if self.attempts else None
+        if attempt is not None:
+            attempt.outcome, attempt.ended = outcome._value_, self._now
+        rule = self.policy.rule(outcome) if self.policy is not None else None
+        if rule is None or self._cancelled or len(self.attempts) >= rule.attempts:
+            return self._end(outcome, notice)
+        self._log("call again", f"after {outcome.value}, in {rule.after:g}s")
+        out = self._let_go(outcome)
+        self._reset_attempt()
+        return out + self._find_dial_time(self._now + rule.after)
+
+    def _reset_attempt(self) -> None:
+        """What one call to the person held is let go: the next one starts afresh."""
+        self.route, self._centre_index = None, -1
+        self._tried, self._centre_marks = set(), set()
+        self._agent_leg = None
+        self._agent_has_code = False
+        self._room_state = RoomState.NONE
+
+    def _cancel(self, ev: e.CancelRequested) -> list[c.Command]:
+        self._log("cancelled by the person")
+        if self.attempts and self.attempts[-1].outcome is None:
+            self.attempts[-1].outcome, self.attempts[-1].ended = "cancelled", self._now
+        return self._end(Outcome.CANCELLED, Notice.CANCELLED)
+
+    def _cancel_noted(self, ev: e.CancelRequested) -> list[c.Command]:
+        self._cancelled = True
+        self._log("cancel asked after the person answered: the call goes on, no retry after")
+        return []
 
     def _person_ringing(self, ev: e.LegRinging) -> list[c.Command]:
         self.legs[ev.leg] = LegState.RINGING
@@ -293,17 +403,17 @@ class Callback:
         self.legs[ev.leg] = LegState.ENDED
         if self._keep_timeline:
             self._log("person not reached", ev.reason.value)
-        return self._end(*_PERSON_FAILURES[ev.reason])
+        return self._attempt_over(*_PERSON_FAILURES[ev.reason])
 
     def _person_rang_out(self, ev: e.TimerFired) -> list[c.Command]:
         self._log("person ring timeout", f"{self.person_ring_timeout:g}s")
-        return self._end(Outcome.PERSON_NO_ANSWER, Notice.NO_ANSWER)
+        return self._attempt_over(Outcome.PERSON_NO_ANSWER, Notice.NO_ANSWER)
 
     def _person_abandoned(self, ev: e.LegHungUp) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ENDED
         self.ended_by = Role.PERSON
         self._log("person hung up", "before an agent was connected")
-        return self._end(Outcome.PERSON_ABANDONED, Notice.ENDED)
+        return self._attempt_over(Outcome.PERSON_ABANDONED, Notice.ENDED)
 
     # -- finding an agent ----------------------------------------------------
 
@@ -313,7 +423,7 @@ class Callback:
             names = ", ".join(centre.name for centre in ev.route.centres)
             self._log("route", names or "no centre serves this service")
         if not ev.route.centres:
-            return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
+            return self._attempt_over(Outcome.NO_AGENT, Notice.NO_AGENT)
         self.state = State.ALLOCATING_CODE
         return [c.AllocateCode()]
 
@@ -324,13 +434,13 @@ class Callback:
 
     def _codes_exhausted(self, ev: e.CodesExhausted) -> list[c.Command]:
         self._log("no connection code free")
-        return self._end(Outcome.NO_CODE, Notice.UNAVAILABLE)
+        return self._attempt_over(Outcome.NO_CODE, Notice.UNAVAILABLE)
 
     def _try_centre(self, index: int) -> list[c.Command]:
         assert self.route is not None
         if index >= len(self.route.centres):
             self._log("no centre left")
-            return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
+            return self._attempt_over(Outcome.NO_AGENT, Notice.NO_AGENT)
         if index > 0:
             self.failovers += 1
         self._centre_index = index
@@ -419,7 +529,7 @@ class Callback:
             self._log("agent not reached", f"{self.terminal}: {ev.reason.value}")
         out = [*self._stop_ring_timer(ev.leg), *self._release_terminal()]
         if ev.reason is FailReason.NO_TRUNK:
-            return out + self._end(Outcome.NO_TRUNK, Notice.NO_TRUNK)
+            return out + self._attempt_over(Outcome.NO_TRUNK, Notice.NO_TRUNK)
         if ev.reason in _NEXT_TERMINAL:
             return out + self._seize()
         return out + self._try_centre(self._centre_index + 1)
@@ -439,13 +549,13 @@ class Callback:
             self._log("agent answered", f"{self.terminal} at {self.centre}")
         self.state = State.BRIDGING
         return [*self._stop_ring_timer(ev.leg),
-                c.Bridge(person_leg=PERSON_LEG, agent_leg=ev.leg)]
+                c.Bridge(person_leg=self._person_leg, agent_leg=ev.leg)]
 
     def _agent_left_before_bridge(self, ev: e.LegHungUp) -> list[c.Command]:
         self.legs[ev.leg] = LegState.ENDED
         self.ended_by = Role.AGENT
         self._log("agent hung up", "before the bridge")
-        return self._end(Outcome.NO_AGENT, Notice.NO_AGENT)
+        return self._attempt_over(Outcome.NO_AGENT, Notice.NO_AGENT)
 
     def _system_stopping(self, ev: e.SystemStopping) -> list[c.Command]:
         self._log("the system is stopping")

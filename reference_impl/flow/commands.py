@@ -63,6 +63,19 @@ class CancelTimer(Command):
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
+class FindDialTime(Command):
+    """*reply*: `DialTimeFound`, the first time at or after `not_before` when the person
+    may be called for this service (its opening hours, holidays and slots; the person's
+    calling hours). `scheduled`: the person asked for the time, so a slot is booked."""
+
+    service_code: str
+    person_number: str
+    not_before: float
+    attempt: int
+    scheduled: bool = False
+
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class FindRoute(Command):
     """*reply*: `RouteFound` with the centres of the service, in failover order."""
 

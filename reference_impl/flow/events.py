@@ -26,10 +26,18 @@ class Event:
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class CallbackRequested(Event):
-    """A person asked to be called back at `person_number` about a service."""
+    """A person asked to be called back at `person_number` about a service.
+
+    `timed`: the driver keeps a calendar, so the flow asks it when to call
+    (`FindDialTime`); `schedule_at`: the person asked for a time; `duplicate_of`:
+    the number already has that callback, so this one ends at once.
+    """
 
     service_code: str
     person_number: str
+    timed: bool = False
+    schedule_at: float | None = None
+    duplicate_of: str = ""
 
 
 # -- the PBX, about one leg --------------------------------------------------
@@ -68,6 +76,11 @@ class LegHungUp(LegEvent):
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Bridged(Event):
     """The PBX joined the person's and the agent's legs."""
+
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+class CancelRequested(Event):
+    """The person cancelled (the status page or the API): nothing more is dialled."""
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
@@ -126,6 +139,13 @@ class AgentEnteredCode(Event):
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Reply(Event):
     """Base class of the driver's answers to `FindRoute`, `AllocateCode`, `SeizeTerminal`."""
+
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+class DialTimeFound(Reply):
+    """The reply to `FindDialTime`: when the person may be called (now or later)."""
+
+    at: float
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)

@@ -12,12 +12,13 @@ import itertools
 import json
 from typing import Iterable, Sequence
 
-from ..flow import Step
+from ..flow import Attempt, Step
 from ._record import CallbackRecord
 
 COLUMNS = ("id", "form", "person_number", "service_code", "state", "outcome", "centre",
            "terminal", "terminals_dialled", "code", "room", "room_routing", "room_refused",
-           "notices", "failovers", "ended_by", "times", "agent")
+           "notices", "failovers", "ended_by", "times", "agent", "attempts", "next_attempt_at",
+           "duplicate_of", "epoch")
 _WRITTEN = COLUMNS + ("created_at", "updated_at")
 
 # created_at is left alone on a replace: it is when the callback was first stored.
@@ -61,7 +62,9 @@ def row_of(record: CallbackRecord, now: float) -> tuple[object, ...]:
             record.terminal, json.dumps(list(record.terminals_dialled)), record.code,
             record.room, record.room_routing, bool(record.room_refused),
             json.dumps(list(record.notices)), record.failovers, record.ended_by,
-            json.dumps(dict(record.times)), record.agent, now, now)
+            json.dumps(dict(record.times)), record.agent,
+            json.dumps([[a.leg, a.dialled, a.outcome, a.ended] for a in record.attempts]),
+            record.next_attempt_at, record.duplicate_of, record.epoch, now, now)
 
 
 def steps_of(record: CallbackRecord) -> list[tuple[object, ...]]:
@@ -88,6 +91,11 @@ def _record(row: Sequence[object], steps: list[Sequence[object]]) -> CallbackRec
         room_refused=bool(v["room_refused"]), notices=tuple(json.loads(str(v["notices"]))),
         failovers=int(str(v["failovers"])), ended_by=_text(v["ended_by"]),
         times=json.loads(str(v["times"])), agent=_text(v["agent"]),
+        attempts=tuple(Attempt(str(leg), float(at), outcome, ended)
+                       for leg, at, outcome, ended in json.loads(str(v["attempts"] or "[]"))),
+        next_attempt_at=None if v["next_attempt_at"] is None else float(str(v["next_attempt_at"])),
+        duplicate_of=_text(v["duplicate_of"]),
+        epoch=None if v["epoch"] is None else float(str(v["epoch"])),
         # A record without steps comes back from the LEFT JOIN as one row of NULLs.
         timeline=tuple(Step(float(str(at)), str(what), str(detail))
                        for seq, at, what, detail in steps if seq is not None))

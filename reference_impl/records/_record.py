@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Protocol
 
-from ..flow import Callback, Step
+from ..flow import Attempt, Callback, Step
 
 
 # Not frozen, as the flow's events are not: a load run makes one per callback,
@@ -32,12 +32,16 @@ class CallbackRecord:
     failovers: int = 0
     ended_by: str | None = None
     agent: str | None = None               # the agent who typed the code (named sign-in)
+    attempts: tuple[Attempt, ...] = ()     # every call to the person, in order
+    next_attempt_at: float | None = None   # when the next call is due (scheduled, retrying)
+    duplicate_of: str | None = None        # the callback this request repeated
+    epoch: float | None = None             # wall-clock seconds of its flow time 0, if real
     times: Mapping[str, float] = field(default_factory=dict)
     timeline: tuple[Step, ...] = ()
 
 
 def record_of(callback: Callback, form: Mapping[str, str], *,
-              final: bool = False) -> CallbackRecord:
+              final: bool = False, epoch: float | None = None) -> CallbackRecord:
     """A snapshot of a callback as its record.
 
     `final`: the callback has ended and the flow will not touch it again, so
@@ -58,6 +62,9 @@ def record_of(callback: Callback, form: Mapping[str, str], *,
         notices=tuple([n._value_ for n in callback.notices]), failovers=callback.failovers,
         ended_by=callback.ended_by._value_ if callback.ended_by else None,
         agent=callback.agent,
+        attempts=tuple([Attempt(a.leg, a.dialled, a.outcome, a.ended) for a in callback.attempts]),
+        next_attempt_at=callback.next_attempt_at, duplicate_of=callback.duplicate_of,
+        epoch=epoch,
         times=callback.times if final else dict(callback.times),
         timeline=tuple(callback.timeline))
 

@@ -106,6 +106,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             """CREATE TABLE dialogs (
     callback_id TEXT NOT NULL, leg TEXT NOT NULL, state TEXT NOT NULL,
     updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (callback_id, leg))""")),
+    Migration(
+        # The callback policy: every call to the person, when the next is due (a pending
+        # callback survives a restart), and which callback a duplicate repeated.
+        version=4, what="attempts, the next attempt's time, the callback a duplicate repeated, "
+                        "the wall-clock time of flow time 0",
+        sqlite=(
+            "ALTER TABLE callbacks ADD COLUMN attempts TEXT",
+            "ALTER TABLE callbacks ADD COLUMN next_attempt_at REAL",
+            "ALTER TABLE callbacks ADD COLUMN duplicate_of TEXT",
+            "ALTER TABLE callbacks ADD COLUMN epoch REAL"),
+        postgres=(
+            "ALTER TABLE callbacks ADD COLUMN attempts TEXT",
+            "ALTER TABLE callbacks ADD COLUMN next_attempt_at DOUBLE PRECISION",
+            "ALTER TABLE callbacks ADD COLUMN duplicate_of TEXT",
+            "ALTER TABLE callbacks ADD COLUMN epoch DOUBLE PRECISION")),
 )
 LATEST = len(MIGRATIONS)
 assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1)), "versions go 1, 2, 3…"

@@ -23,6 +23,7 @@ def apply() -> None:
     _parse_error_response()
     _sane_send_ports()
     _tolerant_timer_d()
+    _timer_e_capped()
 
 
 def _lower_case_transport() -> None:
@@ -157,3 +158,25 @@ def _tolerant_timer_d() -> None:
 def _confirmed() -> Any:
     from sippy import SipTransactionManager as module
     return module.CONFIRMED
+
+
+def _timer_e_capped() -> None:
+    from sippy.SipTransactionManager import SipTransactionManager
+    from sippy.Time.Timeout import Timeout
+
+    # A non-INVITE request is resent at T1, 2*T1, ... but never more than T2
+    # apart (RFC 3261 section 17.1.2.2, timer E: 0.5, 1, 2, 4, 4, 4 s), and so
+    # is a final response to an INVITE we answered (timer G, section 17.2.1;
+    # a 2xx, section 13.3.1.4). sippy doubled all of them without bound, as
+    # only an INVITE we send should be (timer A: 8, 16 s gaps before timer B).
+    def timer_a(self: Any, t: Any) -> None:
+        self.transmitData(t.userv, t.data, t.address)
+        t.tout *= 2
+        if not (t.method == "INVITE" and self.tclient.get(t.tid) is t):
+            t.tout = min(t.tout, _T2)
+        t.teA = Timeout(self.timerA, t.tout, 1, t)
+
+    SipTransactionManager.timerA = timer_a
+
+
+_T2 = 4.0   # seconds: RFC 3261's T2

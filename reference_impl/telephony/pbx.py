@@ -3,16 +3,40 @@
 It implements the `Telephony` port. Calls come from the driver's thread and
 are handed to the sippy reactor thread; what the phones do comes back as flow
 events through `deliver`, which must be safe to call from another thread.
-The two legs of a callback are bridged by RFC 3725 third-party call control:
-each phone is re-INVITEd with the other's session description, so media
-flows phone to phone and never through us.
+
+Bridging works with any RFC 3261 phone (RFC 3725 third-party call control,
+one re-INVITE): the person's phone is first offered a held stream and
+answers with its session description; the agent's INVITE then offers that
+description (made two-way), so the agent's phone needs no re-INVITE; once it
+answers, the person's phone is re-INVITEd once with the agent's. Media flows
+phone to phone and never through us. An agent leg dialled before the
+person's phone had answered is re-INVITEd too (the old two re-INVITEs). A
+bridge the phones have not confirmed within `bridge_timeout`, a refused
+re-INVITE, or a phone that answered without a session description, is
+reported to the flow as `BridgeFailed`.
+
+Session timers (RFC 4028) run on every leg: our INVITEs carry
+``Supported: timer``, ``Session-Expires: <interval>;refresher=uac`` and
+``Min-SE``; a 422 is retried with the phone's Min-SE; when the phone's 2xx
+names a session interval with us as refresher, the leg is refreshed every
+half interval (UPDATE if the phone allows it, else a re-INVITE with the same
+offer). A 2xx without Session-Expires means no session timer (RFC 4028
+section 7.2), as with phones that do not support them.
+
+For restarts: `on_dialog` is told each leg's `DialogState` as its dialog is
+confirmed and whenever our CSeq for it moves, and None once it is over;
+`end_dialogs` ends stored dialogs from a fresh PBX that never saw them.
 """
 
 from __future__ import annotations
 
+import collections
 import errno
+import logging
+import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,9 +45,11 @@ from reference_impl.flow import FailReason
 from reference_impl.ports import Deliver
 
 from ._reactor import reactor
+from .dialogs import DialogState, bye_text, next_hop
 from .messages import MessageTap, SipMessage
 from .responses import fail_reason
 
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +77,22 @@ def parse_sip_uri(uri: str) -> SipTarget:
 # plan looks at the number alone; the emulator also uses the call and leg.
 Dialplan = Callable[[str, str, str], SipTarget]
 
+# (callback id, leg, the dialog's state, or None once it is over)
+DialogCallback = Callable[[str, str, "DialogState | None"], None]
+
+# (callback id, leg, (host, port) of the phone's audio from its answer)
+MediaCallback = Callable[[str, str, tuple[str, int]], None]
+
 _TM_LINGER = 300.0  # seconds: longer than any of sippy's transaction and dialog timers
+_ID_LINGER = 40.0   # seconds a Call-ID of an ended leg is still told to on_message
+MIN_SE = 90         # seconds: RFC 4028's lowest session interval (section 4)
 
 # What we offer while a phone waits for its bridge: a held audio stream.
 _HOLD_SDP = ("v=0\r\no=callback 1 1 IN IP4 {host}\r\ns=callback\r\nc=IN IP4 {host}\r\n"
              "t=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n")
+_DIRECTIONS = ("a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv")
+_C_LINE = re.compile(r"^c=IN IP[46] (\S+)", re.MULTILINE)
+_M_AUDIO = re.compile(r"^m=audio (\d+)", re.MULTILINE)
 
 
 @dataclass(eq=False)
@@ -63,37 +100,80 @@ class _Leg:
     callback_id: str
     leg: str
     ua: Any = None
-    sdp: Any = None          # the phone's session description, from its 200 OK
+    sdp: Any = None          # the phone's session description, from its last 2xx
     rang: bool = False
     answered: bool = False
     bridging: bool = False
     done: bool = False
+    call_id: str = ""
+    offered_peer: bool = False       # its INVITE offered the other phone's media
+    interval: int = 0                # the Session-Expires we ask for (422 raises it)
+    min_se: int = 0                  # the Min-SE we send
+    retries_422: int = 0
+    session: int | None = None       # the interval the phone's last 2xx agreed, None: none
+    use_update: bool = False         # refresh with UPDATE (the phone allows it)
+    refresh_timer: Any = None
+    refresh_tr: Any = None           # a refresh in flight
+    refresh_method: str = ""
+    deferred: Any = None             # a bridge offer waiting for a refresh re-INVITE
+    cseq_told: int | None = None     # the CSeq on_dialog was last told about
 
 
 @dataclass(eq=False)
 class _Bridge:
     pending: int = 2
     legs: list[_Leg] = field(default_factory=list)
+    timer: Any = None
 
 
 class SipPbx:
-    """The `Telephony` port over SIP: places legs on `trunks` lines, bridges and ends them."""
+    """The `Telephony` port over SIP: places legs on `trunks` lines, bridges and ends them.
+
+    - ``bridge_timeout``: seconds the phones have to confirm a bridge (the
+      re-INVITE's 200) before the flow is told `BridgeFailed`.
+    - ``session_interval``: the RFC 4028 Session-Expires our INVITEs ask for,
+      in whole seconds (None: no session timers); ``min_se`` the lowest we
+      accept and send as Min-SE (RFC 4028 says 90; tests may lower both).
+    - ``on_dialog(callback_id, leg, state)``: called in the sippy reactor's
+      thread (the caller hops threads itself) with the leg's `DialogState`
+      when its dialog is confirmed (the 200 to our INVITE) and whenever our
+      CSeq for it moves (a re-INVITE, a session refresh); with None once the
+      dialog is over (a BYE either way). Not called for legs `stop` leaves up
+      with ``hang_up=False``: a crashed PBX tells nobody.
+    - ``on_media(callback_id, leg, (host, port))``: called in the reactor's
+      thread with where a phone takes its audio, from each of its answers.
+    """
 
     def __init__(self, *, deliver: Deliver, dialplan: Dialplan, trunks: int = 60,
                  host: str = "127.0.0.1", port: int = 0,
                  on_message: Callable[[str, str, SipMessage], None] | None = None,
                  clock: Callable[[], float] | None = None,
                  on_trunk: Callable[[str, int], None] | None = None,
-                 on_received_delay: Callable[[float], None] | None = None) -> None:
+                 on_received_delay: Callable[[float], None] | None = None,
+                 bridge_timeout: float = 8.0,
+                 session_interval: int | None = 90, min_se: int = MIN_SE,
+                 on_dialog: DialogCallback | None = None,
+                 on_media: MediaCallback | None = None) -> None:
+        if session_interval is not None and not 1 <= min_se <= session_interval:
+            raise ValueError(f"session_interval {session_interval} s must be at least "
+                             f"min_se {min_se} s (and min_se at least 1 s)")
+        if not bridge_timeout > 0:
+            raise ValueError(f"bridge_timeout must be above 0 s, got {bridge_timeout!r}")
         self.deliver = deliver
         self.dialplan = dialplan
         self.trunks = trunks
         self.host = host
         self.port = port or _free_udp_port(host)
         self._port_chosen = not port        # ours to change if someone takes it first
+        self.bridge_timeout = bridge_timeout
+        self.session_interval = int(session_interval) if session_interval else None
+        self.min_se = int(min_se)
+        self.on_dialog = on_dialog
+        self.on_media = on_media
         # With `on_message`, each message is told with its callback and leg.
         self.on_message = on_message
         self._call_ids: dict[str, tuple[str, str]] = {}
+        self._ended_ids: collections.deque[tuple[float, str]] = collections.deque()
         sink = self._message if on_message else None
         self._tap = (MessageTap(sink, clock, on_received_delay) if clock
                      else MessageTap(sink, on_received_delay=on_received_delay))
@@ -118,10 +198,18 @@ class SipPbx:
         self._started = True
         return self
 
-    def stop(self) -> None:
-        """Hang up every leg; sippy's transactions shut down once their timers are done."""
+    def stop(self, hang_up: bool = True) -> None:
+        """Free every trunk and stop; idempotent.
+
+        ``hang_up`` (the default): every leg is ended (BYE if answered, CANCEL
+        if ringing) and sippy's transactions shut down once their timers are
+        done (the socket stays bound meanwhile). ``hang_up=False`` is a crash:
+        nothing is sent, the legs are dropped as they are and the socket is
+        closed at once, so another PBX can bind the same address (and end
+        those dialogs with `end_dialogs`).
+        """
         if self._started:
-            reactor().call_sync(self._stop)
+            reactor().call_sync(self._stop, hang_up)
             self._started = False
 
     def __enter__(self) -> "SipPbx":
@@ -150,21 +238,37 @@ class SipPbx:
                     raise
                 self.port = _free_udp_port(self.host)
 
-    def _stop(self) -> None:
+    def _stop(self, hang_up: bool = True) -> None:
         from sippy.CCEvents import CCEventDisconnect
 
+        from ._sippy_ext import abandon, shutdown_now, silence
+
+        tm = self._config.get("_sip_tm")
+        for bridge in self._bridges.values():
+            _cancel(bridge.timer)
         for leg in list(self._legs.values()):
+            self._quiet(leg)
+            if leg.refresh_tr is not None and tm is not None:
+                abandon(tm, leg.refresh_tr)
             leg.done = True
-            if leg.ua is not None:
+            self._release(leg.leg)
+            if leg.ua is None:
+                continue
+            if hang_up:
+                self._tell_dialog(leg, None)
                 leg.ua.recvEvent(CCEventDisconnect())
+            else:
+                silence(leg.ua)
         self._legs.clear()
         self._bridges.clear()
-        tm = self._config.get("_sip_tm")
         if tm is not None:
-            # Ended dialogs still run sippy's own timers (they unregister from the
-            # transaction manager when they die): shut it down after they have.
-            from sippy.Time.Timeout import Timeout
-            Timeout(tm.shutdown, _TM_LINGER)
+            if hang_up:
+                # Ended dialogs still run sippy's own timers (they unregister from the
+                # transaction manager when they die): shut it down after they have.
+                from sippy.Time.Timeout import Timeout
+                Timeout(tm.shutdown, _TM_LINGER)
+            else:
+                shutdown_now(tm)
         self._config = {}
 
     def _request(self, req: Any, sip_t: Any) -> tuple[Any, None, None]:
@@ -205,8 +309,82 @@ class SipPbx:
         reactor().call(self._hangup, callback_id, leg)
 
     def bridge(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
-        """Re-INVITE each phone with the other's media (RFC 3725); reports `Bridged`."""
+        """Join the legs (one re-INVITE, see the module); reports `Bridged` or `BridgeFailed`."""
         reactor().call(self._bridge, callback_id, person_leg, agent_leg)
+
+    # -- restarts (driver's thread) --------------------------------------------
+
+    def end_dialogs(self, states: list[DialogState], timeout: float = 5.0) -> dict[str, bool]:
+        """End dialogs this PBX never saw (a previous process's): a BYE for each.
+
+        Each BYE is built from its stored state (RFC 3261 section 12.2.1.1:
+        Request-URI the remote target, Route the route set, From and To with
+        the dialog's tags, the same Call-ID, CSeq one above the stored one, a
+        new Via branch) and sent from this PBX's own address, retransmitted
+        per RFC 3261's timers until a final response or `timeout` seconds.
+        Returns Call-ID -> whether a final response (any: 200, 481, ...) came.
+        Usable right after `start`, before any call; not from the reactor's
+        own thread.
+        """
+        if not self._started:
+            raise RuntimeError("end_dialogs needs a started PBX")
+        if threading.current_thread() is reactor().thread:
+            raise RuntimeError("end_dialogs waits for the reactor: call it from another thread")
+        results = {state.call_id: False for state in states}
+        transactions: dict[str, Any] = {}
+        left = set(results)
+        lock = threading.Lock()
+        finished = threading.Event()
+
+        def answered(call_id: str, ok: bool) -> None:
+            with lock:
+                if call_id in left:
+                    left.discard(call_id)
+                    results[call_id] = ok
+                    if not left:
+                        finished.set()
+
+        def send() -> None:
+            from ._sippy_ext import is_local_timeout, send_text
+
+            tm = self._config["_sip_tm"]
+            for state in states:
+                try:
+                    address = next_hop(state)
+                    text = bye_text(state, self.host, self.port)
+                except ValueError:
+                    answered(state.call_id, False)
+                    continue
+                holder: list[Any] = []
+
+                def on_response(resp: Any, call_id: str = state.call_id,
+                                holder: list[Any] = holder) -> None:
+                    if resp.getSCode()[0] < 200:
+                        return
+                    answered(call_id, not (holder and is_local_timeout(holder[0], resp)))
+                try:
+                    holder.append(send_text(tm, text, address, on_response))
+                except Exception:  # noqa: BLE001 - a state we cannot send is just not ended
+                    _log.exception("cannot send a BYE for dialog %s", state.call_id)
+                    answered(state.call_id, False)
+                    continue
+                transactions[state.call_id] = holder[0]
+
+        def forget() -> None:
+            from ._sippy_ext import abandon
+
+            tm = self._config.get("_sip_tm")
+            if tm is not None:
+                for t in transactions.values():
+                    abandon(tm, t)
+
+        if not results:
+            return {}
+        reactor().call_sync(send)
+        finished.wait(timeout)
+        reactor().call_sync(forget)
+        with lock:
+            return dict(results)
 
     # -- the reactor thread ----------------------------------------------------
 
@@ -218,6 +396,8 @@ class SipPbx:
             leg = self._legs.get((callback_id, leg_id))
             if leg is not None and not leg.done:
                 self._end(leg)
+            elif leg is None:
+                self._release(leg_id)
             self.deliver(callback_id, f.LegFailed(leg=leg_id, reason=FailReason.INVALID_NUMBER))
 
     def _invite(self, callback_id: str, leg_id: str, target: SipTarget, caller_id: str,
@@ -225,21 +405,54 @@ class SipPbx:
         from sippy.CCEvents import CCEventTry
         from sippy.MsgBody import MsgBody
         from sippy.SipCallId import SipCallId
-        from sippy.UA import UA
 
-        leg = _Leg(callback_id, leg_id)
+        from ._sippy_ext import PbxUA
+
+        leg = _Leg(callback_id, leg_id, interval=self.session_interval or 0, min_se=self.min_se)
         self._legs[(callback_id, leg_id)] = leg
         # The flow runs its own ring timer; sippy's is only a safety net.
-        leg.ua = UA(self._config, event_cb=lambda event, ua: self._event(leg, event),
-                    nh_address=(target.host, target.port), expire_time=ring_timeout + 30)
+        leg.ua = PbxUA(self._config, event_cb=lambda event, ua: self._event(leg, event),
+                       nh_address=(target.host, target.port), expire_time=ring_timeout + 30)
+        leg.ua.retry_422 = lambda resp: self._retry_422(leg, resp)
         caller = caller_id or "callback"
         offer = MsgBody(_HOLD_SDP.format(host=self.host))
+        person = self._legs.get((callback_id, f.PERSON_LEG))
+        if (f.role_of(leg_id) is f.Role.AGENT and person is not None and person.answered
+                and not person.done and person.sdp is not None):
+            # The person's phone has answered: offer its media, the agent's phone
+            # is bridged by its answer (no re-INVITE for it).
+            offer = _two_way(person.sdp)
+            leg.offered_peer = True
         call_id = SipCallId()
+        leg.call_id = str(call_id)
+        self._prune_call_ids()
         if self.on_message is not None:
-            self._call_ids[str(call_id)] = (callback_id, leg_id)
+            self._call_ids[leg.call_id] = (callback_id, leg_id)
         # The connection code is the From user and the display name: the
         # desk phone shows it as the caller ID.
-        leg.ua.recvEvent(CCEventTry((call_id, caller, target.user, offer, None, caller)))
+        event = CCEventTry((call_id, caller, target.user, offer, None, caller))
+        if self.session_interval:
+            event.extra_headers = self._session_headers(leg)
+        leg.ua.recvEvent(event)
+
+    def _session_headers(self, leg: _Leg) -> tuple[Any, ...]:
+        from ._sippy_ext import header
+
+        return (header("Supported", "timer"),
+                header("Session-Expires", f"{leg.interval};refresher=uac"),
+                header("Min-SE", str(leg.min_se)))
+
+    def _retry_422(self, leg: _Leg, resp: Any) -> tuple[Any, ...] | None:
+        """The headers to retry an INVITE the phone found too short-lived (422), or None."""
+        from ._sippy_ext import min_se
+
+        wanted = min_se(resp)
+        if leg.done or wanted is None or wanted <= leg.interval or leg.retries_422 >= 2:
+            return None
+        leg.retries_422 += 1
+        leg.interval = wanted
+        leg.min_se = max(leg.min_se, wanted)   # RFC 4028 section 7.4: the largest seen
+        return self._session_headers(leg)
 
     def _hangup(self, callback_id: str, leg_id: str) -> None:
         from sippy.CCEvents import CCEventDisconnect
@@ -251,16 +464,54 @@ class SipPbx:
         leg.ua.recvEvent(CCEventDisconnect())   # BYE if answered, CANCEL if ringing
 
     def _bridge(self, callback_id: str, person_leg: str, agent_leg: str) -> None:
-        from sippy.CCEvents import CCEventUpdate
+        from sippy.Time.Timeout import Timeout
 
         person = self._legs.get((callback_id, person_leg))
         agent = self._legs.get((callback_id, agent_leg))
         if person is None or agent is None or person.done or agent.done:
             return                               # a leg ended meanwhile: its news says so
-        self._bridges[callback_id] = _Bridge(legs=[person, agent])
-        for this, other in ((person, agent), (agent, person)):
-            this.bridging = True
-            this.ua.recvEvent(CCEventUpdate(other.sdp.getCopy()))
+        for leg in (person, agent):
+            if not leg.answered or leg.sdp is None:
+                what = "answered without a session description" if leg.answered else "not answered"
+                self.deliver(callback_id, f.BridgeFailed(reason=f"the {leg.leg} phone {what}"))
+                return
+        offers = [(person, agent.sdp)]
+        if not agent.offered_peer:               # dialled before the person's phone answered
+            offers.append((agent, _two_way(person.sdp)))
+        old = self._bridges.pop(callback_id, None)
+        if old is not None:
+            _cancel(old.timer)
+        bridge = _Bridge(pending=len(offers), legs=[person, agent])
+        self._bridges[callback_id] = bridge
+        bridge.timer = Timeout(self._bridge_timed_out, self.bridge_timeout, 1, callback_id, bridge)
+        for leg, sdp in offers:
+            leg.bridging = True
+            if leg.refresh_tr is not None and leg.refresh_method == "INVITE":
+                leg.deferred = sdp               # one INVITE at a time: after the refresh
+            else:
+                self._offer(leg, sdp)
+
+    def _offer(self, leg: _Leg, sdp: Any) -> None:
+        """A re-INVITE with `sdp` (sippy answers at once if it is what the phone has)."""
+        from sippy.CCEvents import CCEventUpdate
+
+        event = CCEventUpdate(sdp.getCopy())
+        if self.session_interval and leg.session is not None:
+            event.extra_headers = self._session_headers(leg)
+        leg.ua.recvEvent(event)
+        self._tell_dialog(leg)
+
+    def _bridge_timed_out(self, callback_id: str, bridge: _Bridge) -> None:
+        if self._bridges.get(callback_id) is not bridge:
+            return
+        del self._bridges[callback_id]
+        waiting = [leg.leg for leg in bridge.legs if leg.bridging]
+        for leg in bridge.legs:
+            leg.bridging = False
+        phones = f"the {' and '.join(waiting)} phone{'s' if len(waiting) > 1 else ''}" \
+            if waiting else "the phones"
+        self.deliver(callback_id, f.BridgeFailed(
+            reason=f"{phones} did not confirm the bridge within {self.bridge_timeout:g} s"))
 
     def _event(self, leg: _Leg, event: Any) -> None:
         if leg.done:
@@ -274,7 +525,10 @@ class SipPbx:
             self._connected(leg, event)
         elif name == "CCEventFail":
             code = int(event.getData()[0])
-            if leg.answered:                     # the bridge's re-INVITE was refused
+            if leg.answered and leg.bridging:    # the bridge's re-INVITE was refused
+                self._bridge_refused(leg, code)
+                return
+            if leg.answered:                     # a re-INVITE of ours was refused
                 self._hangup(leg.callback_id, leg.leg)
                 self._post(leg, f.LegHungUp(leg=leg.leg))
                 return
@@ -287,12 +541,35 @@ class SipPbx:
             else:                                # sippy's own expiry timer: a ring-out
                 self._post(leg, f.LegFailed(leg=leg.leg, reason=FailReason.NO_ANSWER))
 
+    def _bridge_refused(self, leg: _Leg, code: int) -> None:
+        leg.bridging = False
+        bridge = self._bridges.pop(leg.callback_id, None)
+        if bridge is not None:
+            _cancel(bridge.timer)
+            for other in bridge.legs:
+                other.bridging = False
+        if code in (408, 481):
+            # sippy ended the dialog itself (RFC 3261 section 12.2.1.2): its BYE is sent.
+            self._end(leg)
+        if bridge is not None:
+            self._post(leg, f.BridgeFailed(reason=f"the {leg.leg} phone refused the bridge "
+                                                  f"({code})"))
+
     def _connected(self, leg: _Leg, event: Any) -> None:
         body = event.getData()[2]
+        response = getattr(leg.ua, "last_response", None)
         if not leg.answered:
             leg.answered, leg.sdp = True, body
+            self._session_from(leg, response, first=True)
+            self._media(leg)
+            self._tell_dialog(leg)
             self._post(leg, f.LegAnswered(leg=leg.leg))
             return
+        if body is not None and response is not None:
+            leg.sdp = body
+            self._media(leg)
+        if response is not None:
+            self._session_from(leg, response)
         if leg.bridging:
             leg.bridging = False
             bridge = self._bridges.get(leg.callback_id)
@@ -300,16 +577,136 @@ class SipPbx:
                 bridge.pending -= 1
                 if bridge.pending == 0:
                     del self._bridges[leg.callback_id]
+                    _cancel(bridge.timer)
                     self._post(leg, f.Bridged())
+
+    # -- session timers (RFC 4028) ---------------------------------------------
+
+    def _session_from(self, leg: _Leg, response: Any, first: bool = False) -> None:
+        """The session interval a 2xx agreed: refresh at half of it if we are the refresher."""
+        from sippy.Time.Timeout import Timeout
+
+        from ._sippy_ext import allows, session_expires
+
+        if not self.session_interval or response is None:
+            return
+        if first:
+            leg.use_update = allows(response, "UPDATE")
+        _cancel(leg.refresh_timer)
+        leg.refresh_timer = None
+        agreed = session_expires(response)
+        if agreed is None:
+            leg.session = None                   # section 7.2: no session expiration
+            return
+        interval, refresher = agreed
+        leg.session = interval
+        if refresher != "uas" and interval > 0:
+            leg.refresh_timer = Timeout(self._refresh, interval / 2, 1, leg)
+
+    def _refresh(self, leg: _Leg) -> None:
+        from sippy.Time.Timeout import Timeout
+
+        from ._sippy_ext import in_dialog
+
+        leg.refresh_timer = None
+        if leg.done or leg.ua is None or leg.session is None:
+            return
+        if type(leg.ua.state).__name__ != "UaStateConnected" or leg.refresh_tr is not None:
+            # An INVITE of the dialog is in progress (it refreshes the session
+            # itself when it carries our headers): look again shortly.
+            leg.refresh_timer = Timeout(self._refresh, min(1.0, leg.session / 4), 1, leg)
+            return
+        method = "UPDATE" if leg.use_update else "INVITE"
+        body = None if method == "UPDATE" else leg.ua.lSDP
+        leg.refresh_method = method
+        leg.refresh_tr = in_dialog(leg.ua, method, self._session_headers(leg),
+                                   lambda resp: self._refreshed(leg, method, resp), body)
+        self._tell_dialog(leg)
+
+    def _refreshed(self, leg: _Leg, method: str, resp: Any) -> None:
+        from sippy.Time.Timeout import Timeout
+
+        from ._sippy_ext import is_local_timeout, min_se
+
+        code = resp.getSCode()[0]
+        if code < 200:
+            return
+        t, leg.refresh_tr = leg.refresh_tr, None
+        if leg.done:
+            return
+        deferred, leg.deferred = leg.deferred, None
+        if (t is not None and is_local_timeout(t, resp)) or code in (408, 481):
+            # The phone is gone (RFC 3261 section 12.2.1.2, RFC 4028 section 10).
+            self._hangup(leg.callback_id, leg.leg)
+            self._post(leg, f.LegHungUp(leg=leg.leg))
+            return
+        if 200 <= code < 300:
+            self._session_from(leg, resp)
+        elif code == 422 and (wanted := min_se(resp)) is not None and wanted > leg.interval:
+            leg.interval, leg.min_se = wanted, max(leg.min_se, wanted)
+            leg.refresh_timer = Timeout(self._refresh, 0.01, 1, leg)
+        elif method == "UPDATE" and code in (405, 501):
+            leg.use_update = False               # it does not take UPDATE after all
+            leg.refresh_timer = Timeout(self._refresh, 0.01, 1, leg)
+        elif leg.session is not None:
+            # Refused (a 491 glare, a 500...): the session goes on, try again later.
+            leg.refresh_timer = Timeout(self._refresh, max(leg.session / 4, 0.5), 1, leg)
+        if deferred is not None and leg.bridging:
+            self._offer(leg, deferred)
+
+    def _quiet(self, leg: _Leg) -> None:
+        _cancel(leg.refresh_timer)
+        leg.refresh_timer = None
+
+    # -- what the PBX tells -----------------------------------------------------
+
+    def _tell_dialog(self, leg: _Leg, state: Any = True) -> None:
+        """on_dialog: the leg's state if its dialog is confirmed and our CSeq moved;
+        None (``state=None``) once it is over."""
+        if self.on_dialog is None or leg.ua is None:
+            return
+        if state is None:
+            if leg.cseq_told is None:
+                return
+            leg.cseq_told = None
+            told: DialogState | None = None
+        else:
+            if not leg.answered or leg.ua.lCSeq == leg.cseq_told:
+                return
+            from ._sippy_ext import dialog_state
+
+            leg.cseq_told = leg.ua.lCSeq
+            told = dialog_state(leg.ua, self.host, self.port)
+        try:
+            self.on_dialog(leg.callback_id, leg.leg, told)
+        except Exception:  # noqa: BLE001 - the caller's error must not stop the PBX
+            _log.exception("on_dialog failed for %s/%s", leg.callback_id, leg.leg)
+
+    def _media(self, leg: _Leg) -> None:
+        if self.on_media is None or leg.sdp is None:
+            return
+        text = str(leg.sdp)
+        host, port = _C_LINE.search(text), _M_AUDIO.search(text)
+        if host is None or port is None:
+            return
+        try:
+            self.on_media(leg.callback_id, leg.leg, (host.group(1), int(port.group(1))))
+        except Exception:  # noqa: BLE001
+            _log.exception("on_media failed for %s/%s", leg.callback_id, leg.leg)
 
     def _end(self, leg: _Leg) -> None:
         """The leg is over: free its trunk, keep no reference (GC pauses under load)."""
         leg.done = True
+        self._quiet(leg)
         self._legs.pop((leg.callback_id, leg.leg), None)
         bridge = self._bridges.pop(leg.callback_id, None)
         if bridge is not None:
+            _cancel(bridge.timer)
             bridge.legs.clear()
         self._release(leg.leg)
+        self._tell_dialog(leg, None)
+        if leg.call_id in self._call_ids:
+            self._ended_ids.append((time.monotonic() + _ID_LINGER, leg.call_id))
 
     def _release(self, leg: str) -> None:
         with self._lock:
@@ -317,13 +714,35 @@ class SipPbx:
             if self.on_trunk is not None:
                 self.on_trunk(leg, -1)
 
+    def _prune_call_ids(self) -> None:
+        """Forget the Call-IDs of legs that ended a while ago (their last messages are in)."""
+        ended, now = self._ended_ids, time.monotonic()
+        while ended and ended[0][0] <= now:
+            self._call_ids.pop(ended.popleft()[1], None)
+
     def _message(self, message: SipMessage) -> None:
         owner = self._call_ids.get(message.call_id)
         if owner is not None and self.on_message is not None:
             self.on_message(owner[0], owner[1], message)
+        if self._ended_ids and self._ended_ids[0][0] <= time.monotonic():
+            self._prune_call_ids()
 
     def _post(self, leg: _Leg, event: f.Event) -> None:
         self.deliver(leg.callback_id, event)
+
+
+def _two_way(sdp: Any) -> Any:
+    """A copy of a session description with its direction lines dropped (sendrecv):
+    a phone that answered our held offer (recvonly) is offered to the other as two-way."""
+    from sippy.MsgBody import MsgBody
+
+    lines = [line for line in re.split(r"\r?\n", str(sdp)) if line.strip() not in _DIRECTIONS]
+    return MsgBody("\r\n".join(lines))
+
+
+def _cancel(timer: Any) -> None:
+    if timer is not None:
+        timer.cancel()
 
 
 _BIND_ATTEMPTS = 5

@@ -1,20 +1,26 @@
-"""What every handler shares: the app's objects, safety headers, the agent's credential."""
+"""What every handler shares: the app's objects, safety headers, the agent's session and
+credentials, and errors that never show a traceback."""
 
 from __future__ import annotations
 
-import hmac
+import base64
+import binascii
+import html
 import json
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, NoReturn, cast
 
 import tornado.web
 
+from . import jsonin
 from .limits import retry_after
 
 if TYPE_CHECKING:
     from .app import WebApp
 
-AGENT_COOKIE = "agent"
+AGENT_COOKIE = "agent"            # holds a session's token; the session names the agent
+_NO_AGENT = ("agent credentials are needed: a signed-in session, HTTP Basic "
+             "(name and password), or X-Agent-Key in demo mode")
 
 # Pages load only our own scripts and styles; media and documents come from
 # us or from the peer connection (blob:). Room links carry secrets: never
@@ -42,20 +48,63 @@ class Base(tornado.web.RequestHandler):
         for name, value in _HEADERS.items():
             self.set_header(name, value)
 
-    def valid_key(self, key: str) -> bool:
-        """Whether `key` is one of the agent keys (compared in constant time)."""
-        return any(hmac.compare_digest(key.encode(), k.encode()) for k in self.app.web.agent_keys)
+    _agent: str | None = None
+    _agent_known = False
+
+    def agent(self) -> str | None:
+        """The agent this request's session cookie signs in, or None (asked once per request)."""
+        if not self._agent_known:
+            self._agent = self.app.signin.session_agent(self.get_cookie(AGENT_COOKIE))
+            self._agent_known = True
+        return self._agent
 
     def is_agent(self) -> bool:
-        """Signed in on the agent page (a signed cookie), or the key in `X-Agent-Key`."""
-        if self.get_signed_cookie(AGENT_COOKIE, max_age_days=1) == b"1":
-            return True
-        return self.valid_key(self.request.headers.get("X-Agent-Key", ""))
+        """Whether an agent's session cookie came with the request."""
+        return self.agent() is not None
 
-    def sign_in(self) -> None:
-        """Set the agent's signed cookie, good for a day."""
-        self.set_signed_cookie(AGENT_COOKIE, "1", expires_days=1, httponly=True,
-                               samesite="Strict")
+    def sign_in(self, agent: str) -> None:
+        """Open a session for `agent` and set its cookie: HttpOnly, SameSite=Strict, and
+        Secure when the request came over TLS."""
+        session = self.app.signin.open_session(agent)
+        self.set_cookie(AGENT_COOKIE, session.token, expires=session.expires, httponly=True,
+                        samesite="Strict", secure=self.request.protocol == "https")
+        self._agent, self._agent_known = agent, True
+
+    def sign_out(self) -> None:
+        """Revoke this request's session and drop its cookie."""
+        self.app.signin.revoke(self.get_cookie(AGENT_COOKIE))
+        self.clear_cookie(AGENT_COOKIE)
+        self._agent, self._agent_known = None, True
+
+    async def api_agent(self) -> str:
+        """The agent behind an API request: its session cookie, HTTP Basic (an account's
+        name and password) or X-Agent-Key (demo mode); `ApiError` 403 without, 429 after
+        too many failures (each limited as a sign-in is)."""
+        agent = self.agent()
+        if agent is not None:
+            return agent
+        signin, address = self.app.signin, self.client()
+        key = self.request.headers.get("X-Agent-Key")
+        authorization = self.request.headers.get("Authorization", "")
+        if key is not None:
+            verdict = signin.key(address, key)
+        elif authorization[:6].lower() == "basic ":
+            name, password = _basic(authorization[6:])
+            verdict = await signin.password(address, name, password)
+        else:
+            raise ApiError(403, _NO_AGENT)
+        if verdict.wait > 0:
+            raise ApiError(429, f"too many failed sign-ins: try again in "
+                           f"{retry_after(verdict.wait)} s", retry_after=verdict.wait)
+        if verdict.agent is None:
+            raise ApiError(403, _NO_AGENT)
+        return verdict.agent
+
+    def has_credentials(self) -> bool:
+        """Whether the request carries an agent credential of any kind."""
+        headers = self.request.headers
+        return (self.is_agent() or "X-Agent-Key" in headers
+                or headers.get("Authorization", "")[:6].lower() == "basic ")
 
     def client(self) -> str:
         """The client's address, for the rate limits."""
@@ -64,6 +113,24 @@ class Base(tornado.web.RequestHandler):
     def xsrf_value(self) -> str:
         """The XSRF token, for the page's forms and scripts."""
         return self.xsrf_token.decode()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A plain error page: the status and a sentence, never a traceback."""
+        message = ("Something went wrong on our side. Please try again in a moment."
+                   if status_code >= 500 else self._reason)
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+                    f"<title>{status_code}</title><p>{html.escape(message)}</p></html>")
+
+
+def _basic(encoded: str) -> tuple[str, str]:
+    """The name and password of an HTTP Basic credential ("", "" when malformed)."""
+    try:
+        text = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return "", ""
+    name, _, password = text.partition(":")
+    return name, password
 
 
 class ApiError(tornado.web.HTTPError):
@@ -87,14 +154,17 @@ class JsonBase(Base):
         return None
 
     def body(self) -> dict[str, Any]:
-        """The request's JSON object; 415 unless sent as JSON, 400 unless a JSON object."""
+        """The request's JSON object; 415 unless sent as JSON, 413 if too big, 400 unless a
+        JSON object nested no deeper than the limit."""
         content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type != "application/json":
             self.fail(415, "send the body as JSON (Content-Type: application/json)", "body")
+        web = self.app.web
         try:
-            data = json.loads(self.request.body or b"null")
-        except (UnicodeDecodeError, ValueError):
-            self.fail(400, "the body is not valid JSON", "body")
+            data = jsonin.parse(self.request.body or b"null", web.api_body_max_bytes,
+                                web.json_max_depth)
+        except jsonin.JsonRefused as refused:
+            self.fail(413 if refused.too_big else 400, f"the body is {refused.message}", "body")
         if not isinstance(data, dict):
             self.fail(400, "the body must be a JSON object", "body")
         return cast(dict[str, Any], data)
@@ -106,7 +176,8 @@ class JsonBase(Base):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Send an error as JSON: the message and the field (and Retry-After, for a 429)."""
         error = kwargs.get("exc_info", (None, None, None))[1]
-        body: dict[str, Any] = {"error": self._reason, "field": None}
+        reason = "internal server error" if status_code >= 500 else self._reason
+        body: dict[str, Any] = {"error": reason, "field": None}
         if isinstance(error, ApiError):
             body = {"error": error.message, "field": error.field}
             if error.retry_after is not None:

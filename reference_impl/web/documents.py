@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
+import urllib.parse
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -40,10 +42,28 @@ class UploadEmpty(UploadRefused):
 
 
 def safe_name(name: str) -> str:
-    """A file name fit to show and to send back: no paths, no odd characters."""
-    base = Path(name.replace("\\", "/")).name
-    cleaned = re.sub(r"[^\w.\- ()]", "_", base).strip() or "document"
+    """A file name fit to show and to send back: no paths, no control or direction
+    characters; letters of any script, digits, marks and pictographs (emoji) stay."""
+    base = Path(unicodedata.normalize("NFC", name).replace("\\", "/")).name
+    cleaned = "".join(ch if ch in "._-() " or unicodedata.category(ch)[0] in "LNM"
+                      or unicodedata.category(ch) == "So" else "_" for ch in base)
+    cleaned = cleaned.strip().lstrip(".") or "document"
     return cleaned[:120]
+
+
+def content_disposition(name: str, inline: bool) -> str:
+    """A Content-Disposition header for a document's name (RFC 6266): an ASCII `filename`
+    for old clients and `filename*=UTF-8''...` with the name as it is (RFC 5987)."""
+    shown = safe_name(name)
+    path = Path(shown)
+    # The fallback: accents dropped, anything else not plain ASCII replaced.
+    stem = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._\- ()]", "_", stem).strip(" ._") or "document"
+    suffix = re.sub(r"[^A-Za-z0-9.]", "", path.suffix)
+    fallback = f"{stem}{suffix}"
+    encoded = urllib.parse.quote(shown, safe="")
+    return f'{"inline" if inline else "attachment"}; filename="{fallback}"; ' \
+           f"filename*=UTF-8''{encoded}"
 
 
 def checked_upload(name: str, data: bytes, types: dict[str, str], max_bytes: int) -> Document:

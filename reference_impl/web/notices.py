@@ -30,12 +30,17 @@ TEXTS: Mapping[Notice, str] = MappingProxyType({
     Notice.NO_AGENT: "Sorry, no advisor could take your call right now. Please try again later.",
     Notice.NO_TRUNK: "Sorry, all our lines are busy. Please try again in a few minutes.",
     Notice.UNAVAILABLE: "Sorry, the service is unavailable right now. Please try again later.",
+    Notice.SCHEDULED: "We will call you {when}.",
+    Notice.RETRY_LATER: "We could not reach you. We will try again {when}.",
+    Notice.CANCELLED: "You cancelled your callback: we will not call you.",
 })
 
 # Notices after which nothing more will come for that callback.
 FINAL = frozenset({Notice.ENDED, Notice.BUSY, Notice.NO_ANSWER, Notice.REJECTED,
                    Notice.INVALID_NUMBER, Notice.NO_AGENT, Notice.NO_TRUNK,
-                   Notice.UNAVAILABLE})
+                   Notice.UNAVAILABLE, Notice.CANCELLED})
+# Notices that say when the next call comes (the page is given the time).
+TIMED = frozenset({Notice.SCHEDULED, Notice.RETRY_LATER})
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ import tornado.escape
 import tornado.web
 
 from .base import Base
-from .documents import UploadRefused, checked_upload
-from .limits import RequestRefused, retry_after
+from .documents import UploadRefused, checked_upload, content_disposition
+from .limits import RequestRefused, Unavailable, retry_after
 from .rooms import Room
 from .validation import FieldError, check_request
 from .views import desks_view, masked, recent_callbacks, rooms_view
@@ -44,22 +44,28 @@ class FormPage(Page):
         """Show the empty form."""
         self.form()
 
-    def post(self) -> None:
-        """Start a callback and go to its status page; show the form again if refused."""
+    async def post(self) -> None:
+        """Start a callback and go to its status page (the existing one's, for a duplicate);
+        show the form again if refused."""
         data = {name: self.get_body_argument(name, "") for name in ("phone", "name", "service",
                                                                      "consent")}
         try:
-            form = check_request(data, self.app.directory, self.app.web.default_region)
+            form = check_request(data, self.app.directory, self.app.numbers)
         except FieldError as error:
             self.form(data, error, status=400)
             return
         try:
-            callback_id = self.app.start(form, self.client())
+            callback_id, _ = await self.app.start(form, self.client())
         except RequestRefused as refused:
             self.set_header("Retry-After", retry_after(refused.wait))
             self.form(data, FieldError(refused.field, refused.message), status=429)
             return
-        self.redirect(f"/callbacks/{callback_id}", status=303)
+        except Unavailable as busy:
+            self.set_header("Retry-After", retry_after(busy.wait))
+            self.form(data, FieldError("phone", busy.message), status=503)
+            return
+        self.redirect(f"/callbacks/{callback_id}/{self.app.status_token(callback_id)}",
+                      status=303)
 
     def form(self, values: dict[str, str] | None = None, error: FieldError | None = None,
              status: int = 200) -> None:
@@ -70,16 +76,30 @@ class FormPage(Page):
 
 
 class StatusPage(Page):
-    """The person's status page of one callback."""
+    """The person's status page of one callback, at /callbacks/{id}/{token}."""
 
-    def get(self, callback_id: str) -> None:
-        """Show the status page; a "gone" page for a callback we do not know."""
-        record = self.app.switchboard.record(callback_id)
+    def get(self, callback_id: str, token: str = "") -> None:
+        """Show the status page; a "gone" page for a callback we do not know or a link
+        without its token."""
+        record = self.app.switchboard.record(callback_id) \
+            if self.app.status_token_valid(callback_id, token) else None
         if record is None:
             self.gone("We do not know that callback request. Please fill the form again.")
             return
-        self.page("status.html", callback_id=callback_id, name=record.form.get("name", ""),
-                  phone=record.person_number)
+        self.page("status.html", callback_id=callback_id, token=token,
+                  name=record.form.get("name", ""), phone=record.person_number)
+
+
+class CancelCallback(Page):
+    """The status page's "cancel my callback" button (a form post, xsrf-checked)."""
+
+    def post(self, callback_id: str, token: str) -> None:
+        """Cancel, then back to the status page (which tells what happened)."""
+        if not self.app.status_token_valid(callback_id, token):
+            self.gone("We do not know that callback request. Please fill the form again.")
+            return
+        self.app.switchboard.cancel(callback_id)
+        self.redirect(f"/callbacks/{callback_id}/{token}", status=303)
 
 
 class PersonRoomPage(Page):
@@ -102,9 +122,10 @@ class _DocumentBase(Base):
             raise tornado.web.HTTPError(404)
         self.set_header("Content-Type", document.content_type)
         self.set_header("Cache-Control", "no-store")
-        if not document.is_image:
-            # Shown as a download, never rendered in our origin.
-            self.set_header("Content-Disposition", f'attachment; filename="{document.name}"')
+        # Images are shown inline; anything else is a download, never rendered in our
+        # origin. The name in any script, as RFC 6266 and 5987 say (ASCII beside it).
+        self.set_header("Content-Disposition",
+                        content_disposition(document.name, inline=document.is_image))
         self.finish(document.data)
 
 
@@ -128,53 +149,78 @@ class AgentOnly(Page):
                 raise tornado.web.HTTPError(403)
 
     def ticket_room(self, ticket: str) -> tuple[str | None, Room | None]:
-        """The callback an agent's ticket opens and its room; None for what is gone."""
-        callback_id = self.app.tickets.callback(ticket)
+        """The callback an agent's ticket opens and its room; None for what is gone, or
+        for another agent's ticket."""
+        callback_id = self.app.tickets.callback(ticket, self.agent())
         room = self.app.rooms.of_callback(callback_id) if callback_id else None
         return callback_id, room
 
 
 class AgentPage(Page):
-    """The agent page: sign in with the agent key, type the code shown on the desk phone."""
+    """The agent page: sign in (name and password, or demo mode's key), type the code
+    shown on the desk phone."""
 
     def get(self) -> None:
         """Show the agent page."""
         self.agent_page()
 
-    def post(self) -> None:
-        """Sign in with the key if need be, then take the code; 429 after too many wrong tries."""
-        client = self.client()
-        wait = self.app.attempts.wait(client)
-        if wait > 0:
-            self.agent_page(f"Too many wrong attempts. Try again in {int(wait) + 1} s.", 429)
-            return
-        if not self.is_agent():
-            if not self.valid_key(self.get_body_argument("key", "")):
-                self.app.attempts.failed(client)
-                self.agent_page("That agent key is not right.", 403)
+    async def post(self) -> None:
+        """Sign in if need be, then take the code; 403 for wrong credentials or a code that
+        opens nothing, 429 after too many failures."""
+        agent = self.agent()
+        signing_in = agent is None
+        if agent is None:
+            agent = await self.credentials()
+            if agent is None:
                 return
-            self.sign_in()
-        self.enter(client, self.get_body_argument("code", "").strip())
-
-    def enter(self, client: str, code: str) -> None:
-        """Take a typed code: on to the call's room with a new ticket, or back with why not."""
-        if not code and self.get_body_argument("key", ""):
+            self.sign_in(agent)
+        code = self.get_body_argument("code", "").strip()
+        if not code and signing_in:
             self.redirect(self._next(), status=303)      # signing in only
+            return
+        self.enter(agent, code)
+
+    async def credentials(self) -> str | None:
+        """The agent the form's credentials sign in; None (the page answered) if they fail."""
+        signin, address = self.app.signin, self.client()
+        if signin.demo_mode:
+            verdict = signin.key(address, self.get_body_argument("key", ""))
+            wrong = "That agent key is not right."
+        else:
+            verdict = await signin.password(address, self.get_body_argument("name", ""),
+                                            self.get_body_argument("password", ""))
+            wrong = "That name or password is not right."
+        if verdict.wait > 0:
+            self.set_header("Retry-After", retry_after(verdict.wait))
+            self.agent_page(f"Too many failed sign-ins. Try again in {retry_after(verdict.wait)} s.",
+                            429)
+            return None
+        if verdict.agent is None:
+            self.agent_page(wrong, 403)
+        return verdict.agent
+
+    def enter(self, agent: str, code: str) -> None:
+        """Take a typed code: on to the call's room with a new ticket, or back with why not.
+        A code nobody holds and one whose desk phone has not been answered yet get the
+        same answer and both count against the agent: the page tells no live codes."""
+        limits, address = self.app.attempts, self.client()
+        wait = limits.wait(agent, address)
+        if wait > 0:
+            self.set_header("Retry-After", retry_after(wait))
+            self.agent_page(f"Too many wrong codes. Try again in {retry_after(wait)} s.", 429)
             return
         if not CODE.match(code):
             self.agent_page("Type the code shown on your desk phone: digits only.", 400)
             return
         switchboard = self.app.switchboard
         callback_id = switchboard.holder(code)
-        if callback_id is not None and not switchboard.accepts_code(code):
-            self.agent_page("Pick up the desk phone first, then type its code.", 409)
+        if callback_id is None or not switchboard.accepts_code(code) \
+                or not switchboard.enter_code(code, agent):
+            limits.failed(agent, address)
+            self.agent_page("No call is waiting for that code. Pick up the desk phone first, "
+                            "then type the code its display shows.", 403)
             return
-        if callback_id is None or not switchboard.enter_code(code):
-            self.app.attempts.failed(client)
-            self.agent_page("No call is waiting with that code. Check the desk phone's display.",
-                            403)
-            return
-        ticket = self.app.tickets.issue(callback_id)
+        ticket = self.app.tickets.issue(callback_id, agent)
         self.redirect(f"/agent/room/{ticket}", status=303)
 
     def _next(self) -> str:
@@ -183,17 +229,17 @@ class AgentPage(Page):
 
     def agent_page(self, error: str = "", status: int = 200) -> None:
         """Render the agent page with `error`, if any, answering `status`."""
-        signed_in = self.is_agent()
-        self.page("agent.html", status=status, error=error, signed_in=signed_in,
-                  next=self._next(), desks=self.app.web.desk_phones is not None)
+        self.page("agent.html", status=status, error=error, agent=self.agent(),
+                  demo=self.app.signin.demo_mode, next=self._next(),
+                  desks=self.app.web.desk_phones is not None)
 
 
 class AgentLogout(Base):
     """The agent's sign-out."""
 
     def post(self) -> None:
-        """Drop the agent's cookie and go back to the agent page."""
-        self.clear_cookie("agent")
+        """Revoke the agent's session, drop its cookie, and go back to the agent page."""
+        self.sign_out()
         self.redirect("/agent", status=303)
 
 
@@ -276,6 +322,7 @@ class OpsData(AgentOnly):
         callbacks = [{"id": r.id, "state": r.state, "outcome": r.outcome, "service": r.service_code,
                       "phone": masked(r.person_number), "name": r.form.get("name", ""),
                       "centre": r.centre, "terminal": r.terminal, "code": r.code,
+                      "agent": r.agent or app.tickets.agent(r.id),
                       "failovers": r.failovers, "live": app.switchboard.is_live(r.id),
                       "notice": r.notices[-1] if r.notices else None}
                      for r in recent_callbacks(app.switchboard, app.notices)]
@@ -283,4 +330,7 @@ class OpsData(AgentOnly):
         self.finish(json.dumps({
             "callbacks": callbacks, "rooms": rooms_view(app.rooms),
             "codes": app.switchboard.codes_in_use(), "codes_free": app.switchboard.codes_free(),
-            "desks": desks_view(app.web.desk_phones)}))
+            "desks": desks_view(app.web.desk_phones),
+            "reconciled": [{"callback": r.callback_id, "was": r.was, "action": r.action,
+                            "code": r.code, "legs_hung_up": r.legs_hung_up,
+                            "legs_answered": r.legs_answered} for r in app.reconciled]}))

@@ -6,6 +6,8 @@ as joined once the flow has admitted that role *and* its page is connected:
 only then is `JoinedRoom(who)` reported. The server relays WebRTC signalling
 between the two pages, and chat and documents to both; media never passes
 through it (the agent's browser sends video straight to the person's).
+Each room knows which agent joined it (the name they signed in with), and
+holds each page's chat allowance (a token bucket).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Callable, Protocol
 from .. import flow as f
 from ..flow import Role
 from ..ports import Deliver
+from .limits import Bucket
 from .settings import Document
 
 Message = dict[str, Any]
@@ -44,6 +47,8 @@ class Room:
     peers: dict[Role, Peer] = field(default_factory=dict)
     documents: dict[str, Document] = field(default_factory=dict)
     open: bool = False
+    agent: str | None = None                 # the signed-in agent whose page joined
+    chat: dict[Role, Bucket] = field(default_factory=dict)   # each page's chat allowance
 
     def others(self, role: Role) -> list[Peer]:
         """The pages in the room other than `role`'s."""
@@ -62,7 +67,7 @@ class RoomServer:
         self.rooms: dict[str, Room] = {}
         self._by_token: dict[str, Room] = {}
         self._by_callback: dict[str, Room] = {}
-        self._waiting: dict[str, Peer] = {}  # callback -> an agent page waiting for its room
+        self._waiting: dict[str, tuple[Peer, str | None]] = {}  # callback -> agent page, name
 
     # -- the Rooms port ------------------------------------------------------
 
@@ -86,7 +91,7 @@ class RoomServer:
         found.admitted.add(who)
         waiting = self._waiting.pop(callback_id, None) if who is Role.AGENT else None
         if waiting is not None:
-            self.enter(found, Role.AGENT, waiting)
+            self.enter(found, Role.AGENT, waiting[0], waiting[1])
         elif who in found.peers:
             self.deliver(callback_id, f.JoinedRoom(who=who))
 
@@ -112,12 +117,15 @@ class RoomServer:
         """The room of a callback, if it has one."""
         return self._by_callback.get(callback_id)
 
-    def enter(self, room: Room, who: Role, peer: Peer) -> bool:
-        """A page connects; False if the flow has not admitted that role."""
+    def enter(self, room: Room, who: Role, peer: Peer, agent: str | None = None) -> bool:
+        """A page connects (the agent's with the name it signed in with); False if the
+        flow has not admitted that role."""
         if who not in room.admitted or room.name not in self.rooms:
             return False
         old = room.peers.get(who)
         room.peers[who] = peer
+        if who is Role.AGENT:
+            room.agent = agent
         if old is not None and old is not peer:
             old.send({"type": "closed", "reason": "This room was opened in another window."})
             old.close()
@@ -129,13 +137,14 @@ class RoomServer:
         self.deliver(room.callback_id, f.JoinedRoom(who=who))
         return True
 
-    def wait(self, callback_id: str, peer: Peer) -> None:
+    def wait(self, callback_id: str, peer: Peer, agent: str | None = None) -> None:
         """An agent page whose code was accepted, waiting for the flow to admit it."""
-        self._waiting[callback_id] = peer
+        self._waiting[callback_id] = (peer, agent)
 
     def leave(self, room: Room | None, who: Role, peer: Peer, callback_id: str = "") -> None:
         """A page has gone: forget it, and tell the other page its peer left."""
-        if self._waiting.get(callback_id) is peer:
+        waiting = self._waiting.get(callback_id)
+        if waiting is not None and waiting[0] is peer:
             del self._waiting[callback_id]
         if room is None or room.peers.get(who) is not peer:
             return
@@ -145,15 +154,24 @@ class RoomServer:
 
     def call_ended(self, callback_id: str) -> None:
         """The callback is over: an agent page still waiting for its room is told."""
-        peer = self._waiting.pop(callback_id, None)
-        if peer is not None:
-            peer.send({"type": "closed", "reason": "The call has ended."})
-            peer.close()
+        waiting = self._waiting.pop(callback_id, None)
+        if waiting is not None:
+            waiting[0].send({"type": "closed", "reason": "The call has ended."})
+            waiting[0].close()
 
     def relay(self, room: Room, sender: Role, message: Message) -> None:
         """Pass a message on to the other page of the room (signalling)."""
         for other in room.others(sender):
             other.send(message)
+
+    def may_chat(self, room: Room, who: Role, rate: float | None, burst: int) -> bool:
+        """Whether `who`'s page may send a chat line now (its allowance spent if so)."""
+        if rate is None:
+            return True
+        bucket = room.chat.get(who)
+        if bucket is None:
+            bucket = room.chat[who] = Bucket(rate, burst)
+        return bucket.take()
 
     def broadcast(self, room: Room, message: Message) -> None:
         """Send a message to every page in the room."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable
 
 from ..records import CallbackRecord
@@ -24,12 +25,12 @@ def recent_callbacks(switchboard: Switchboard, notices: PageNotifier,
 
 
 def callback_view(record: CallbackRecord) -> dict[str, Any]:
-    """A callback as the API shows it."""
+    """A callback as the API shows it: the number masked, as operators see it."""
     return {"id": record.id, "state": record.state, "outcome": record.outcome,
-            "service": record.service_code, "phone": record.person_number,
+            "service": record.service_code, "phone": masked(record.person_number),
             "name": record.form.get("name", ""), "centre": record.centre,
             "terminal": record.terminal, "code": record.code, "room": record.room is not None,
-            "failovers": record.failovers, "ended_by": record.ended_by,
+            "failovers": record.failovers, "ended_by": record.ended_by, "agent": record.agent,
             "notices": list(record.notices),
             "times": {k: round(v, 3) for k, v in record.times.items()}}
 
@@ -38,13 +39,30 @@ def rooms_view(rooms: RoomServer) -> list[dict[str, Any]]:
     """Every room as the API and the operations page show it."""
     return [{"room": r.name, "callback": r.callback_id, "code": r.code, "template": r.template,
              "open": r.open, "present": sorted(who.value for who in r.peers),
-             "documents": len(r.documents)} for r in rooms.rooms.values()]
+             "agent": r.agent, "documents": len(r.documents)} for r in rooms.rooms.values()]
 
 
 def desks_view(source: Callable[[], list[DeskPhone]] | None) -> list[dict[str, str]]:
     """What each desk phone shows, when the host can tell (the emulator's serve)."""
     return [{"number": d.number, "centre": d.centre, "state": d.state, "display": d.display}
             for d in (source() if source is not None else [])]
+
+
+def local_time(at: float, calendar: Any) -> datetime:
+    """Epoch seconds as a time in the calendar's zone (the server's own without one)."""
+    zone = getattr(calendar, "zone", None)
+    return datetime.fromtimestamp(at, zone) if zone is not None else datetime.fromtimestamp(at).astimezone()
+
+
+def when(at: float, calendar: Any) -> str:
+    """Epoch seconds as an ISO time in the calendar's zone, for pages and the API."""
+    return local_time(at, calendar).isoformat(timespec="minutes")
+
+
+def spoken(at: float, calendar: Any) -> str:
+    """Epoch seconds as a person reads them: "Tuesday 8 December at 08:00"."""
+    moment = local_time(at, calendar)
+    return f"{moment:%A} {moment.day} {moment:%B} at {moment:%H:%M}"
 
 
 def masked(number: str) -> str:

@@ -5,17 +5,27 @@ user part (`phone_user`); the scenario ``phone.xml`` reads it back per call,
 so one SIPp process on one loopback port serves every call of every
 behaviour. The contract, which the PBX adapter relies on::
 
-    sip:cb-<action>-<delay_ms>-<patience_ms>-<talk_ms>@127.0.0.1:<port>
+    sip:cb-<action>-<delay_ms>-<patience_ms>-<talk_ms>[-rtp]@127.0.0.1:<port>
 
 - ``invalid``: 404. ``busy``: 486.
 - ``reject``: 180, then 603 after delay.
 - ``ringout``: 180 until CANCEL.
-- ``answer``: 180, then 200 with SDP after delay. Without a re-INVITE (the
-  bridge) within patience of the answer it hangs up (BYE); talk after the
-  first re-INVITE it hangs up. Every re-INVITE gets 200 with SDP.
+- ``answer``: 180, then 200 with SDP after delay. Offered a held stream
+  (``a=sendonly``/``a=inactive``, the PBX's first offer to a person), it
+  waits for the bridge, a re-INVITE: without one within patience of the
+  answer it hangs up (BYE); talk after the first re-INVITE it hangs up.
+  Offered live media (the person's, in an agent's INVITE) it is bridged by
+  its answer: talk counts from the ACK. Every re-INVITE gets 200 with SDP,
+  every UPDATE 200.
 - patience or talk 0: never (wait for the PBX). A CANCEL while ringing gets
   200 and 487; a BYE gets 200 at any time. Another user part gets 400 and
   counts as a failed call in SIPp's statistics.
+- ``-rtp``: once bridged the phone sends RTP (PCMU, 20 ms packets) to the
+  media of the last offer until the call ends; without it no media at all.
+  Each call's SDP names a port of its own (SIPp's ``[auto_media_port]``).
+- Session timers (RFC 4028): an INVITE or UPDATE with ``Session-Expires: N``
+  is answered with ``Session-Expires: N;refresher=uac`` and restarts the
+  session; N seconds without a refresh and the phone hangs up (BYE).
 
 How the scenario waits, retransmits and handles CANCEL/BYE during waits,
 and what was checked on SIPp 3.6.1, is written at the top of ``phone.xml``.
@@ -28,20 +38,25 @@ from __future__ import annotations
 
 import atexit
 import csv
+import ctypes
 import math
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Callable
 
 SCENARIO = Path(__file__).with_name("phone.xml")
+TONE_FILE = "phone-tone.ulaw"
+"""The audio a ``-rtp`` phone sends, looped: written into SIPp's folder at start."""
 ACTIONS = ("invalid", "busy", "reject", "ringout", "answer")
 NEVER = 0
 """The patience / talk value (ms) meaning "never hang up: wait for the PBX"."""
@@ -70,21 +85,83 @@ def _ms(seconds: float, what: str, *, infinite_is_never: bool) -> int:
     return ms if ms > 0 or seconds == 0 else 1   # a tiny positive time is not "never"
 
 
-def phone_user(action: str, delay: float, patience: float, talk: float) -> str:
+def phone_user(action: str, delay: float, patience: float, talk: float, *,
+               rtp: bool = False) -> str:
     """The Request-URI user part that makes the SIPp phone behave so.
 
     Times in seconds, sent in whole milliseconds. ``delay``: ring time before
     the answer or the reject. ``patience``: how long an answered phone waits
     for the bridge (re-INVITE) before hanging up. ``talk``: how long it talks
     once bridged. For patience and talk, 0 or ``math.inf`` mean never.
+    ``rtp``: the phone sends RTP once bridged (``-rtp``).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown phone action {action!r}; expected one of {ACTIONS}")
-    return "cb-{}-{}-{}-{}".format(
+    return "cb-{}-{}-{}-{}{}".format(
         action,
         _ms(delay, "delay", infinite_is_never=False),
         _ms(patience, "patience", infinite_is_never=True),
-        _ms(talk, "talk", infinite_is_never=True))
+        _ms(talk, "talk", infinite_is_never=True),
+        "-rtp" if rtp else "")
+
+
+def die_with_parent() -> None:
+    """For ``preexec_fn``: the child gets SIGKILL when the thread that started it dies.
+
+    Linux's ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, through libc (ctypes), so a
+    parent that is killed (SIGKILL, no atexit) leaves no SIPp or softphone
+    behind. The signal follows the *thread* that forked the child: start
+    long-lived children from a thread that outlives them (the main thread,
+    an event loop's). Elsewhere than Linux it does nothing.
+    """
+    if _prctl is None:
+        return
+    # Between fork and exec: no import, no lookup, only the call (resolved at import).
+    if _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != _PARENT[0]:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+_PARENT = [os.getpid()]
+
+
+def _resolve_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl   # libc is in the process already
+    except (OSError, AttributeError):
+        return None
+
+
+_prctl = _resolve_prctl()
+# The pid the child compares its parent's with: the forking process's, set just
+# before each fork (subprocess runs the fork hooks when there is a preexec_fn).
+os.register_at_fork(before=lambda: _PARENT.__setitem__(0, os.getpid()))
+
+
+def write_tone(path: Path | str, seconds: float = 1.0, hz: float = 440.0) -> Path:
+    """A file of G.711 mu-law samples (8 kHz, no header): a tone for ``rtp_stream``."""
+    samples = int(8000 * seconds)
+    data = bytes(_ulaw(int(8000 * math.sin(2 * math.pi * hz * n / 8000))) for n in range(samples))
+    target = Path(path)
+    target.write_bytes(data)
+    return target
+
+
+def _ulaw(sample: int) -> int:
+    """One 16-bit linear sample as G.711 mu-law (ITU-T G.711's segment encoding)."""
+    sign = 0x80 if sample < 0 else 0
+    magnitude = min(abs(sample), 32635) + 0x84
+    exponent = 7
+    for exp in range(7, -1, -1):
+        if magnitude & (0x80 << exp):
+            exponent = exp
+            break
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
@@ -121,7 +198,9 @@ class SippPhones:
     ...     target = phones.uri(phone_user("answer", 2.0, 10.0, 60.0))
 
     SIPp runs as our child process (no stdin, screen to /dev/null, its logs
-    in ``workdir``, a temporary folder by default, removed at `stop`).
+    in ``workdir``, a temporary folder by default, removed at `stop`), and
+    dies with us (`die_with_parent`): a parent killed outright leaves no
+    SIPp behind.
     Without ``port`` a free one is picked. A start that fails (SIPp missing,
     port taken, bad scenario) raises `SippError` with the command line and
     SIPp's own message. `stop` sends SIGTERM, then SIGKILL if SIPp lingers;
@@ -182,6 +261,7 @@ class SippPhones:
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="sipp-phones-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
+        write_tone(self.workdir / TONE_FILE)
         attempts = 1 if self._requested_port else 3
         for attempt in range(1, attempts + 1):
             self.port = self._requested_port or free_udp_port(self.host)
@@ -213,7 +293,8 @@ class SippPhones:
         with open(self._stderr_file, "wb") as stderr:
             try:
                 proc = subprocess.Popen(self.command, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=stderr)
+                                        stdout=subprocess.DEVNULL, stderr=stderr,
+                                        preexec_fn=die_with_parent)
             except OSError as exc:
                 raise SippError(f"cannot run {shown}: {exc}") from exc
         deadline = time.monotonic() + self._start_timeout

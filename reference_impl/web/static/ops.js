@@ -28,7 +28,12 @@
       return row([c.name, c.phone, c.service, state, c.centre || "", c.terminal || "", c.code || "", action]);
     }), "No callbacks yet.", 8);
     fill($("rooms"), data.rooms.map((r) =>
-      row([r.room, r.code, r.present.join(" + ") || "nobody yet", String(r.documents)])), "No open rooms.", 4);
+      row([r.room, r.code, r.present.join(" + ") || "nobody yet", r.agent || "", String(r.documents)])), "No open rooms.", 5);
+    const reconciled = data.reconciled || [];
+    $("restart").hidden = reconciled.length === 0;
+    fill($("reconciled"), reconciled.map((r) =>
+      row([r.callback, r.was, r.action, r.code || "", `${r.legs_answered}/${r.legs_hung_up}`])),
+      "Nothing was left unfinished.", 5);
     fill($("desks"), data.desks.map((d) =>
       row([d.centre, d.number, el("span", "pill " + d.state, d.state), el("strong", "code", d.display || "")])),
       "No desk phones to show.", 4);

@@ -22,6 +22,13 @@
     $("messages").scrollTop = $("messages").scrollHeight;
   }
 
+  function addNote(text) {                        // from the server, to this page only
+    const li = el("li", "msg note", text);
+    li.setAttribute("role", "status");
+    $("messages").append(li);
+    $("messages").scrollTop = $("messages").scrollHeight;
+  }
+
   function addDocument(d) {
     if (document.querySelector(`[data-doc="${CSS.escape(d.id)}"]`)) return;
     $("docs-empty").classList.add("hidden");
@@ -139,6 +146,7 @@
         break;
       case "signal": await signal(m.data); break;
       case "chat": addMessage(m); break;
+      case "limited": addNote(m.text); break;
       case "document": addDocument(m); break;
       case "closed": end(m.reason); break;
     }

@@ -5,6 +5,8 @@
   const order = ["calling", "connecting", "connected", "room_ready"];
   const failures = new Set(["busy", "no_answer", "rejected", "invalid_number", "no_agent",
                             "no_trunk", "unavailable"]);
+  // Once the person answers, the call goes on: cancelling is for before that.
+  const answered = new Set(["connecting", "connected", "room_ready"]);
   let opening = null;
 
   function step(notice) {
@@ -23,6 +25,8 @@
     $("log").prepend(li);
     step(m.notice);
     document.body.dataset.notice = m.notice;
+    if (answered.has(m.notice) || m.final) $("cancel").hidden = true;
+    if (m.at) li.title = m.at;
     if (m.room_url && !opening) {
       const link = el("a", "", "Opening your video room…");
       link.href = m.room_url;

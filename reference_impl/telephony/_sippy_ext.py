@@ -1,0 +1,204 @@
+"""What the PBX adds to sippy 2.5.0: headers it does not know, a UA that shows its
+responses, dialogs read out of a UA, requests sent outside any UA, a quick shutdown.
+
+Imports sippy at the top, so it is imported only in the reactor thread (by
+`pbx.py`'s reactor-side code), like `_sippy_fixes`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from sippy.SipGenericHF import SipGenericHF
+from sippy.SipHeader import SipHeader
+from sippy.SipRequest import SipRequest
+from sippy.Time.Timeout import Timeout
+from sippy.UA import UA
+
+from .dialogs import DialogState
+
+_TIMERS = ("teA", "teB", "teC", "teD", "teE", "teF", "teG")
+_UA_TIMERS = ("expire_timer", "no_progress_timer", "no_reply_timer", "credit_timer")
+
+
+class _Named(SipGenericHF):
+    """A header sippy has no class for, written with its proper name."""
+
+    def __init__(self, body: str, name: str | None = None) -> None:
+        super().__init__(body, name)
+        self.proper = name or "X-Unknown"
+
+    def getCopy(self) -> "_Named":  # noqa: N802 - sippy's name
+        return _Named(self.body, self.proper)
+
+    def getCanName(self, name: str, compact: bool = False) -> str:  # noqa: N802
+        return self.proper
+
+
+def header(name: str, value: str) -> Any:
+    """A sippy header ``name: value`` (the name kept as written)."""
+    return SipHeader(name=name.lower(), body=_Named(value, name))
+
+
+def _values(msg: Any, *names: str) -> list[str]:
+    out = []
+    for name in names:
+        for hf in msg.getHFs(name):
+            out.append(str(hf.body))
+    return out
+
+
+def session_expires(msg: Any) -> tuple[int, str] | None:
+    """The Session-Expires of a message (RFC 4028): (seconds, refresher or ''), or None."""
+    for value in _values(msg, "session-expires", "x"):
+        match = re.match(r"\s*(\d+)\s*(.*)$", value)
+        if match:
+            refresher = re.search(r"refresher\s*=\s*(uac|uas)", match.group(2), re.IGNORECASE)
+            return int(match.group(1)), refresher.group(1).lower() if refresher else ""
+    return None
+
+
+def min_se(msg: Any) -> int | None:
+    """The Min-SE of a message in seconds (RFC 4028 section 5), or None."""
+    for value in _values(msg, "min-se"):
+        match = re.match(r"\s*(\d+)", value)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def allows(msg: Any, method: str) -> bool:
+    """Whether the message's Allow header lists `method`."""
+    for value in _values(msg, "allow"):
+        if method.upper() in (m.strip().upper() for m in value.split(",")):
+            return True
+    return False
+
+
+class PbxUA(UA):  # type: ignore[misc]
+    """sippy's UA, plus: the response being handled is `last_response` while its
+    events are emitted, and a 422 to the first INVITE is retried with the headers
+    `retry_422(response)` gives (None: no retry, the call fails)."""
+
+    last_response: Any = None
+    retry_422: Callable[[Any], tuple[Any, ...] | None] | None = None
+
+    def recvResponse(self, resp: Any, tr: Any) -> Any:  # noqa: N802 - sippy's name
+        """sippy's handling of a response, shown as `last_response`; a 422 retried."""
+        if self.state is None or self.state.dead:
+            return None
+        code = resp.getSCode()[0]
+        cseq, method = resp.getHFBody("cseq").getCSeq()
+        if (code == 422 and method == "INVITE" and self.retry_422 is not None
+                and cseq in self.reqs and not self.isConnected()):
+            headers = self.retry_422(resp)
+            if headers is not None:
+                # RFC 4028 section 7.4: the same request again, a new CSeq, a
+                # Session-Expires no lower than the peer's Min-SE; once the 422
+                # is ACKed (sippy sends the ACK after this handler returns).
+                del self.reqs[cseq]
+                Timeout(self._retry_invite, 0, 1, self.state, headers)
+                return None
+        self.last_response = resp
+        try:
+            return super().recvResponse(resp, tr)
+        finally:
+            self.last_response = None
+
+
+    def _retry_invite(self, state: Any, headers: tuple[Any, ...]) -> None:
+        if self.state is not state or self.state.dead:
+            return                              # cancelled (or ended) meanwhile
+        req = self.genRequest("INVITE", self.lSDP, extra_headers=headers)
+        self.newUacTransaction(req, req_extra_headers=headers)
+
+
+def dialog_state(ua: Any, host: str, port: int) -> DialogState:
+    """The dialog of a confirmed UA (we are its UAC) as a `DialogState`."""
+    return DialogState(
+        call_id=str(ua.cId), local_tag=str(ua.lUri.getTag()), remote_tag=str(ua.rUri.getTag()),
+        local_uri=str(ua.lUri.getUrl()), remote_uri=str(ua.rUri.getUrl()),
+        remote_target=str(ua.rTarget), route_set=tuple(str(r) for r in (ua.routes or ())),
+        cseq=int(ua.lCSeq) - 1, local_host=host, local_port=int(port))
+
+
+def in_dialog(ua: Any, method: str, headers: tuple[Any, ...], resp_cb: Callable[[Any], None],
+              body: Any = None) -> Any:
+    """Send `method` in the UA's dialog outside its state machine (a session refresh);
+    the responses go to `resp_cb`. Returns the client transaction."""
+    req = ua.genRequest(method, body, extra_headers=headers)
+    if method == "INVITE":
+        ua.reqs.pop(req.getHFBody("cseq").getCSeqNum(), None)   # not the UA's to retry
+    return ua.global_config["_sip_tm"].newTransaction(req, resp_cb=resp_cb,
+                                                      laddress=ua.source_address)
+
+
+def send_text(tm: Any, text: str, address: tuple[str, int],
+              resp_cb: Callable[[Any], None]) -> Any:
+    """Send a request given as text to `address` in a client transaction of its own
+    (sippy retransmits it per RFC 3261 timers); returns the transaction."""
+    req = SipRequest(buf=text)
+    req.setTarget((address, "udp"))
+    return tm.newTransaction(req, resp_cb=resp_cb)
+
+
+def is_local_timeout(t: Any, resp: Any) -> bool:
+    """Whether `resp` is the 408 sippy made up itself when timer B fired."""
+    return resp is getattr(t, "r408", None)
+
+
+def abandon(tm: Any, t: Any) -> None:
+    """Stop a client transaction: no more retransmissions, no more callbacks."""
+    for name in _TIMERS:
+        timer = getattr(t, name, None)
+        if timer is not None:
+            timer.cancel()
+            setattr(t, name, None)
+    t.resp_cb = None
+    if tm.tclient is not None and tm.tclient.get(t.tid) is t:
+        del tm.tclient[t.tid]
+
+
+def silence(ua: Any) -> None:
+    """A UA we drop without ending its call: no more events, none of its timers."""
+    ua.event_cb = None
+    for name in _UA_TIMERS:
+        timer = getattr(ua, name, None)
+        if timer is not None:
+            timer.cancel()
+            setattr(ua, name, None)
+
+
+class _Inert:
+    """What a transaction manager that was shut down hands out: accepts anything."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return None
+
+
+def shutdown_now(tm: Any) -> None:
+    """Close the PBX's socket at once, as a crash would: no transaction goes on.
+
+    sippy's dialogs that ended shortly before keep their own timers; they
+    still unregister from this (mute) manager without harm.
+    """
+    consumers = tm.req_consumers
+    for table in (tm.tclient, tm.tserver):
+        for t in list(table.values()):
+            for name in _TIMERS:
+                timer = getattr(t, name, None)
+                if timer is not None:
+                    timer.cancel()
+                    setattr(t, name, None)
+        table.clear()
+    tm.shutdown()
+    tm.req_consumers = consumers
+    inert = _Inert()
+    tm.newTransaction = lambda *args, **kwargs: inert
+    for name in ("sendResponse", "sendACK", "cancelTransaction", "transmitData",
+                 "transmitMsg", "transmitReq"):
+        setattr(tm, name, lambda *args, **kwargs: None)

@@ -1,0 +1,88 @@
+"""The callback policy on the web: a time asked for, cancel, duplicates, the next call's
+time on the status page. `serve`'s app on the emulated PBX, over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tornado.httpclient import HTTPRequest
+from tornado.testing import gen_test
+from tornado.websocket import websocket_connect
+
+from tests.test_serve import CALL, ServeCase
+
+POLICY = """\
+name: policy on the web
+seed: 5
+services:
+  mortgages: {centres: [madrid], label: Mortgages}
+centres:
+  madrid: {terminals: ["+34910000001", "+34910000002"], ring_timeout: 20s, agent: quick}
+profiles:
+  people:
+    slow: {answer_delay: {fixed: 20s}}
+  agents:
+    quick: {pickup_delay: {fixed: 50ms}, talk_time: {fixed: 30min}}
+pbx: {post_dial_delay: {fixed: 10ms}}
+policy: {dedupe: true, retry: {person_busy: {after: 10min, attempts: 2}}}
+callbacks:
+  - {at: 0s, service: mortgages, person: slow}
+"""
+
+
+class TestPolicyOnTheWeb(ServeCase):
+    scenario_text = POLICY
+
+    async def delete(self, path: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        response = await self.http_client.fetch(HTTPRequest(self.get_url(path), method="DELETE"),
+                                                raise_error=False)
+        return response.code, json.loads(response.body or b"null")
+
+    @gen_test
+    async def test_a_second_request_for_the_same_number_is_the_first_one(self) -> None:
+        status, first = await self.call("/api/callbacks", CALL, key=False)
+        assert status == 201 and first["duplicate"] is False
+        status, again = await self.call("/api/callbacks", CALL, key=False)
+        assert status == 200 and again["duplicate"] is True and again["id"] == first["id"]
+        assert again["status_token"] == first["status_token"]
+        outcomes = [r.outcome for r in self.app.switchboard.records or []]  # type: ignore[union-attr]
+        assert "duplicate" in outcomes                   # the second request's own record
+
+    @gen_test
+    async def test_the_person_cancels_while_the_phone_rings(self) -> None:
+        _, placed = await self.call("/api/callbacks", CALL, key=False)
+        cid, token = placed["id"], placed["status_token"]
+        await self.until(lambda: self.app.switchboard.record(cid).state == "person_ringing")
+        assert (await self.delete(f"/api/callbacks/{cid}?token=nope"))[0] == 404
+        status, answer = await self.delete(f"/api/callbacks/{cid}?token={token}")
+        assert status == 200 and answer["cancelled"] is True and answer["outcome"] == "cancelled"
+        assert self.emulated.pbx.legs == {}              # the ringing phone was hung up
+        status, answer = await self.delete(f"/api/callbacks/{cid}?token={token}")
+        assert status == 200 and answer["cancelled"] is False
+
+    @gen_test
+    async def test_a_time_asked_for_waits_and_the_page_says_when(self) -> None:
+        body = {**CALL, "schedule_in": 7200}
+        status, placed = await self.call("/api/callbacks", body, key=False)
+        assert status == 201
+        cid, token = placed["id"], placed["status_token"]
+        assert self.emulated.pbx.legs == {}              # nothing dialled yet
+        status, view = await self.call(f"/api/callbacks/{cid}?token={token}", key=False)
+        assert view["state"] == "scheduled" and view["next_call"] is not None
+        socket = await websocket_connect(self.get_url(f"/callbacks/{cid}/{token}/ws")
+                                         .replace("http", "ws"))
+        told = json.loads(await socket.read_message())   # type: ignore[arg-type]
+        assert told["notice"] == "scheduled" and told["at"] == view["next_call"]
+        assert told["text"].startswith("We will call you on ")
+        socket.close()
+        late = {**CALL, "phone": "+34612345679", "schedule_in": 40 * 86400}
+        status, refused = await self.call("/api/callbacks", late, key=False)
+        assert status == 400 and refused["field"] == "schedule"
+        both = {**CALL, "phone": "+34612345670", "schedule_in": 60,
+                "schedule": "2026-12-07T15:00+01:00"}
+        assert (await self.call("/api/callbacks", both, key=False))[0] == 400
+        at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 3600))
+        status, placed = await self.call("/api/callbacks", {**CALL, "phone": "+34612345671",
+                                                           "schedule": at}, key=False)
+        assert status == 201
