@@ -114,7 +114,8 @@ def build(scenario: sc.Scenario, records: ClosableRecordStore, agent_key: str | 
         # No rehearsal here: each phone's plan is drawn when it is dialled.
         dialplan = PhoneDialplan({}, {}, phones, people, time_scale=1.0)
         return SipPbx(deliver=rt.deliver_threadsafe, dialplan=dialplan,
-                      trunks=pbx_spec.trunks, clock=rt.now).start()
+                      trunks=pbx_spec.trunks, clock=rt.now,
+                      on_dialog=_keep_dialog(records)).start()
 
     runtime = web_runtime(directory=directory, codes=world.code_pool(scenario),
                           telephony=emulated_pbx if phones is None else sip_pbx,
@@ -289,3 +290,16 @@ def _log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+def _keep_dialog(records: ClosableRecordStore) -> Callable[[str, str, object | None], None] | None:
+    """Each SIP leg's dialog to the records store (from the reactor's thread: the
+    write-behind store takes it under its own lock), so a restart can hang it up."""
+    put_many = getattr(records, "put_many", None)
+    if put_many is None:
+        return None
+
+    def keep(callback_id: str, leg: str, state: object | None) -> None:
+        text = None if state is None else state.to_json()       # type: ignore[attr-defined]
+        put_many([], [(callback_id, leg, text)])
+    return keep
