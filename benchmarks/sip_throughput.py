@@ -11,13 +11,14 @@ Three figures, measured in one run on one machine (see benchmarks/README.md):
    loop at ``--rate`` for ``--seconds``, through the real `Runtime` /
    `Switchboard` and the sippy `SipPbx` to the SIPp phones of the emulator
    (the person answers at once, route, code, an agent terminal answers at
-   once, bridge by two re-INVITEs, a room, the person hangs up after
-   ``--talk`` seconds, the PBX hangs up the agent). Then the same step search
-   for the highest sustained callback rate.
+   once, the bridge: the agent's INVITE offered the person's media, so one
+   re-INVITE, to the person's phone (RFC 3725), a room, the person hangs up
+   after ``--talk`` seconds, the PBX hangs up the agent). Then the same step
+   search for the highest sustained callback rate.
 3. The PBX's own set-up overhead, from the SIP messages it sends and
    receives (``SipPbx(on_message=...)``): person's 200 OK received -> agent's
-   INVITE sent, and agent's 200 OK received -> bridge complete (both
-   re-INVITEs answered), with a breakdown through the flow's events.
+   INVITE sent, and agent's 200 OK received -> bridge complete (every
+   re-INVITE of the bridge answered), with a breakdown through the flow's events.
 
 "Sustained" means the same for both: every call/callback of the step
 succeeded (0 failures: any outcome other than connected, any SIPp failed
@@ -335,15 +336,36 @@ class Watch:
         return calls
 
 
-def _spans(calls: dict[int, CallTimes], start: str, end: str | tuple[str, str]) -> list[float]:
-    """Each callback's time from stage `start` to stage `end` (the later of two)."""
+def _latest(t: CallTimes, names: str | tuple[str, ...]) -> float:
+    """The latest of the stages a callback went through (NaN if none): the bridge
+    re-INVITEs the person's phone only, or both phones when the agent's INVITE
+    could not offer the person's media, so either re-INVITE may be missing."""
+    seen = [v for v in (getattr(t, n) for n in ((names,) if isinstance(names, str) else names))
+            if not math.isnan(v)]
+    return max(seen) if seen else math.nan
+
+
+def _spans(calls: dict[int, CallTimes], start: str | tuple[str, ...],
+           end: str | tuple[str, ...]) -> list[float]:
+    """Each callback's time from stage `start` to stage `end` (of several, the latest)."""
     out = []
     for t in calls.values():
-        a = getattr(t, start)
-        b = max(getattr(t, end[0]), getattr(t, end[1])) if isinstance(end, tuple) else getattr(t, end)
+        a, b = _latest(t, start), _latest(t, end)
         if not (math.isnan(a) or math.isnan(b)):
             out.append(b - a)
     return out
+
+
+REINVITES_OUT = ("p_reinvite_out", "a_reinvite_out")
+REINVITES_OK = ("p_reinvite_ok_in", "a_reinvite_ok_in")
+
+
+def reinvites_per_bridge(calls: dict[int, CallTimes]) -> dict[int, int]:
+    """How many callbacks were bridged with one re-INVITE, and how many with two."""
+    counts: Counter[int] = Counter(
+        sum(not math.isnan(getattr(t, n)) for n in REINVITES_OUT) for t in calls.values()
+        if not math.isnan(t.bridged))
+    return dict(sorted(counts.items()))
 
 
 def _overheads(calls: dict[int, CallTimes]) -> dict[str, Any]:
@@ -351,8 +373,7 @@ def _overheads(calls: dict[int, CallTimes]) -> dict[str, Any]:
     return {
         # the two figures of the issue, from the PBX's SIP messages
         "person_ok_to_agent_invite": summary_ms(_spans(calls, "p_ok_in", "a_invite_out")),
-        "agent_ok_to_bridged": summary_ms(_spans(calls, "a_ok_in", ("p_reinvite_ok_in",
-                                                                    "a_reinvite_ok_in"))),
+        "agent_ok_to_bridged": summary_ms(_spans(calls, "a_ok_in", REINVITES_OK)),
         # breakdown of the first: sippy -> asyncio, the flow, asyncio -> sippy
         "a1_person_ok_to_answer_posted": summary_ms(_spans(calls, "p_ok_in", "p_answer_posted")),
         "a2_answer_posted_to_flow": summary_ms(_spans(calls, "p_answer_posted", "p_answered")),
@@ -362,16 +383,10 @@ def _overheads(calls: dict[int, CallTimes]) -> dict[str, Any]:
         "b1_agent_ok_to_answer_posted": summary_ms(_spans(calls, "a_ok_in", "a_answer_posted")),
         "b2_answer_posted_to_flow": summary_ms(_spans(calls, "a_answer_posted", "a_answered")),
         "b3_flow_answer_to_bridge_cmd": summary_ms(_spans(calls, "a_answered", "bridge_cmd")),
-        "b4_bridge_cmd_to_reinvites_out": summary_ms(_spans(calls, "bridge_cmd", ("p_reinvite_out",
-                                                                                 "a_reinvite_out"))),
-        "b5_reinvites_out_to_both_200": summary_ms(
-            [max(t.p_reinvite_ok_in, t.a_reinvite_ok_in) - max(t.p_reinvite_out, t.a_reinvite_out)
-             for t in calls.values()
-             if not any(math.isnan(x) for x in (t.p_reinvite_ok_in, t.a_reinvite_ok_in,
-                                                t.p_reinvite_out, t.a_reinvite_out))]),
-        "b6_both_200_to_flow_bridged": summary_ms(
-            [t.bridged - max(t.p_reinvite_ok_in, t.a_reinvite_ok_in) for t in calls.values()
-             if not any(math.isnan(x) for x in (t.bridged, t.p_reinvite_ok_in, t.a_reinvite_ok_in))]),
+        "b4_bridge_cmd_to_reinvites_out": summary_ms(_spans(calls, "bridge_cmd", REINVITES_OUT)),
+        "b5_reinvites_out_to_their_200": summary_ms(_spans(calls, REINVITES_OUT, REINVITES_OK)),
+        "b6_their_200_to_flow_bridged": summary_ms(_spans(calls, REINVITES_OK, "bridged")),
+        "reinvites_per_bridge": reinvites_per_bridge(calls),
         # the phones' share, for comparison: INVITE out -> 200 in (SIPp answers at once)
         "phone_invite_to_200": summary_ms(_spans(calls, "p_invite_out", "p_ok_in")
                                           + _spans(calls, "a_invite_out", "a_ok_in")),
@@ -426,42 +441,6 @@ def make_records(kind: str) -> Any:
     if kind == "sqlite-file":
         return SqliteRecords(str(Path(tempfile.mkdtemp(prefix="sip-bench-db-")) / "records.db"))
     return SqliteRecords(":memory:")
-
-
-def sippy_speedups() -> None:
-    """EXPERIMENT (--sippy-speedups), in the reactor thread: two hot spots of sippy
-    2.5.0 replaced by equivalents, to measure what fixing them would give.
-
-    - `clock_dtime.clock_getitime` reads the clock through ctypes (a timespec
-      built per call, for every MonoTime): use `time.clock_gettime_ns`.
-    - `'my' in dir(x)`, in the code that prints every URL, Via and SDP origin,
-      builds and sorts the attribute list each time: shadow `dir` in those
-      modules with a name that answers `in` by `hasattr`.
-    """
-    import importlib
-
-    from sippy.Time import clock_dtime
-
-    def clock_getitime(kind: int) -> tuple[int, int]:
-        ns = time.clock_gettime_ns(kind)
-        return ns // 1_000_000_000, ns % 1_000_000_000
-
-    clock_dtime.clock_getitime = clock_getitime
-
-    class Attrs:
-        """Answers `name in Attrs(obj)` by `hasattr`, as `name in dir(obj)` would."""
-
-        __slots__ = ("obj",)
-
-        def __init__(self, obj: object) -> None:
-            self.obj = obj
-
-        def __contains__(self, name: str) -> bool:
-            return hasattr(self.obj, name)
-
-    for name in ("SipURL", "SipVia", "SdpOrigin", "SipConf", "SipTransactionManager",
-                 "SipWWWAuthenticate"):
-        importlib.import_module(f"sippy.{name}").dir = Attrs   # type: ignore[attr-defined]
 
 
 def bench_directory() -> Any:
@@ -775,18 +754,13 @@ def step_figures(rig: Rig, run: StepRun, rate: float, n: int) -> dict[str, Any]:
 
 
 async def product_step(rate: float, seconds: float, talk: float, tap: bool,
-                       profile_out: str | None, records: str,
-                       speedups: bool = False) -> dict[str, Any]:
+                       profile_out: str | None, records: str) -> dict[str, Any]:
     """One step of the product in this process: callbacks at `rate` for `seconds`, every figure."""
     from emulator.models.pbx.sipp import SippPhones
-    from reference_impl.telephony import reactor
 
     n = max(1, round(rate * seconds))
-    if speedups:
-        reactor().call_sync(sippy_speedups)
     result: dict[str, Any] = {"kind": "product", "rate": rate, "seconds": seconds,
                               "callbacks": n, "tap": tap, "records": records,
-                              "sippy_speedups": speedups,
                               "switch_interval_s": sys.getswitchinterval()}
     with SippPhones(extra_args=SIPP_BUFFERS) as phones:
         rig = Rig(phones, talk, tap, records)
@@ -803,7 +777,7 @@ def worker_main(args: argparse.Namespace) -> int:
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     result = asyncio.run(product_step(args.rate, args.seconds, args.talk, args.tap,
-                                      args.profile_out, args.records, args.sippy_speedups))
+                                      args.profile_out, args.records))
     with open(args.worker_out, "w") as out:
         json.dump(result, out)
     return 0
@@ -882,7 +856,8 @@ def combine(parts: list[dict[str, Any]], rate: float) -> dict[str, Any]:
         "per_process": parts,
     }
     if "overhead" in first:
-        res["overhead"] = {k: worst([p["overhead"][k] for p in parts]) for k in first["overhead"]}
+        res["overhead"] = {k: (add if k == "reinvites_per_bridge" else worst)(
+            [p["overhead"][k] for p in parts]) for k in first["overhead"]}
         res["receive_queue"] = worst([p["receive_queue"] for p in parts])
     return res
 
@@ -963,8 +938,6 @@ class Bench:
         cmd = harness.self_command(__file__, "--worker", "--rate", f"{rate:g}",
                                    "--seconds", f"{seconds:g}", "--talk", f"{a.talk:g}",
                                    "--records", a.records, "--worker-out", str(out))
-        if a.sippy_speedups:
-            cmd.append("--sippy-speedups")
         if a.switch_interval:
             cmd += ["--switch-interval", f"{a.switch_interval:g}"]
         if tap:
@@ -1221,9 +1194,6 @@ def add_experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--processes", type=int, default=1,
                    help="PBX processes sharing each step's rate, each with its own SIPp phones "
                         "(default %(default)s: the product as it is; more is an experiment)")
-    p.add_argument("--sippy-speedups", action="store_true",
-                   help="EXPERIMENT: replace two hot spots of sippy in the PBX process (its ctypes "
-                        "clock, 'my' in dir(x)) to measure what fixing them would give")
     p.add_argument("--switch-interval", type=float, default=None,
                    help="EXPERIMENT: sys.setswitchinterval in the PBX process (Python's default 0.005 s)")
     p.add_argument("--records", choices=("sqlite-memory", "sqlite-file", "memory", "none"),
@@ -1287,7 +1257,7 @@ def start(bench: Bench, argv: list[str] | None) -> dict[str, Any]:
                     "python": m["python_version"], "platform": m["platform"]},
         "parameters": {"rate": args.rate, "seconds": args.seconds, "talk": args.talk,
                        "max_setup_s": args.max_setup, "quick": args.quick, "records": args.records,
-                       "processes": args.processes, "sippy_speedups": args.sippy_speedups,
+                       "processes": args.processes,
                        "switch_interval_s": args.switch_interval,
                        "probe_seconds": plan.probe_seconds, "goal_cb_per_s": GOAL},
     }
@@ -1427,8 +1397,6 @@ def head_lines(results: dict[str, Any]) -> list[str]:
     if params["processes"] > 1:
         lines.append(f"EXPERIMENT {params['processes']} PBX processes share each step's rate "
                      f"(the product runs one)")
-    if params["sippy_speedups"]:
-        lines.append("EXPERIMENT sippy's ctypes clock and 'my' in dir(x) replaced in the PBX process")
     if params["switch_interval_s"]:
         lines.append(f"EXPERIMENT switch interval {params['switch_interval_s']:g} s in the PBX process")
     if params["records"] != "sqlite-memory":
@@ -1490,14 +1458,18 @@ def overhead_lines(run: dict[str, Any], fig: dict[str, Any]) -> list[str]:
     a3, a4 = ov["a3_flow_answer_to_dial_cmd"]["p50"], ov["a4_dial_cmd_to_invite_out"]["p50"]
     b = [ov[k]["p50"] for k in ("b1_agent_ok_to_answer_posted", "b2_answer_posted_to_flow",
                                "b3_flow_answer_to_bridge_cmd", "b4_bridge_cmd_to_reinvites_out",
-                               "b5_reinvites_out_to_both_200")]
+                               "b5_reinvites_out_to_their_200", "b6_their_200_to_flow_bridged")]
+    per = ov.get("reinvites_per_bridge", {})
+    shape = ", ".join(f"{n} with {k} re-INVITE{'s' if int(k) != 1 else ''}"
+                      for k, n in sorted(per.items())) or "none bridged"
     return lines + [
         f"  beside it, our INVITE -> the SIPp phone's 200 (as the PBX sees it): "
         f"{fmt_ms(ov.get('phone_invite_to_200'))}",
         f"  first, p50 by part: sippy to the hand-off {a1} ms, wait for the asyncio "
         f"loop {a2} ms, flow {a3} ms, back to sippy + INVITE out {a4} ms",
         f"  second, p50 by part: sippy {b[0]} ms, asyncio wait {b[1]} ms, flow "
-        f"{b[2]} ms, re-INVITEs out {b[3]} ms, phones answer both {b[4]} ms",
+        f"{b[2]} ms, re-INVITE out {b[3]} ms, the phone answers it {b[4]} ms, "
+        f"back to the flow {b[5]} ms (bridges: {shape})",
         f"  datagram read -> handled by the reactor: {fmt_ms(run.get('receive_queue'))}"]
 
 

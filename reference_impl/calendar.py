@@ -138,12 +138,12 @@ class Calendar:
         for _ in range(HORIZON_DAYS * 8):
             opened = self._next_open(service, t)
             allowed = self._next_callable(zones, opened)
+            t = allowed
             if allowed != opened:
-                t = allowed
-                continue
+                continue                                   # open again by then? ask again
             if scheduled and service.slot_every:
                 slot = self._slot_of(service, t)
-                if self._booked.get((service_code, slot), 0) >= service.slot_capacity:
+                if self._booked.get(_slot_key(service_code, slot), 0) >= service.slot_capacity:
                     t = slot + service.slot_every          # full: the next slot with room
                     continue
                 self._book(callback_id, service_code, slot)
@@ -163,12 +163,20 @@ class Calendar:
         """Whether the service is open at flow time `t`."""
         return self._next_open(self.services.get(service_code, ServiceHours()), t) == t
 
+    def may_call(self, person_number: str, t: float) -> bool:
+        """Whether `t` is inside the calling hours of every zone the number may be in."""
+        zones = person_zones(person_number, self.default_region) or (self.zone,)
+        return self._next_callable(zones, t) == t
+
     def next_opening(self, service_code: str, t: float) -> float:
         """When the service opens next, from `t` (`t` itself when it is open)."""
         return self._next_open(self.services.get(service_code, ServiceHours()), t)
 
-    def open_slots(self, service_code: str, t: float, count: int = 12) -> list[tuple[float, int]]:
-        """The next slots after `t` that are open and have room: (start, places left)."""
+    def open_slots(self, service_code: str, t: float, count: int = 12,
+                   zones: Iterable[ZoneInfo] = ()) -> list[tuple[float, int]]:
+        """The next slots after `t` that are open and have room: (start, places left);
+        with `zones`, only those inside the calling hours there too."""
+        zones = tuple(zones)
         service = self.services.get(service_code)
         if service is None or not service.slot_every:
             return []
@@ -182,19 +190,24 @@ class Calendar:
                 slot = self._slot_of(service, opened)
                 start = slot if slot == opened else slot + service.slot_every
                 continue
-            left = service.slot_capacity - self._booked.get((service_code, start), 0)
-            if left > 0:
+            left = service.slot_capacity - self._booked.get(_slot_key(service_code, start), 0)
+            if left > 0 and (not zones or self._next_callable(zones, start) == start):
                 found.append((start, left))
             start += service.slot_every
         return found
 
     def wall(self, t: float) -> datetime:
         """Flow time as a wall-clock time in the calendar's zone."""
-        return (self.epoch + timedelta(seconds=t)).astimezone(self.zone)
+        return (self._utc_epoch() + timedelta(seconds=t)).astimezone(self.zone)
 
     def flow_time(self, when: datetime) -> float:
         """A wall-clock time as flow time."""
-        return (when - self.epoch).total_seconds()
+        return (when.astimezone(timezone.utc) - self._utc_epoch()).total_seconds()
+
+    def _utc_epoch(self) -> datetime:
+        # In UTC: Python adds and subtracts times of one zone on the wall clock, which
+        # is an hour out across a change of daylight saving time.
+        return self.epoch.astimezone(timezone.utc)
 
     # -- internals -----------------------------------------------------------
 
@@ -210,7 +223,7 @@ class Calendar:
         for _ in range(16):                       # every zone's window, until all agree
             moved = t
             for zone in zones:
-                local = (self.epoch + timedelta(seconds=moved)).astimezone(zone)
+                local = (self._utc_epoch() + timedelta(seconds=moved)).astimezone(zone)
                 moved = _next_in_windows(local, lambda day: (window,), self.flow_time)
             if moved == t:
                 return t
@@ -222,14 +235,22 @@ class Calendar:
         assert service.slot_every
         local = self.wall(t)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        into = (local - midnight).total_seconds()
+        # A hair's breadth: a slot's own start, taken through wall-clock arithmetic and
+        # back (microseconds), may come out a microsecond early; it is still that slot.
+        into = (local - midnight).total_seconds() + 1e-3
         return self.flow_time(midnight) + math.floor(into / service.slot_every) * service.slot_every
 
     def _book(self, callback_id: str, service_code: str, slot: float) -> None:
         self.release(callback_id)                 # a callback holds one booking at most
-        key = (service_code, slot)
+        key = _slot_key(service_code, slot)
         self._booked[key] = self._booked.get(key, 0) + 1
         self._bookings[callback_id] = key
+
+
+def _slot_key(service_code: str, slot: float) -> tuple[str, float]:
+    """A slot as bookings count it: to the millisecond, so one slot reached by two sums
+    of floats is one slot."""
+    return service_code, round(slot, 3)
 
 
 def _next_in_windows(local: datetime, windows_on: Callable[[date], tuple[Window, ...]],
@@ -264,6 +285,15 @@ def person_zones(number: str, region: str | None = None) -> tuple[ZoneInfo, ...]
         except (KeyError, ValueError):
             continue
     return tuple(zones)
+
+
+def region_zones(region: str) -> tuple[ZoneInfo, ...]:
+    """The time zones of a country's mobile numbers (all of its zones, where numbers say)."""
+    import phonenumbers
+
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    return person_zones(phonenumbers.format_number(
+        example, phonenumbers.PhoneNumberFormat.E164)) if example is not None else ()
 
 
 def utc(year: int, month: int, day: int) -> datetime:

@@ -8,12 +8,16 @@ the latest). For the k-th caller on hold at a centre of n desk phones whose
 calls last h on average, the wait is about k·h/n (the queue moves one place each
 time a desk phone frees); a scheduled callback waits until its call is due, plus
 the usual time from dialling to an agent answering.
+
+Each callback's first estimate (when it joins a queue or is scheduled) is kept
+until an agent answers it; `on_error` is then told the error, what happened
+minus what was estimated (the emulator's `ewt_error`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 from . import flow as f
 from .records import CallbackRecord
@@ -35,11 +39,16 @@ class WaitEstimator:
     """A switchboard observer that estimates waits (see the module)."""
 
     events_watched = (f.LegAnswered, f.TerminalSeized)
-    commands_watched = (f.AwaitTerminal, f.LeaveQueue, f.Dial)
+    commands_watched = (f.AwaitTerminal, f.LeaveQueue, f.Dial, f.StartTimer)
 
-    def __init__(self, desks: Mapping[str, int], prior: float = PRIOR_HANDLE) -> None:
-        """`desks`: centre -> its desk phones (the agents on duty)."""
+    def __init__(self, desks: Mapping[str, int], prior: float = PRIOR_HANDLE,
+                 on_error: Callable[[str, float, float], None] | None = None) -> None:
+        """`desks`: centre -> its desk phones (the agents on duty); `on_error(callback,
+        error, now)`: told each first estimate's error once an agent answers."""
         self.desks = dict(desks)
+        self.on_error = on_error
+        self._first: dict[str, tuple[float, float]] = {}   # callback -> (made at, wait)
+        self.prior = prior
         self.handle = {centre: prior for centre in desks}
         self.reach = 20.0                            # s from dialling to an agent answering
         self._holding: dict[str, dict[str, None]] = {centre: {} for centre in desks}
@@ -54,6 +63,10 @@ class WaitEstimator:
         kind = command.__class__
         if kind is f.AwaitTerminal:
             self._holding.setdefault(command.centre, {})[callback_id] = None   # type: ignore[attr-defined]
+            self._keep_first(callback_id, self.queued(callback_id), now)
+        elif kind is f.StartTimer:
+            if command.timer == f.DIAL_TIMER:                                  # type: ignore[attr-defined]
+                self._keep_first(callback_id, self.scheduled(command.delay), now)  # type: ignore[attr-defined]
         elif kind is f.LeaveQueue:
             self._holding.get(command.centre, {}).pop(callback_id, None)       # type: ignore[attr-defined]
         elif f.role_of(command.leg) is f.Role.PERSON:                          # type: ignore[attr-defined]
@@ -70,10 +83,14 @@ class WaitEstimator:
             if dialled is not None:
                 self.reach += WEIGHT * ((now - dialled) - self.reach)
             self._answered[callback_id] = ("", now)
+            first = self._first.pop(callback_id, None)
+            if first is not None and self.on_error is not None:
+                self.on_error(callback_id, (now - first[0]) - first[1], now)
 
     def closed(self, record: CallbackRecord) -> None:
         """An ended call: its handling time counts in its centre's mean."""
         self._dialled.pop(record.id, None)
+        self._first.pop(record.id, None)
         answered = self._answered.pop(record.id, None)
         for waiting in self._holding.values():
             waiting.pop(record.id, None)
@@ -91,9 +108,21 @@ class WaitEstimator:
             if callback_id in waiting:
                 position = list(waiting).index(callback_id) + 1
                 desks = max(1, self.desks.get(centre, 1))
-                return Wait(position, position * self.handle[centre] / desks, centre)
+                handle = self.handle.get(centre, self.prior)
+                return Wait(position, position * handle / desks, centre)
         return None
 
     def scheduled(self, due_in: float) -> Wait:
         """The wait of a callback whose next call is due in `due_in` seconds."""
         return Wait(None, max(0.0, due_in) + self.reach)
+
+    def _keep_first(self, callback_id: str, wait: Wait | None, now: float) -> None:
+        if wait is not None and callback_id not in self._first:
+            self._first[callback_id] = (now, wait.seconds)
+
+    def wait_of(self, callback_id: str, due_in: float | None) -> Wait | None:
+        """A live callback's wait: on hold (its place), or due in `due_in` s; else None."""
+        queued = self.queued(callback_id)
+        if queued is not None:
+            return queued
+        return None if due_in is None else self.scheduled(due_in)

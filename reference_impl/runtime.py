@@ -51,6 +51,17 @@ class LoopTimers:
         """Timers running now."""
         return len(self._handles)
 
+    def next_due(self) -> float | None:
+        """The loop time the next timer fires at; None if none runs."""
+        return min((h.when() for h in self._handles.values()), default=None)
+
+    def hurry(self, seconds: float) -> None:
+        """Every timer fires `seconds` sooner: a replay skipping idle time (`Runtime.skip`)
+        keeps the timers where the flow's clock expects them."""
+        for key, handle in list(self._handles.items()):
+            handle.cancel()
+            self._handles[key] = self.loop.call_at(handle.when() - seconds, self._fire, key)
+
 
 class Runtime:
     """One switchboard driven by an asyncio loop.

@@ -291,6 +291,12 @@ class Switchboard:
         finally:
             self._busy = False
 
+    def staff(self, centre: str, agents: int) -> None:
+        """Agents on duty at `centre` from now on (a shift changes): more serve its callers on
+        hold at once; fewer finish the calls they have and take no new one."""
+        self.terminals.set_on_duty(centre, agents)
+        self._serve_holding(centre)
+
     def plug(self, ports: Ports) -> None:
         """Give the switchboard its ports (once: `wiring.wire` does it)."""
         self.ports = ports
@@ -335,7 +341,13 @@ class Switchboard:
     def person_on_line(self, callback_id: str) -> bool:
         """Whether the person of a live callback has answered and not hung up."""
         callback = self.live.get(callback_id)
-        return callback is not None and callback.legs.get(f.PERSON_LEG) is f.LegState.ANSWERED
+        return callback is not None and \
+            callback.legs.get(callback.person_leg) is f.LegState.ANSWERED
+
+    def person_leg(self, callback_id: str) -> str | None:
+        """The leg of the latest call to the person of a live callback; None if not live."""
+        callback = self.live.get(callback_id)
+        return None if callback is None else callback.person_leg
 
     def record(self, callback_id: str) -> CallbackRecord | None:
         """The record of a callback, live or stored; None if there is none."""
@@ -435,11 +447,18 @@ class Switchboard:
         centre = self.terminals.release(cmd.terminal)
         holding = self._holding[centre]
         if holding:
-            # The first caller on hold at that centre gets the terminal.
+            self._serve_holding(centre)
+
+    def _serve_holding(self, centre: str) -> None:
+        """Callers on hold at `centre`, first come first served, get the phones now free
+        (none when the agent who freed one went off duty)."""
+        holding = self._holding[centre]
+        while holding:
+            terminal = self.terminals.seize(centre)
+            if terminal is None:
+                return
             owner = next(iter(holding))
             del holding[owner]
-            terminal = self.terminals.seize(centre)
-            assert terminal is not None
             self.deliver(owner, f.TerminalSeized(terminal=terminal))
 
     def _await_terminal(self, cb: f.Callback, cmd: f.AwaitTerminal) -> None:

@@ -21,10 +21,14 @@ class TerminalPool:
         self._free: dict[str, list[int]] = {
             name: list(range(len(numbers))) for name, numbers in self._numbers.items()}
         self._held: dict[str, tuple[str, int]] = {}    # number -> (centre, index)
+        # Agents on duty per centre (shifts); a centre not named has every phone staffed.
+        self._on_duty: dict[str, int] = {}
 
     def seize(self, centre: str, exclude: Iterable[str] = ()) -> str | None:
         """Hold the first free terminal of `centre` not in `exclude`; None if there is none."""
         free, numbers = self._free[centre], self._numbers[centre]
+        if self._on_duty and self.busy(centre) >= self._on_duty.get(centre, len(numbers)):
+            return None                # every agent on duty is on a call
         skipped: list[int] = []
         found: str | None = None
         skip = set(exclude)
@@ -45,6 +49,11 @@ class TerminalPool:
         centre, index = self._held.pop(terminal)
         heapq.heappush(self._free[centre], index)
         return centre
+
+    def set_on_duty(self, centre: str, agents: int) -> None:
+        """How many of `centre`'s desk phones have an agent from now on: an agent who goes
+        off duty finishes the call in hand, and no phone is seized past that many."""
+        self._on_duty[centre] = agents
 
     def busy(self, centre: str) -> int:
         """How many desk phones of `centre` our calls hold."""

@@ -228,7 +228,8 @@ def test_the_kind_of_every_metric_comes_from_one_rule(name: str) -> None:
     base = name.split(".", 1)[0]
     if name.endswith(".count") or base in ("concurrent_rooms", "failovers", "attempts"):
         wanted = {"number"}
-    elif base == "outcomes" or name in ("rooms_refused", "queued") or base.endswith("_occupancy"):
+    elif base == "outcomes" or name in ("rooms_refused", "queued", "service_level") \
+            or base.endswith("_occupancy"):
         wanted = {"fraction"}
     elif base in ("video_stall_ratio", "video_bitrate", "person_upload"):   # quality: not timed
         wanted = {"fraction", "kbit/s"}

@@ -1,6 +1,10 @@
 """`serve` killed with SIGKILL while calls dial, ring and talk, then started again on the
 same SQLite file: nothing is lost, nothing stays open, no code is given twice; and a
 SIGTERM drains. Real processes, real HTTP, real SQLite, the emulated PBX in real time.
+
+Over real SIP too (`serve --pbx sip --phones HOST:PORT`): SIPp phones started by the
+test outlive the killed `serve`, and the restarted one hangs their calls up with BYEs
+built from the dialogs the first one kept in the records database.
 """
 
 from __future__ import annotations
@@ -49,14 +53,15 @@ def free_port() -> int:
 
 
 class Serve:
-    """A `callback-emu serve` process on a port of its own."""
+    """A `callback-emu serve` process on a port of its own (`extra`: more options)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, extra: tuple[str, ...] = ()) -> None:
         self.folder, self.port = folder, free_port()
         self.log = (folder / f"serve-{self.port}.log").open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "emulator.cli", "serve", "--scenario", str(folder / "s.yaml"),
-             "--db", str(folder / "records.db"), "--port", str(self.port), "--agent-key", KEY],
+             "--db", str(folder / "records.db"), "--port", str(self.port), "--agent-key", KEY,
+             *extra],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -176,3 +181,81 @@ def test_sigterm_drains_refuses_new_requests_and_closes_every_record(folder: Pat
     assert stored[talking]["state"] == "ended" and stored[talking]["outcome"] == "system_restart"
     assert all(r["state"] in ("ended", "idle") for r in stored.values())
     assert "stopped:" in serve.output()
+
+
+# -- over real SIP: phones that outlive serve ------------------------------------------
+
+SIP_SCENARIO = """\
+name: long talks over SIP
+seed: 4
+services:
+  talk: {centres: [quick], label: Talk}
+centres:
+  quick: {terminals: ["+34910000001", "+34910000002", "+34910000003", "+34910000004"], ring_timeout: 30s, agent: quick}
+profiles:
+  people:
+    caller: {answer_delay: {fixed: 300ms}, talk_time: {fixed: 30min}}
+  agents:
+    quick: {pickup_delay: {fixed: 200ms}, talk_time: {fixed: 30min}}
+callbacks:
+  - {at: 0s, service: talk, person: caller}
+"""
+
+
+def wait_until(what: str, condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_kill_9_over_sip_leaves_no_phone_in_a_call(tmp_path: Path) -> None:
+    from emulator.models.pbx.sipp import SippPhones, sipp_path
+
+    if sipp_path() is None:
+        pytest.skip("SIPp not found (Debian package sip-tester)")
+    (tmp_path / "s.yaml").write_text(SIP_SCENARIO)
+    with SippPhones() as phones:               # ours: they outlive both serve processes
+        sip = ("--pbx", "sip", "--phones", f"{phones.host}:{phones.port}")
+        first = Serve(tmp_path, sip)
+        talking = [first.call("talk", f"+3461234560{n}") for n in range(3)]
+        wait_until("the calls to be connected", lambda: all(
+            r.get("state") == "connected" for r in (records(tmp_path).get(c, {}) for c in talking)),
+            20)
+        # Each leg's dialog is in the database once confirmed (2 legs a call).
+        wait_until("the dialogs to be stored", lambda: len(dialogs(tmp_path)) == 2 * len(talking),
+                   10)
+        wait_until("the phones to count the calls", lambda: phones.counts().current == 6, 10)
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(10)
+        time.sleep(1.5)
+        assert phones.counts().current == 6, "the phones hung up without a BYE"
+
+        second = Serve(tmp_path, sip)
+        try:
+            after = records(tmp_path)
+            assert {after[c]["outcome"] for c in talking} == {"system_restart"}
+            assert all(after[c]["state"] == "ended" for c in talking)
+            assert dialogs(tmp_path) == {}, "reconciled dialogs stay stored"
+            ops = second.as_agent("/ops.json")
+            reconciled = {r["callback"]: r for r in ops["reconciled"]}
+            assert set(reconciled) == set(talking)
+            for entry in reconciled.values():
+                assert entry["action"] == "ended"
+                assert entry["legs_hung_up"] == 2
+                assert entry["legs_answered"] == entry["legs_hung_up"], entry
+            assert "after a restart: 3 ended" in second.output()
+            wait_until("the phones to end every call",
+                       lambda: phones.counts().current == 0, 10)
+            counts = phones.counts()
+            assert counts.failed == 0, phones.errors()
+            assert counts.successful == 6
+        finally:
+            second.process.send_signal(signal.SIGKILL)
+            second.process.wait(10)
+
+
+def dialogs(folder: Path) -> dict[tuple[str, str], str]:
+    with sqlite3.connect(folder / "records.db") as db:
+        return {(cid, leg): state
+                for cid, leg, state in db.execute("SELECT callback_id, leg, state FROM dialogs")}

@@ -86,3 +86,112 @@ class TestPolicyOnTheWeb(ServeCase):
         status, placed = await self.call("/api/callbacks", {**CALL, "phone": "+34612345671",
                                                            "schedule": at}, key=False)
         assert status == 201
+
+
+TODAY = time.strftime("%Y-%m-%d", time.gmtime())
+CLOSED_TODAY = f"""\
+name: closed today on the web
+seed: 5
+calendar: {{timezone: UTC}}
+services:
+  mortgages:
+    centres: [madrid]
+    label: Mortgages
+    holidays: [{TODAY}]
+    slots: {{every: 1h, capacity: 2}}
+  loans: {{centres: [madrid], label: Loans}}
+centres:
+  madrid: {{terminals: ["+34910000001"], ring_timeout: 20s}}
+callbacks:
+  - {{at: 0s, service: mortgages, person: prompt}}
+"""
+
+
+class TestTheFormSaysWhenWeCall(ServeCase):
+    """A service closed today: the form says when we will call, and offers only open slots."""
+
+    scenario_text = CLOSED_TODAY
+
+    @gen_test
+    async def test_the_form_says_we_are_closed_and_when_we_call(self) -> None:
+        page = (await self.http_client.fetch(self.get_url("/"))).body.decode()
+        assert "We are closed now; we will call you on" in page
+        assert "at 00:00" in page                           # tomorrow's first open moment
+        times = json.loads(_form_times(page))
+        assert times["mortgages"]["closed"] and not times["loans"]["closed"]
+        slots = [value for value, _ in times["mortgages"]["choices"] if value[:2] == "20"]
+        assert slots and all(not value.startswith(TODAY) for value in slots)
+        assert [value for value, _ in times["loans"]["choices"]] == ["", "in:7200"]
+
+    @gen_test
+    async def test_a_slot_picked_on_the_form_is_when_the_call_is_due(self) -> None:
+        page = (await self.http_client.fetch(self.get_url("/"))).body.decode()
+        slot = [value for value, _ in json.loads(_form_times(page))["mortgages"]["choices"]
+                if value[:2] == "20"][1]
+        status, answer = await self.call("/api/callbacks", {**CALL, "schedule": slot}, key=False)
+        assert status == 201
+        status, view = await self.call(f"/api/callbacks/{answer['id']}?token="
+                                       f"{answer['status_token']}", key=False)
+        assert view["state"] == "scheduled" and view["next_call"] == slot
+
+
+def _form_times(page: str) -> str:
+    """The form's data-times attribute, unescaped."""
+    import html
+    import re
+    found = re.search(r'data-times="([^"]*)"', page)
+    assert found, "the form carries no times"
+    return html.unescape(found.group(1))
+
+
+ONE_DESK = """\
+name: one desk phone and a queue
+seed: 5
+services:
+  mortgages: {centres: [madrid], label: Mortgages}
+centres:
+  madrid: {terminals: ["+34910000001"], ring_timeout: 20s, agent: quick, queue: {max_wait: 30min}}
+profiles:
+  agents:
+    quick: {pickup_delay: {fixed: 50ms}, talk_time: {fixed: 30min}}
+pbx: {post_dial_delay: {fixed: 10ms}}
+callbacks:
+  - {at: 0s, service: mortgages, person: prompt}
+"""
+
+
+class TestThePageSaysHowLongTheWaitIs(ServeCase):
+    """A queued and a scheduled callback: their status pages are told a place and a wait."""
+
+    scenario_text = ONE_DESK
+
+    async def waits(self, placed: dict, count: int = 1) -> list[dict]:  # type: ignore[type-arg]
+        socket = await websocket_connect(self.get_url(
+            f"/callbacks/{placed['id']}/{placed['status_token']}/ws").replace("http", "ws"))
+        found: list[dict] = []                                            # type: ignore[type-arg]
+        while len(found) < count:
+            message = json.loads(await socket.read_message())             # type: ignore[arg-type]
+            if message.get("type") == "wait":
+                found.append(message)
+        socket.close()
+        return found
+
+    @gen_test(timeout=20)
+    async def test_the_second_caller_is_told_their_place_and_wait(self) -> None:
+        status, first = await self.call("/api/callbacks", CALL, key=False)
+        await self.until(lambda: self.app.switchboard.record(first["id"]).times.get("bridged"))
+        status, second = await self.call("/api/callbacks", {**CALL, "phone": "+34612345671"},
+                                         key=False)
+        await self.until(lambda: self.app.wait_of(second["id"]))
+        [wait] = await self.waits(second)
+        assert wait["position"] == 1 and wait["seconds"] == 180         # the prior handling time
+        assert wait["text"].startswith("You are next in the queue")
+        assert self.app.wait_of(first["id"]) is None                    # talking: no wait
+
+    @gen_test(timeout=20)
+    async def test_a_scheduled_caller_is_told_when_an_advisor_is_expected(self) -> None:
+        status, placed = await self.call("/api/callbacks", {**CALL, "schedule_in": 3600},
+                                         key=False)
+        [wait] = await self.waits(placed)
+        assert wait["position"] is None and 3600 <= wait["seconds"] <= 3630
+        assert wait["text"] == "An advisor should be on the line in about 1 hour."

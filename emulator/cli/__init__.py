@@ -13,10 +13,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
 from .. import scenario as sc
-from . import agents, diff, load, metrics, run, schema, serve, sweep, trace
+from . import (agents, compare, diff, directory, load, metrics, run, schema, serve, staff, sweep,
+               trace)
 from .common import EXPECTATIONS_HELD, INPUT_REFUSED, Help, InputRefused
 
-SUBCOMMANDS = (run, load, sweep, trace, diff, serve, agents, schema, metrics)
+SUBCOMMANDS = (run, load, sweep, compare, staff, trace, diff, serve, agents, directory, schema,
+               metrics)
 
 
 def _version() -> str:

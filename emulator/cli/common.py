@@ -71,6 +71,17 @@ def count(text: str) -> int:
     return value
 
 
+def share(text: str) -> float:
+    """A share above 0 and below 1, as a percentage (2%) or a fraction (0.02)."""
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share (write 2% or 0.02)") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and below 100 %")
+    return value
+
+
 def duration(text: str) -> float:
     """A duration above 0, in any form a scenario file takes (300, 30min, 8h30min, 00:30)."""
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..measure.catalogue import unit
+from ..measure.catalogue import signed, unit
 
 _KINDS = {"s": "seconds", "fraction": "fraction", "count": "number", "kbit/s": "kbit/s",
           "Mbit/s": "Mbit/s"}
@@ -44,13 +44,16 @@ def value(number_like: Any, name: str) -> str:
 
 
 def clip_ci(ci: Any, name: str) -> tuple[float, float] | None:
-    """A 95% interval as shown: no metric is negative, and no fraction is above 100 %."""
+    """A 95% interval as shown: no metric is negative but an error or a difference, and
+    no fraction is above 100 %."""
     if not isinstance(ci, (list, tuple)) or len(ci) < 2:
         return None
     lo, hi = _num(ci[0]), _num(ci[1])
     if math.isnan(lo) or math.isnan(hi):
         return None
     top = 1.0 if kind(name) == "fraction" else math.inf
+    if signed(name):
+        return lo, hi
 
     def clip(x: float) -> float:
         return min(x, top) if x > 0 else 0.0    # not max(x, 0.0): that keeps -0.0, shown "-0.00 %"
@@ -73,3 +76,11 @@ def _num(number_like: Any) -> float:
     if isinstance(number_like, (int, float)) and not isinstance(number_like, bool):
         return float(number_like)
     return math.nan
+
+
+def clock(seconds: float) -> str:
+    """Seconds from time 0 as a clock time a scenario file takes: 08:30, 08:30:15, 25:00."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")

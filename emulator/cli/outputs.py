@@ -117,7 +117,19 @@ def suite_json(run: ScenarioRun) -> dict[str, Any]:
             "status": run.status.lower(), "skipped": run.skipped or None,
             "metrics": metrics, "expectations": [v.json() for v in run.verdicts],
             "calls": [call_json(r) for r in sorted(result.records, key=_call_order)]
-            if result else []}
+            if result else []} | suite_intervals(run)
+
+
+def suite_intervals(run: ScenarioRun) -> dict[str, Any]:
+    """`intervals` of one run (one replication: no interval), when it kept them."""
+    result = run.result
+    if result is None or result.intervals is None:
+        return {}
+    from ..studies.intervals import aggregate
+
+    arrivals = run.loaded.scenario.arrivals
+    return {"intervals": aggregate([result.intervals], result.per_interval,
+                                   arrivals.warmup if arrivals else 0.0)}
 
 
 # The stage marks a developer picks calls by, in the order a call reaches them.
@@ -176,3 +188,27 @@ def write_junit(runs: list[ScenarioRun], path: Path) -> None:
             failure.text = "\n".join(f"{v.expect}: {v.detail}" for v in failures)
     ET.indent(suite)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def intervals_path(path: Path) -> Path:
+    """Where `--csv PATH` puts the results per interval: beside it, `PATH-stem.intervals.csv`."""
+    return path.with_name(f"{path.stem}.intervals{path.suffix or '.csv'}")
+
+
+def write_intervals_csv(document: dict[str, Any], path: Path) -> None:
+    """One row per centre and interval: each field's mean and 95 % interval."""
+    from ..measure.intervals import FIELDS
+
+    found = document["intervals"]
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["centre", "from", "to", "warmup",
+                         *(f"{name}{part}" for name in FIELDS
+                           for part in ("", "_ci95_low", "_ci95_high"))])
+        for centre, rows in found["centres"].items():
+            for row in rows:
+                cells: list[Any] = [centre, row["from"], row["to"], int(row["warmup"])]
+                for name in FIELDS:
+                    ci = row[name]["ci95"] or [None, None]
+                    cells += [_num(row[name]["mean"]), _num(ci[0]), _num(ci[1])]
+                writer.writerow(cells)

@@ -30,7 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from ..measure.catalogue import QUALITY, STAGES, Metric
+from ..measure.catalogue import COUNTED, QUALITY, STAGES, Metric
 from ..units import parse_duration
 from . import figures
 
@@ -55,6 +55,7 @@ TITLES = {
     "levels": "Busy agents, open rooms, live calls, trunks in use and room egress over time",
     "arrivals": "Arrivals per hour",
     "sweep": "Sweep",
+    "compare": "Variants compared",
     "quality": "Quality in the room",
 }
 
@@ -101,7 +102,20 @@ def render_report(study: Mapping[str, Any]) -> str:
         parts.append(_quality_section(study["quality"], metrics))
     if study.get("sweep"):
         parts.append(_sweep_section(study["sweep"]))
+    if study.get("compare"):
+        parts.append(_compare_section(study["compare"]))
+    if study.get("intervals") or study.get("staff"):
+        from . import report_day                # the day by interval, a staffing plan
+        if study.get("intervals"):
+            parts.append(report_day.intervals_section(
+                study["intervals"], study.get("warmup"), study["intervals"].get("target")))
+        if study.get("staff"):
+            parts += report_day.staff_sections(study)
     kind, command = ("Sweep report", "sweep") if sweep else ("Load report", "load")
+    if study.get("staff"):
+        kind, command = "Staffing plan", "staff"
+    if study.get("compare"):
+        kind, command = "Comparison", "compare"
     title = _e(study.get("scenario") or f"{command} run")
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -121,7 +135,7 @@ def _is_sweep(study: Mapping[str, Any]) -> bool:
 def _header(study: Mapping[str, Any]) -> str:
     sweep = _is_sweep(study)
     facts = [("Replications", _count(study.get("replications")))]
-    if not sweep:                  # a sweep runs many configurations: no one count of callbacks
+    if not sweep and not study.get("staff"):   # a sweep or a plan runs many configurations
         facts.append(("Callbacks", _count(study.get("callbacks"))))
     if not sweep or study.get("duration") is not None:
         facts.append(("Simulated", _duration(study.get("duration"))))
@@ -142,6 +156,8 @@ def _header(study: Mapping[str, Any]) -> str:
                    f'<p class="verdict pass">All {len(expectations)} expectations held</p>')
     description = study.get("description")
     kicker, run = ("Sweep report", "sweep") if sweep else ("Load report", "load run")
+    if study.get("staff"):
+        kicker, run = "Staffing plan", "staffing plan"
     return (f"<header><p class=\"kicker\">{kicker}</p><h1>{_e(study.get('scenario') or run)}</h1>"
             + (f"<p class=\"description\">{_e(description)}</p>" if description else "")
             + f"<dl class=\"facts\">{facts_html}</dl>{verdict}</header>")
@@ -301,6 +317,24 @@ def _sweep_section(sweep: Mapping[str, Any]) -> str:
             f"{_sweep_table(points, names, keys)}</section>")
 
 
+def _compare_section(compare: Mapping[str, Any]) -> str:
+    """Variants of one scenario side by side (`callback-emu compare`): a panel and a table."""
+    points = [{"config": {"variant": v.get("name")}, "metrics": v.get("metrics") or {}}
+              for v in compare.get("variants") or []]
+    names = list(compare.get("metric_names") or [])
+    png = _render(_draw_sweep, points, names, ["variant"], {}, None) if points and names else None
+    figure = (f"<figure><img alt=\"{TITLES['compare']}\" src=\"data:image/png;base64,{png}\">"
+              "<figcaption>Mean over replications with its 95% confidence band; every variant "
+              "ran on the same replication seeds, and extra lines are the paired difference "
+              "from the first variant.</figcaption></figure>") if png else ""
+    changes = "".join(
+        f"<li><strong>{_e(v.get('name'))}</strong>: "
+        f"{_e(', '.join(f'{k} = {x}' for k, x in (v.get('setting') or {}).items()) or 'the file as it is')}</li>"
+        for v in compare.get("variants") or [])
+    return (f"<section><h2>{TITLES['compare']}</h2><ul>{changes}</ul>{figure}"
+            f"{_sweep_table(points, names, ['variant'])}</section>")
+
+
 def _sweep_table(points: Sequence[Mapping[str, Any]], names: Sequence[str], keys: Sequence[str]) -> str:
     if not points:
         return ""
@@ -345,7 +379,8 @@ def _draw_latency(histograms: Mapping[str, Any], metrics: Mapping[str, Any]) -> 
     fig = Figure(figsize=(4.0 * cols, 2.9 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, stage in zip(axes, stages):
-        title, span = (STAGES[stage].title, STAGES[stage].span) if stage in STAGES else (stage, "")
+        title, span = (STAGES[stage].title, STAGES[stage].span) if stage in STAGES else \
+            (COUNTED[stage].title, "") if stage in COUNTED else (stage, "")
         ax.set_title(_t(title))
         ax.set_xlabel(_t(f"seconds, {span}" if span else "seconds"))
         if not _has_data(histograms[stage]):

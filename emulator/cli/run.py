@@ -9,8 +9,8 @@ from typing import Any
 
 from ..studies.suite import run_scenario
 from . import outputs, tables
-from .common import (EXPECTATION_FAILED, EXPECTATIONS_HELD, INPUT_REFUSED, load_all, positive,
-                     sip_ready, subcommand, writable)
+from .common import (EXPECTATION_FAILED, EXPECTATIONS_HELD, INPUT_REFUSED, duration, load_all,
+                     positive, sip_ready, subcommand, writable)
 
 
 def add(commands: Any) -> None:
@@ -30,6 +30,9 @@ def add(commands: Any) -> None:
     parser.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML here")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="write the results, every call of every scenario, as JSON here")
+    parser.add_argument("--interval", type=duration, metavar="DURATION",
+                        help="sim: each centre's results per interval this long (30min), "
+                             "printed and in --json")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -38,8 +41,13 @@ def handle(args: argparse.Namespace) -> int:
     loaded = load_all(args.paths, args.seed)
     if args.mode == "sip" and not sip_ready():
         return INPUT_REFUSED
-    runs = [run_scenario(item, args.mode, args.time_scale) for item in loaded]
+    runs = [run_scenario(item, args.mode, args.time_scale, args.interval or 0.0)
+            for item in loaded]
     tables.suite(runs, sys.stdout)
+    for run in runs:
+        if run.result is not None and run.result.intervals is not None:
+            print(f"\n# {run.short}", file=sys.stdout)
+            tables.intervals(outputs.suite_intervals(run), sys.stdout)
     if args.junit:
         outputs.write_junit(runs, args.junit)
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ def add(commands: Any) -> None:
         "callback-emu serve --demo                  # one shared agent key, random and printed",
         "callback-emu serve --port 9000 --scenario my.yaml --db /tmp/cb.sqlite3 --agent-key demo",
         "callback-emu serve --pbx sip --db postgresql://user@localhost/callbacks",
+        "callback-emu serve --pbx sip --phones 127.0.0.1:5070   # SIPp phones started elsewhere",
         handler=handle)
     parser.add_argument("--scenario", type=Path, metavar="FILE",
                         help="services, centres and phone behaviour "
@@ -39,13 +41,29 @@ def add(commands: Any) -> None:
     parser.add_argument("--pbx", choices=("sim", "sip"), default="sim",
                         help="sim: the emulated PBX in real time; sip: the real SIP "
                              "PBX (sippy) calling SIPp phones that behave as the scenario says")
+    parser.add_argument("--phones", metavar="HOST:PORT",
+                        help="with --pbx sip: dial SIPp phones (emulator/models/pbx/phone.xml) "
+                             "already running at HOST:PORT instead of starting its own, so they "
+                             "outlive serve (default: serve starts them as its child)")
 
 
 def handle(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM."""
     from ..drivers.serve import run
+    from ..models.pbx.sipp import PhonesAt, parse_phones
 
-    if args.pbx == "sip" and not sip_ready():
+    phones: PhonesAt | None = None
+    if args.phones is not None:
+        if args.pbx != "sip":
+            print("callback-emu serve: --phones needs --pbx sip (the emulated PBX has no "
+                  "SIP phones)", file=sys.stderr)
+            return INPUT_REFUSED
+        try:
+            phones = parse_phones(args.phones)
+        except ValueError as error:
+            print(f"callback-emu serve: --phones: {error}", file=sys.stderr)
+            return INPUT_REFUSED
+    elif args.pbx == "sip" and not sip_ready():
         return INPUT_REFUSED
     db = args.db
     if db is None:
@@ -53,4 +71,5 @@ def handle(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = str(path)
     return run(args.scenario, args.host, args.port, db, args.agent_key, args.pbx,
-               not args.no_request_limits, demo=args.demo or args.agent_key is not None)
+               not args.no_request_limits, demo=args.demo or args.agent_key is not None,
+               phones=phones)

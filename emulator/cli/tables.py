@@ -98,3 +98,52 @@ def study(document: dict[str, Any], out: TextIO, names: Iterable[str] = KEY_METR
         metric = verdict["expect"].split(" ", 1)[0]
         print(f"expect {verdict['expect']}: {state} ({figures.value(verdict['value'], metric)})",
               file=out)
+
+
+INTERVAL_COLUMNS = (("arrivals", "arrivals", "n"), ("service_level", "service level [95% CI]", "ci"),
+                    ("wait_mean", "wait mean", "s"), ("wait_p95", "wait p95", "s"),
+                    ("abandoned", "abandoned", "share"), ("on_duty", "on duty", "n"),
+                    ("busy", "busy", "n"), ("occupancy", "occupancy", "share"))
+
+
+def intervals(document: dict[str, Any], out: TextIO) -> None:
+    """Each centre's results per interval (and every centre's together): means, with the
+    service level's 95 % interval."""
+    found = document["intervals"]
+    print(f"\nper {found['interval'] / 60:g} min, each centre's callers (by the centre their "
+          "service tries first) and agents:", file=out)
+    for centre, rows in found["centres"].items():
+        print(f"\n{centre}" if centre != "all" else "\nall centres", file=out)
+        print(f"{'interval':<13} " + " ".join(f"{title:>{_width(kind)}}"
+                                               for _, title, kind in INTERVAL_COLUMNS), file=out)
+        for row in rows:
+            span = f"{figures.clock(row['from'])}-{figures.clock(row['to'])}"
+            cells = " ".join(f"{_cell(row[name], kind):>{_width(kind)}}"
+                             for name, _, kind in INTERVAL_COLUMNS)
+            print(f"{span:<13} {cells}" + ("  (warm-up)" if row["warmup"] else ""), file=out)
+
+
+def _width(kind: str) -> int:
+    return 27 if kind == "ci" else 9
+
+
+def _cell(value: dict[str, Any], kind: str) -> str:
+    mean = value["mean"]
+    if mean is None:
+        return "-"
+    if kind == "ci":
+        band = figures.ci_text(value["ci95"], "service_level")
+        return figures.percent(mean) + (f" [{band.replace(' – ', '-')}]" if band else "")
+    if kind == "share":
+        return figures.percent(mean)
+    return f"{mean:.1f} s" if kind == "s" else f"{mean:.1f}"
+
+
+def precision(document: dict[str, Any], out: TextIO) -> None:
+    """What --precision reached, and how many replications it took."""
+    found = document["precision"]
+    shown = ", ".join(f"{name} ±{'-' if share is None else figures.percent(share)}"
+                      for name, share in found["metrics"].items())
+    state = "reached" if found["met"] else f"NOT reached within {found['max_replications']}"
+    print(f"precision {figures.percent(found['share'])}: {state} after {found['replications']} "
+          f"replications ({shown} of the mean, 95 %)", file=out)

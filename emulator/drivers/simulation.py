@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import simpy
 
+from reference_impl.estimate import WaitEstimator
+from reference_impl.directory import Directory
 from reference_impl.ports import Deliver, NoNotifier
 from reference_impl.records import CallbackRecord, MemoryRecords
 from reference_impl.wiring import wire
 
 from ..measure.collector import Collector
+from ..measure.intervals import IntervalStats
 from ..measure.levels import Level, Levels
 from ..measure.summary import compute
 from ..models.arrivals import FileArrivals, PoissonArrivals
 from ..models.clock import Clock
-from ..models.desks import Desks
+from ..models.desks import Desks, Rota
 from ..models.network import NetworkSetup, RoomSessions
 from ..models.pbx import SimPbx
 from ..models.people import PersonProfile, PhonePlan
@@ -51,6 +54,8 @@ class SimResult:
     plans: dict[tuple[str, str], PhonePlan] = field(default_factory=dict)  # with keep_plans
     collector: Collector | None = None
     samples: list[Sample] = field(default_factory=list)
+    intervals: dict[str, list[dict[str, float | None]]] | None = None   # with `per_interval`
+    per_interval: float = 0.0
 
 
 def room_servers(scenario: Scenario, clock: Clock, rng: Draws, deliver: Deliver,
@@ -83,10 +88,11 @@ class Simulation:
                  observers: Iterable[object] = (), keep_plans: bool = False,
                  keep_records: bool = True, interval: float = 0.0,
                  progress: Callable[[float], None] | None = None,
-                 metrics: Iterable[str] = ()) -> None:
+                 metrics: Iterable[str] = (), per_interval: float = 0.0) -> None:
         """`keep_records=False` streams statistics only (load runs: memory stays flat);
         `interval` > 0 also samples the levels and counts callbacks per interval;
-        `metrics` names percentiles wanted beyond the standard ones (`.p80`)."""
+        `metrics` names percentiles wanted beyond the standard ones (`.p80`);
+        `per_interval` > 0 keeps each centre's results per interval that long."""
         self.scenario = scenario
         self.extra = [*expected_metrics(scenario), *metrics]
         self.seed = scenario.seed if seed is None else seed
@@ -96,29 +102,38 @@ class Simulation:
         self.records = MemoryRecords() if keep_records else None
         arrivals = scenario.arrivals
         self.warmup = arrivals.warmup if arrivals else 0.0
-        self.collector = Collector(self.warmup, interval)
+        self.collector = Collector(self.warmup, interval, scenario.sla.within)
         self.samples: list[Sample] = []
         self.levels = levels_of(scenario)
         self.clock = clock = SimClock(env)
-        self.desks = Desks(directory.terminal_owner(), clock)
+        self.staffing = build.staffing(scenario)
+        self.by_interval = _interval_stats(scenario, directory, per_interval) \
+            if per_interval > 0 else None
+        self.desks = Desks(directory.terminal_owner(), clock,
+                           busy=self.by_interval.busy if self.by_interval else None)
         self.people = People(build.agent_profiles(scenario), streams, keep_plans, self.desks)
         self.calendar = build.calendar(scenario)
         network = build.network(scenario)
+        if build.waits_estimated(scenario):     # what the status page would say, measured
+            observers = (*observers, WaitEstimator(build.desks(directory),
+                                                   on_error=self.collector.estimate_error))
         if network is not None:     # links and room traffic cost nothing unless asked for
             observers = (*observers, self._sessions(network))
+        extra_observers = [self.by_interval] if self.by_interval else []
         self.switchboard = wire(
             directory=directory, codes=build.code_pool(scenario), clock=partial(getattr, env, "now"),
             telephony=self._pbx, rooms=self._rooms, timers=partial(SimTimers, clock),
             notifier=NoNotifier(), records=self.records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
             caller_id=scenario.pbx.caller_id, observers=[self.collector, self, *observers,
-                                                         self.desks],
+                                                         self.desks, *extra_observers],
             timelines=keep_records, policy=build.policy(scenario),
             calendar=self.calendar, dedupe=scenario.policy.dedupe)
         self.desks.enter_code = self.switchboard.enter_code
         self._last_end = 0.0
         self._progress = progress       # told the fraction of the arrivals' duration done
         self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls
+        self.rota = self._rota() if self.staffing else None
 
     # -- the world's parts, built for the switchboard ------------------------
 
@@ -132,6 +147,13 @@ class Simulation:
         self.rooms = room_servers(self.scenario, self.clock, self.streams["rooms"], deliver,
                                   self.levels.rooms, self.levels)
         return self.rooms
+
+    def _rota(self) -> Rota:
+        """The shifts: the switchboard told of each step, the on-duty levels kept."""
+        phones = {name: len(c.terminals) for name, c in self.directory.centres.items()}
+        duty = OnDuty(self.levels, phones, self.staffing,
+                      self.by_interval.on_duty if self.by_interval else None)
+        return Rota(self.clock, self.staffing, self.switchboard.staff, duty.counts)
 
     def _sessions(self, network: NetworkSetup) -> RoomSessions:
         return RoomSessions(self.clock, network, self.streams["network"], self.collector,
@@ -149,8 +171,9 @@ class Simulation:
 
     def _end_warmup(self) -> None:
         for level in (self.levels.rooms, self.levels.agents, self.levels.trunks,
-                      self.levels.egress):
-            level.restart(self.env.now)
+                      self.levels.egress, self.levels.on_duty):
+            if level is not None:
+                level.restart(self.env.now)
 
     def _ticker(self, duration: float):  # type: ignore[no-untyped-def]
         assert self._progress is not None
@@ -223,6 +246,8 @@ class Simulation:
         if self.scenario.callbacks:
             self.env.process(self._explicit())
         self._start_arrivals()
+        if self.rota is not None:
+            self.rota.start()
         if self.warmup > 0:
             self.env.timeout(self.warmup).callbacks.append(lambda _: self._end_warmup())
         if self.collector.interval > 0:
@@ -248,10 +273,59 @@ class Simulation:
             scenario=self.scenario, seed=self.seed, records=records,
             metrics=compute(self.collector, self.levels, end, self.extra), end=end,
             collector=self.collector, samples=self.samples, late_events=sb.late_events,
+            intervals=self.by_interval.values(arrivals.duration if arrivals else end)
+            if self.by_interval else None,
+            per_interval=self.by_interval.interval if self.by_interval else 0.0,
             open_at_end={"live": len(sb.live), "rooms": len(self.rooms.rooms),
                          "codes": sb.codes.in_use, "legs": self.pbx.legs_up,
                          "timers": timers.live},
             plans=self.people.plans or {})
+
+
+def _interval_stats(scenario: Scenario, directory: Directory, interval: float) -> IntervalStats:
+    """Each centre's callers and agents per interval: callers under their service's first centre."""
+    home = {code: service.centres[0] for code, service in directory.services.items()}
+    phones = {name: len(c.terminals) for name, c in directory.centres.items()}
+    return IntervalStats(interval, scenario.sla.within, home, phones)
+
+
+class OnDuty:
+    """The agents on duty, as the rota sets them: the run's level and each centre's count."""
+
+    def __init__(self, levels: Levels, phones: dict[str, int],
+                 staffing: dict[str, list[tuple[float, int]]],
+                 per_interval: dict[str, Any] | None) -> None:
+        self.total = levels.on_duty = Level()
+        # Centres without shifts have every phone staffed, all the time.
+        self.total.change(0.0, sum(n for c, n in phones.items() if c not in staffing))
+        self.now = {centre: 0 for centre in staffing}
+        self.per_interval = per_interval
+        if per_interval is not None:
+            for centre in staffing:
+                per_interval[centre].set(0.0, 0)
+        self.counts = {centre: _CentreDuty(self, centre) for centre in staffing}
+
+    def set(self, centre: str, now: float, agents: int) -> None:
+        """`centre` has `agents` on duty from `now`."""
+        self.total.change(now, agents - self.now[centre])
+        self.now[centre] = agents
+        if self.per_interval is not None:
+            self.per_interval[centre].set(now, agents)
+
+
+class _CentreDuty:
+    """One centre's on-duty count, as the rota's `Count`."""
+
+    def __init__(self, duty: OnDuty, centre: str) -> None:
+        self.duty, self.centre = duty, centre
+
+    def set(self, now: float, value: int) -> None:
+        """The centre has `value` agents on duty from `now`."""
+        self.duty.set(self.centre, now, value)
+
+    def change(self, now: float, delta: int) -> None:
+        """The centre's agents on duty move by `delta` at `now`."""
+        self.set(now, self.duty.now[self.centre] + delta)
 
 
 def simulate(scenario: Scenario, *, seed: int | None = None,

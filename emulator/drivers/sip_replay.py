@@ -4,8 +4,11 @@ The scenario is first run in simulated time to draw every phone's behaviour
 (who answers, after how long, who hangs up when); the same requests are then
 replayed over SIP with those very behaviours, handed to the SIPp phones in
 each call's Request-URI. So the two modes can be compared call by call.
-Idle time between callbacks is skipped, and talk times can be compressed
-(`time_scale`): neither changes an outcome.
+Idle time is skipped (between callbacks, and while every live callback waits
+for its next call: a retry, a scheduled time), and talk times can be
+compressed (`time_scale`): neither changes an outcome. The scenario's policy
+(retries, dedupe, give-up), calendar, schedules and cancels apply as in the
+simulation; each call to the person is its own leg ("person", "person-2"...).
 
 When a scenario expects audio (`expect[].audio`), the phones send RTP once
 bridged (their Request-URI asks for it) and the replay watches loopback
@@ -38,7 +41,7 @@ from ..measure.levels import Levels
 from ..measure.summary import compute
 from ..models.desks import Desks
 from ..models.pbx import PhoneBook
-from ..models.pbx.sipp import SippPhones, phone_user
+from ..models.pbx.sipp import PhonesAt, SippPhones, phone_user
 from ..models.people import Answer, PhonePlan
 from ..models.phonebook import People
 from ..models.streams import Streams
@@ -53,19 +56,23 @@ _ACTIONS = {Answer.INVALID: "invalid", Answer.BUSY: "busy", Answer.REJECT: "reje
 
 @dataclass(frozen=True)
 class Request:
-    """A callback of the rehearsal, to be asked for again over SIP at its time."""
+    """A callback of the rehearsal, to be asked for again over SIP at its time
+    (`schedule_at`: the time it asks to be called; `cancel_at`: when it is cancelled)."""
 
     at: float
     callback_id: str
     service: str
     number: str
+    name: str = ""
+    schedule_at: float | None = None
+    cancel_at: float | None = None
 
 
 class PhoneDialplan:
     """Number -> SIP target: `sip:` numbers as written, the rest to the SIPp phones."""
 
     def __init__(self, plans: dict[tuple[str, str], PhonePlan], talks: dict[str, "Talk"],
-                 phones: SippPhones, people: PhoneBook, time_scale: float,
+                 phones: SippPhones | PhonesAt, people: PhoneBook, time_scale: float,
                  desks: Desks | None = None, rtp: bool = False) -> None:
         """`desks`, if given, is told how long each answering agent takes to type the code;
         with `rtp` every SIPp phone sends RTP once bridged."""
@@ -124,15 +131,20 @@ def _talks(plans: dict[tuple[str, str], PhonePlan], records: list[CallbackRecord
     for record in records:
         if "bridged" not in record.times:
             continue
-        agent = f.agent_leg(len(record.terminals_dialled))
-        person, desk = plans.get((record.id, f.PERSON_LEG)), plans.get((record.id, agent))
+        agent, person_leg = f.agent_leg(len(record.terminals_dialled)), last_person_leg(record)
+        person, desk = plans.get((record.id, person_leg)), plans.get((record.id, agent))
         if person is None or desk is None:
             continue
         start, end = record.times["bridged"], record.times.get("ended", math.inf)
         alone = not any(other != record.id and s < end and e > start for s, e, other in spans)
-        out[record.id] = Talk(ends=f.PERSON_LEG if person.talk < desk.talk else agent,
+        out[record.id] = Talk(ends=person_leg if person.talk < desk.talk else agent,
                               compress=alone, floor=desk.code_entry + 3.0)
     return out
+
+
+def last_person_leg(record: CallbackRecord) -> str:
+    """The leg of the callback's last call to the person (the one a bridge joined)."""
+    return record.attempts[-1].leg if record.attempts else f.PERSON_LEG
 
 
 @dataclass(kw_only=True, slots=True)
@@ -260,7 +272,8 @@ def _audio_of(record: CallbackRecord, media: dict[tuple[str, str], tuple[str, in
     if watch.error:
         return None, watch.error
     agent = f.agent_leg(len(record.terminals_dialled))
-    person_at, agent_at = media.get((record.id, f.PERSON_LEG)), media.get((record.id, agent))
+    person_at = media.get((record.id, last_person_leg(record)))
+    agent_at = media.get((record.id, agent))
     if person_at is None or agent_at is None:
         return None, "a phone's answer named no media address"
     end = math.inf if end is None else end
@@ -277,10 +290,26 @@ def run_sip(scenario: Scenario, *, seed: int | None = None, time_scale: float = 
     """Run the scenario over real SIP; the result has the simulation's shape."""
     sim = Simulation(scenario, seed=seed, keep_plans=True)
     rehearsal = sim.run()
-    requests = sorted((Request(r.times["requested"], r.id, r.form["service"], r.person_number)
-                       for r in rehearsal.records), key=lambda q: (q.at, int(q.callback_id)))
+    requests = requests_of(scenario, rehearsal.records)
     return asyncio.run(_replay(scenario, sim, rehearsal, requests, time_scale,
                                list(observers), on_message))
+
+
+def requests_of(scenario: Scenario, records: list[CallbackRecord]) -> list[Request]:
+    """The rehearsal's requests in order, each with its explicit callback's schedule
+    and cancel (call N of the file is callback N; arrivals have neither)."""
+    calendar = build.calendar(scenario)
+    out = []
+    for r in records:
+        number = int(r.id)
+        spec = scenario.callbacks[number - 1] if number <= len(scenario.callbacks) else None
+        out.append(Request(
+            r.times["requested"], r.id, r.form["service"], r.person_number,
+            name=r.form.get("name", ""),
+            schedule_at=(build.schedule_at(spec, calendar.epoch if calendar else None)
+                         if spec is not None else None),
+            cancel_at=spec.cancel_at if spec is not None else None))
+    return sorted(out, key=lambda q: (q.at, int(q.callback_id)))
 
 
 async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
@@ -317,15 +346,17 @@ async def _replay(scenario: Scenario, sim: Simulation, rehearsal: SimResult,
                                           levels),
             notifier=NoNotifier(), records=records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,
-            caller_id=scenario.pbx.caller_id, observers=[collector, *observers, desks])
+            caller_id=scenario.pbx.caller_id, observers=[collector, *observers, desks],
+            policy=build.policy(scenario), calendar=build.calendar(scenario),
+            dedupe=scenario.policy.dedupe)
         desks.clock = LoopClock(loop, runtime.now)
         desks.enter_code = runtime.switchboard.enter_code
         pbx = runtime.telephony
         assert isinstance(pbx, SipPbx)
         watch = RtpWatch(runtime.now) if audio else None
         try:
-            await _feed(runtime, requests)
-            await _drain(runtime, scenario, time_scale)
+            await _feed(runtime, pbx, requests)
+            await _drain(runtime, pbx, scenario, time_scale)
             await _settle(lambda: pbx.legs_up == 0 and not runtime.rooms.rooms, 3.0)  # type: ignore[attr-defined]
         finally:
             pbx.stop()
@@ -356,27 +387,66 @@ def _counter(runtime: Runtime, levels: Levels) -> Callable[[str, int], None]:
     return count
 
 
-async def _feed(runtime: Runtime, requests: list[Request]) -> None:
-    """Start each callback at its time; while nothing is live, jump to the next one."""
+async def _feed(runtime: Runtime, pbx: SipPbx, requests: list[Request]) -> None:
+    """Start each callback at its time, and cancel it at its time; idle time is skipped."""
     sb = runtime.switchboard
-    for request in requests:
-        while (gap := request.at - runtime.now()) > 0:
-            if not sb.live:
-                runtime.skip(gap)
-                break
+    actions: list[tuple[float, int, Callable[[], object]]] = []
+    for n, q in enumerate(requests):
+        actions.append((q.at, 2 * n, lambda q=q: sb.request(
+            {"service": q.service, "name": q.name}, q.number, q.callback_id,
+            schedule_at=q.schedule_at)))
+        if q.cancel_at is not None:
+            actions.append((q.cancel_at, 2 * n + 1, lambda q=q: sb.cancel(q.callback_id)))
+    actions.sort(key=lambda a: (a[0], a[1]))
+    for at, _, act in actions:
+        while (gap := at - runtime.now()) > 0:
+            if _idle(runtime, pbx):
+                _skip(runtime, gap)
+                await asyncio.sleep(0)             # a timer hurried due fires first
+                continue
             await asyncio.sleep(min(gap, 0.02))
-        sb.request({"service": request.service, "name": ""}, request.number, request.callback_id)
+        act()
 
 
-async def _drain(runtime: Runtime, scenario: Scenario, time_scale: float) -> None:
-    """Wait for every callback to end, or give up after the longest a call can take."""
+def _idle(runtime: Runtime, pbx: SipPbx) -> bool:
+    """Nothing is on the phones: no callback is live, or every live one waits for its
+    next call (a retry, a scheduled time) with no leg up and no room open."""
+    sb = runtime.switchboard
+    return (pbx.legs_up == 0 and not runtime.rooms.rooms  # type: ignore[attr-defined]
+            and len(sb.pending()) == len(sb.live))
+
+
+def _skip(runtime: Runtime, limit: float) -> None:
+    """Jump over idle time: up to `limit` seconds, or to the flow's next timer if sooner
+    (a pending callback's next call), the timers hurried by as much."""
+    due = runtime.timers.next_due()
+    gap = limit if due is None else min(limit, due - runtime.loop.time())
+    if 0 < gap < math.inf:
+        runtime.skip(gap)
+        runtime.timers.hurry(gap)
+
+
+async def _drain(runtime: Runtime, pbx: SipPbx, scenario: Scenario, time_scale: float) -> None:
+    """Wait for every callback to end (idle waits skipped), or give up after the longest
+    the calls can take on the phones."""
     ring = scenario.pbx.person_ring_timeout + sum(c.ring_timeout for c in scenario.centres.values())
-    deadline = runtime.now() + ring + 600.0 / time_scale + 60.0
-    while runtime.switchboard.live and runtime.now() < deadline:
+    rules = [rule for _, rule in (build.policy(scenario) or f.CallbackPolicy()).retry]
+    attempts = max([r.attempts for r in rules] + [1])
+    # Real seconds (skipped time does not count): every call of the longest callback,
+    # and its waits between calls if another call keeps them from being skipped.
+    budget = (ring + 600.0 / time_scale + 60.0) * attempts + sum(
+        r.after * (r.attempts - 1) for r in rules)
+    deadline = runtime.loop.time() + budget
+    sb = runtime.switchboard
+    while sb.live and runtime.loop.time() < deadline:
+        if _idle(runtime, pbx):
+            _skip(runtime, math.inf)
+            await asyncio.sleep(0)
+            continue
         await asyncio.sleep(0.02)
-    for callback_id in list(runtime.switchboard.live):
+    for callback_id in list(sb.live):
         # Stuck: end it as the flow would on a protocol error, so nothing leaks.
-        runtime.switchboard.deliver(callback_id, f.LegHungUp(leg="stuck"))
+        sb.deliver(callback_id, f.LegHungUp(leg="stuck"))
 
 
 async def _settle(done: Callable[[], bool], seconds: float) -> None:

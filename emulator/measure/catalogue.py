@@ -64,6 +64,9 @@ COUNTED: dict[str, Metric] = {m.name: m for m in (
            "a call to the person ended → the next call dialled (retries)"),
     Metric("scheduled_wait", "Wait for a scheduled call", "s",
            "request → the first call, for requests that waited (a time asked for, or closed)"),
+    Metric("ewt_error", "Estimated wait's error", "s",
+           "actual minus estimated: an agent answered → the first estimate told the person "
+           "(on hold, or scheduled); negative when the wait was shorter"),
 )}
 
 # The network model's quality in the room (None without `network:`). `video_first_frame`
@@ -85,6 +88,15 @@ LEVELS: dict[str, Metric] = {m.name: m for m in (
            "share of staffed desk-phone time spent ringing or talking"),
     Metric("trunk_occupancy", "Trunk occupancy", "fraction", "share of the PBX's lines in use"),
     Metric("room_egress", "Room servers' egress", "Mbit/s", "egress reserved on all room servers"),
+)}
+
+# Figures `callback-emu compare` derives from each replication's metrics.
+COMPARED: dict[str, Metric] = {m.name: m for m in (
+    Metric("attempts_per_connected", "Calls per connected callback", "count",
+           "calls made to people, per callback that connected (attempts.mean / outcomes.connected)"),
+    Metric("lines_in_use", "Lines in use", "count", "PBX lines in use, time-weighted mean"),
+    Metric("extra_lines", "Extra lines in use", "count",
+           "lines in use beyond the first variant's, replication by replication"),
 )}
 
 # The terminal state of one callback, and what it means.
@@ -110,6 +122,9 @@ FRACTIONS: dict[str, Metric] = {m.name: m for m in (
     Metric("rooms_refused", "Rooms refused", "fraction",
            "callbacks whose room could not be opened, of those bridged"),
     Metric("queued", "Queued", "fraction", "callbacks that waited on hold for a desk phone"),
+    Metric("service_level", "Service level", "fraction",
+           "of the people who answered, those an agent answered within sla.within "
+           "(those who gave up count as not)"),
     *(Metric(f"outcomes.{o.value}", f"Outcome {o.value}", "fraction",
              f"callbacks that ended so: {OUTCOMES[o.value]}") for o in Outcome),
 )}
@@ -171,12 +186,21 @@ def unit(name: str) -> str:
         return "count"
     if base in STAGES:
         return "s"
-    found = COUNTED.get(base) or QUALITY.get(base) or LEVELS.get(base)
+    found = COUNTED.get(base) or QUALITY.get(base) or LEVELS.get(base) or COMPARED.get(base)
     return found.unit if found is not None else "s"
+
+
+# Metrics whose values may be negative (every other one is 0 or more).
+SIGNED = frozenset({"ewt_error", "extra_lines"})
+
+
+def signed(name: str) -> bool:
+    """Whether a metric's values may be below zero (an error, a difference)."""
+    return split(name)[0] in SIGNED
 
 
 def title(base: str) -> str:
     """A metric's title for tables and figures (its base name if it has none)."""
     found = STAGES.get(base) or COUNTED.get(base) or QUALITY.get(base) or LEVELS.get(base) \
-        or FRACTIONS.get(base)
+        or FRACTIONS.get(base) or COMPARED.get(base)
     return found.title if found is not None else base

@@ -9,10 +9,10 @@ from reference_impl.flow import Outcome
 from reference_impl.records import CallbackRecord
 
 from .catalogue import STAGES
-from .series import Series
+from .series import Series, SignedSeries
 
 # The series a collector fills from records: every stage, and failovers.
-COLLECTED = (*STAGES, "failovers", "attempts", "retry_wait", "scheduled_wait")
+COLLECTED = (*STAGES, "failovers", "attempts", "retry_wait", "scheduled_wait", "ewt_error")
 
 
 @dataclass
@@ -28,10 +28,15 @@ class Interval:
 class Collector:
     """A switchboard observer that streams finished callbacks into statistics."""
 
-    def __init__(self, warmup: float = 0.0, interval: float = 0.0) -> None:
+    def __init__(self, warmup: float = 0.0, interval: float = 0.0, within: float = 20.0) -> None:
+        """`within`: the service level's threshold (sla.within)."""
         self.warmup = warmup
         self.interval = interval
-        self.series: dict[str, Series] = {name: Series() for name in COLLECTED}
+        self.within = within
+        self.answered = 0          # people who answered the call...
+        self.in_time = 0           # ... and reached an agent within `within`
+        self.series: dict[str, Series | SignedSeries] = {name: Series() for name in COLLECTED}
+        self.series["ewt_error"] = SignedSeries()   # an estimate is early or late
         self.outcomes: dict[str, int] = {}
         self.callbacks = 0
         self.bridged = 0
@@ -55,6 +60,12 @@ class Collector:
                 series.add(times[stop] - times[start])
         if record.centre is not None:
             self.series["failovers"].add(float(record.failovers))
+        answered = times.get("person_answered")
+        if answered is not None:
+            self.answered += 1
+            reached = times.get("agent_answered")
+            if reached is not None and reached - answered <= self.within:
+                self.in_time += 1
         attempts = record.attempts
         self.series["attempts"].add(float(len(attempts)))
         if len(attempts) > 1:
@@ -71,6 +82,12 @@ class Collector:
             self.queued += 1
         if self.interval > 0:
             self._count(int(requested // self.interval), outcome, times)
+
+    def estimate_error(self, callback_id: str, error: float, now: float) -> None:
+        """An estimated wait's error once an agent answered (a `WaitEstimator`'s
+        `on_error`): counted unless it came during the warm-up."""
+        if now >= self.warmup:
+            self.series["ewt_error"].add(error)
 
     def _count(self, index: int, outcome: str, times: Any) -> None:
         bucket = self.intervals.get(index)

@@ -49,5 +49,6 @@ class Levels:
     trunks: Level = field(default_factory=Level)
     egress: Level = field(default_factory=Level)     # room servers' reserved egress, bit/s
     room_wait: Series = field(default_factory=Series)
+    on_duty: Level | None = None       # agents on duty, with shifts (None: every phone staffed)
     terminals: int = 1
     trunk_capacity: int = 1

@@ -138,3 +138,88 @@ def _centre(index: int) -> float:
 
 def _centre_array() -> np.ndarray:
     return np.array([_centre(i) for i in range(_BINS)])
+
+
+class SignedSeries:
+    """A `Series` of values of either sign (an estimate's error): the positive values
+    and the magnitudes of the negative ones in a `Series` each."""
+
+    __slots__ = ("_above", "_below")
+
+    def __init__(self) -> None:
+        self._above = Series()             # values >= 0
+        self._below = Series()             # -value, for values < 0
+
+    def add(self, value: float) -> None:
+        """Count one value."""
+        if value < 0:
+            self._below.add(-value)
+        else:
+            self._above.add(value)
+
+    @property
+    def count(self) -> int:
+        """How many values were counted."""
+        return self._above.count + self._below.count
+
+    @property
+    def total(self) -> float:
+        """The sum of every value so far."""
+        return self._above.total - self._below.total
+
+    @property
+    def peak(self) -> float:
+        """The largest value so far (0 while there is none)."""
+        if self._above.count:
+            return self._above.peak
+        return -self._below.quantiles([0])[0] if self._below.count else 0.0
+
+    @property
+    def mean(self) -> float | None:
+        """The mean of every value; None while there is none."""
+        count = self.count
+        return self.total / count if count else None
+
+    def quantiles(self, qs: Iterable[float]) -> list[float]:
+        """Percentiles (0-100); exact while the values are few."""
+        qs = list(qs)
+        below, above, count = self._below, self._above, self.count
+        if not count:
+            return []
+        if below._bins is None and above._bins is None:
+            return [float(x) for x in np.percentile(
+                [*above._recent, *(-v for v in below._recent)], qs)]
+        out = []
+        for q in qs:                           # a rank on the negative side, or the positive
+            rank = q / 100 * (count - 1)
+            if rank < below.count:
+                back = (below.count - 1 - rank) / max(1, below.count - 1) * 100
+                out.append(-below.quantiles([back])[0])
+            else:
+                ahead = (rank - below.count) / max(1, above.count - 1) * 100
+                out.append(above.quantiles([ahead])[0])
+        return out
+
+    def merge(self, other: "SignedSeries") -> None:
+        """Pool another series into this one (replications)."""
+        self._above.merge(other._above)
+        self._below.merge(other._below)
+
+    def histogram(self, bins: int = 60) -> dict[str, list[float]]:
+        """Counts over `bins` equal-width bins from the least to the greatest value."""
+        if not self.count:
+            return {"edges": [], "counts": []}
+        low = -self._below.peak if self._below.count else 0.0
+        high = self._above.peak if self._above.count else 0.0
+        edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+        values, weights = [], []
+        for series, sign in ((self._above, 1.0), (self._below, -1.0)):
+            if series._bins is None:
+                values += [sign * v for v in series._recent]
+                weights += [1.0] * len(series._recent)
+            else:
+                series._fold()
+                values += list(sign * _centre_array())
+                weights += [float(w) for w in series._bins]
+        counts, _ = np.histogram(np.clip(values, low, edges[-1]), edges, weights=weights)
+        return {"edges": [float(e) for e in edges], "counts": [float(c) for c in counts]}

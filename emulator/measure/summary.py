@@ -28,10 +28,14 @@ def compute(collector: Collector, levels: Levels, end: float,
         values[f"outcomes.{outcome.value}"] = collector.fraction(outcome)
     values["rooms_refused"] = collector.refused / collector.bridged if collector.bridged else None
     values["queued"] = collector.queued / collector.callbacks if collector.callbacks else None
+    values["service_level"] = collector.in_time / collector.answered if collector.answered else None
     values["concurrent_rooms.max"] = float(levels.rooms.peak)
     values["concurrent_rooms.mean"] = levels.rooms.mean(end)
-    values["agent_occupancy.max"] = levels.agents.peak / levels.terminals
-    values["agent_occupancy.mean"] = levels.agents.mean(end, levels.terminals)
+    if levels.on_duty is None:
+        values["agent_occupancy.max"] = levels.agents.peak / levels.terminals
+        values["agent_occupancy.mean"] = levels.agents.mean(end, levels.terminals)
+    else:                                  # shifts: the share of the agents then on duty
+        values.update(_staffed_occupancy(levels, end))
     values["trunk_occupancy.max"] = levels.trunks.peak / levels.trunk_capacity
     values["trunk_occupancy.mean"] = levels.trunks.mean(end, levels.trunk_capacity)
     values["room_egress.max"] = levels.egress.peak / 1e6
@@ -40,6 +44,15 @@ def compute(collector: Collector, levels: Levels, end: float,
         if name not in values:
             values[name] = _percentile(name, collector, levels)
     return values
+
+
+def _staffed_occupancy(levels: Levels, end: float) -> dict[str, float | None]:
+    """Agent occupancy under shifts: busy time over on-duty time; the peak over the most on duty."""
+    duty = levels.on_duty
+    assert duty is not None
+    staffed = duty.mean(end)
+    return {"agent_occupancy.mean": levels.agents.mean(end) / staffed if staffed > 0 else None,
+            "agent_occupancy.max": levels.agents.peak / duty.peak if duty.peak > 0 else None}
 
 
 def _percentile(name: str, collector: Collector, levels: Levels) -> float | None:

@@ -29,7 +29,7 @@ class PersonProfile:
     reject_probability: float = 0.0
     invalid_probability: float = 0.0
     reject_delay: Distribution = Fixed(3.0)    # rings this long before declining
-    patience: float = NEVER                   # hangs up if no agent within this after answering
+    patience: float | Distribution = NEVER    # hangs up if no agent within this after answering
     talk_time: Distribution | None = None     # None: the agent decides when the call ends
 
 
@@ -105,8 +105,11 @@ def plan_person(profile: PersonProfile, streams: Streams) -> PhonePlan:
     if answer >= profile.answer_probability:
         return PhonePlan(Answer.RING_OUT)
     talk = profile.talk_time.sample(streams["person_talk"]) if profile.talk_time else NEVER
+    patience = profile.patience
+    if isinstance(patience, Distribution):       # drawn from a stream of its own (Erlang A)
+        patience = patience.sample(streams["person_patience"])
     return PhonePlan(Answer.ANSWER, profile.answer_delay.sample(streams["person_answer"]),
-                     patience=profile.patience, talk=talk)
+                     patience=patience, talk=talk)
 
 
 def plan_agent(profile: AgentProfile, streams: Streams) -> PhonePlan:

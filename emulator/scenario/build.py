@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from reference_impl.calendar import Calendar, ServiceHours, parse_hours
 from reference_impl.codes import CodePool
-from reference_impl.directory import Centre, Directory, Service
+from reference_impl.directory import Centre, Directory, RoomTemplate, Service
 from reference_impl.flow import CallbackPolicy, Outcome, RetryRule
 
 from ..models.arrivals import Segment, segments
@@ -22,19 +22,42 @@ from ..models.pbx.sim import PbxSetup
 from ..models.people import AgentProfile, PersonProfile
 from ..models.rooms.servers import RoomsSetup
 from .schema import AccessRef, Arrivals, CalendarSpec, CallbackSpec, LinkModel, Network, Scenario
+from .schema import Service as ServiceSpec
 
 
 def directory(scenario: Scenario) -> Directory:
-    """The services and centres, with each centre's desk phones and timeouts."""
+    """The services (with their hours) and centres, with each centre's desk phones and
+    timeouts, and the room templates."""
     centres = {}
     for index, (name, spec) in enumerate(scenario.centres.items(), start=1):
         centres[name] = Centre(name=name, terminals=tuple(spec.numbers(index)),
                                ring_timeout=spec.ring_timeout,
                                queue_max_wait=spec.queue.max_wait if spec.queue else None)
-    services = {code: Service(code=code, centres=tuple(s.centres), room_template=s.room_template,
-                              label=s.label or code)
-                for code, s in scenario.services.items()}
-    return Directory(services=services, centres=centres)
+    services = {code: _service(code, s) for code, s in scenario.services.items()}
+    return Directory(services=services, centres=centres, templates=room_templates(scenario))
+
+
+def _service(code: str, spec: ServiceSpec) -> Service:
+    holidays = spec.holidays
+    return Service(code=code, centres=tuple(spec.centres), room_template=spec.room_template,
+                   label=spec.label or code,
+                   hours=None if spec.hours is None else tuple(spec.hours.items()),
+                   holidays=tuple(holidays) if isinstance(holidays, list) else (),
+                   holiday_country=holidays if isinstance(holidays, str) else None,
+                   slot_every=spec.slots.every if spec.slots else None,
+                   slot_capacity=spec.slots.capacity if spec.slots else 0)
+
+
+def room_templates(scenario: Scenario) -> dict[str, RoomTemplate]:
+    """The room templates the file defines, by name (none: every room looks the default)."""
+    return {name: spec.template(name) for name, spec in scenario.room_templates.items()}
+
+
+def staffing(scenario: Scenario) -> dict[str, list[tuple[float, int]]]:
+    """Centre -> its shifts as (from, agents on duty) steps in time order; only the centres
+    that have `staffing` (the others keep every desk phone staffed)."""
+    return {name: sorted((step.start, step.agents) for step in spec.staffing)
+            for name, spec in scenario.centres.items() if spec.staffing is not None}
 
 
 def code_pool(scenario: Scenario) -> CodePool:
@@ -144,6 +167,18 @@ def timed(scenario: Scenario) -> bool:
         for s in scenario.services.values())
 
 
+def waits_estimated(scenario: Scenario) -> bool:
+    """Whether some callbacks wait where the person is told an estimate: on hold at a
+    centre, or for the time of a call (a calendar, a time asked for, a retry)."""
+    return any(c.queue is not None for c in scenario.centres.values()) or timed(scenario) \
+        or bool(scenario.policy.retry) or any(c.schedule is not None for c in scenario.callbacks)
+
+
+def desks(directory: Directory) -> dict[str, int]:
+    """Each centre's desk phones, for the wait estimate."""
+    return {name: len(centre.terminals) for name, centre in directory.centres.items()}
+
+
 def calendar(scenario: Scenario) -> Calendar | None:
     """The calendar people are called by; None when the scenario keeps none."""
     if not timed(scenario):
@@ -161,6 +196,19 @@ def calendar(scenario: Scenario) -> Calendar | None:
     return Calendar(epoch=epoch, zone=zone, services=services, calling_hours=window)
 
 
+def calendar_of(scenario: Scenario, directory: Directory) -> Calendar | None:
+    """The calendar of a directory's opening hours (serve's, kept in the database) on the
+    file's clock and calling hours; None when neither the file nor the directory keeps one."""
+    if scenario.calendar is None and not any(s.timed for s in directory.services.values()):
+        return None
+    spec = scenario.calendar or CalendarSpec()
+    zone = ZoneInfo(spec.timezone)
+    epoch = spec.start.replace(tzinfo=zone) if spec.start.tzinfo is None else spec.start
+    window = parse_hours({"mon": spec.calling_hours})[0][0] if spec.calling_hours else None
+    return Calendar(epoch=epoch, zone=zone, calling_hours=window,
+                    services={code: s.opening() for code, s in directory.services.items()})
+
+
 def schedule_at(spec: CallbackSpec, epoch: datetime | None) -> float | None:
     """When a callback asks to be called (flow time): a clock time is the next such time of
     day on or after `at` (in the calendar's zone), a delay counts from `at`."""
@@ -169,10 +217,13 @@ def schedule_at(spec: CallbackSpec, epoch: datetime | None) -> float | None:
     kind, seconds = spec.schedule
     if kind == "after":
         return spec.at + seconds
-    base = epoch or datetime(2026, 1, 5, tzinfo=timezone.utc)
-    local = base + timedelta(seconds=spec.at)
+    base = (epoch or datetime(2026, 1, 5, tzinfo=timezone.utc)).astimezone(timezone.utc)
+    zone = (epoch or base).tzinfo
+    # Through UTC: times of one zone add on the wall clock, an hour out across a change
+    # of daylight saving time; the clock time asked for is the zone's own.
+    local = (base + timedelta(seconds=spec.at)).astimezone(zone)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    wanted = midnight + timedelta(seconds=seconds)
+    wanted = (midnight + timedelta(seconds=seconds)).replace(tzinfo=zone)
     if wanted < local:
-        wanted += timedelta(days=1)
-    return (wanted - base).total_seconds()
+        wanted = (midnight + timedelta(days=1, seconds=seconds)).replace(tzinfo=zone)
+    return (wanted.astimezone(timezone.utc) - base).total_seconds()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reference_impl.directory import TEMPLATE_NAME
+
 from ..measure.catalogue import check_metric_name
 from ..models import people as p
 from ..models.network.profiles import PROFILES
@@ -74,6 +76,7 @@ def check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path)
             if row.person is not None and row.person not in known:
                 fail(("arrivals", "file"), f"{where}: unknown person profile {row.person!r}",
                      _suggest(row.person, sorted(known)))
+    _check_templates(s, fail)
     templates = sorted({service.room_template for service in s.services.values()})
     for i, template in enumerate(s.rooms.two_way if isinstance(s.rooms.two_way, list) else []):
         if template not in templates:
@@ -93,6 +96,23 @@ def check_references(s: Scenario, lines: dict[tuple[Any, ...], int], path: Path)
             problem = check_metric_name(expectation.metric)
             if problem:
                 fail(("expect", i, "metric"), problem[0], problem[1])
+
+
+def _check_templates(s: Scenario, fail: Any) -> None:
+    """Room templates have names pages can link to; when a file defines any, every service
+    names one of them (or "default": the built-in look)."""
+    for name in s.room_templates:
+        if not TEMPLATE_NAME.match(name):
+            fail(("room_templates", name), f"room template name {name!r} is not taken",
+                 "1 to 64 letters, digits, '_' or '-'")
+    if not s.room_templates:
+        return
+    names = sorted(s.room_templates)
+    for code, service in s.services.items():
+        if service.room_template not in s.room_templates and service.room_template != "default":
+            fail(("services", code, "room_template"),
+                 f"unknown room template {service.room_template!r}",
+                 _suggest(service.room_template, names))
 
 
 def _check_links(network: Network, fail: Any) -> None:

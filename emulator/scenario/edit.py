@@ -61,3 +61,11 @@ def write_with(source: Path, setting: Mapping[str, Any], target: Path, header: s
     changed = with_keys(raw(source), source, setting)
     target.write_text(header + yaml.safe_dump(changed, sort_keys=False, allow_unicode=True),
                       encoding="utf-8")
+
+
+def value_of(text: str) -> Any:
+    """A KEY=VALUE word's value read as YAML (`3`, `2min`, `{mon-fri: "08:00-20:00"}`)."""
+    try:
+        return yaml.safe_load(text) if text else None
+    except yaml.YAMLError as error:
+        raise ValueError(f"the value is not YAML: {error}") from None

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (BaseModel, BeforeValidator, Discriminator, Field, Tag, ValidationInfo,
-                      WithJsonSchema, model_validator)
+                      WithJsonSchema, field_validator, model_validator)
 
 from reference_impl.calendar import CalendarError, check_country, parse_hours
+from reference_impl.directory import (COLOUR, LOGO_MAX_BYTES, Colours, InvalidEntry, Logo,
+                                      RoomTemplate)
 from reference_impl.flow import Notice, Outcome
 
 from ..models import distributions as d
@@ -38,13 +40,17 @@ class PersonSpec(Strict):
     reject_probability: Probability = 0.0
     invalid_probability: Probability = 0.0
     reject_delay: Dist = _PERSON.reject_delay
-    patience: Duration | None = None
+    patience: Dist | None = None       # a duration, or a distribution (Erlang A: exponential)
     talk_time: Dist | None = None
 
     def profile(self) -> p.PersonProfile:
-        """The person profile the models take (no patience: they wait for ever)."""
+        """The person profile the models take (no patience: they wait for ever; a fixed one
+        stays a number, so a file that draws none keeps its seeded results)."""
         fields = _fields(self, exclude="patience")
-        return p.PersonProfile(**fields, patience=p.NEVER if self.patience is None else self.patience)
+        patience: float | d.Distribution = p.NEVER if self.patience is None else self.patience
+        if isinstance(patience, d.Fixed):
+            patience = patience.value
+        return p.PersonProfile(**fields, patience=patience)
 
 
 class AgentSpec(Strict):
@@ -148,6 +154,13 @@ TerminalRef = Annotated[Union[Annotated[str, Tag("number")], Annotated[Terminal,
 MAX_TERMINALS = 100_000        # desk phones in one centre: far beyond any contact centre
 
 
+class StaffStep(Strict):
+    """A step of a centre's shifts: agents on duty from a time of day on (centres.<name>.staffing[])."""
+
+    start: Duration = Field(alias="from")
+    agents: Annotated[int, Field(ge=0, le=MAX_TERMINALS)]
+
+
 class Centre(Strict):
     """A centre: its desk phones, ring timeout, queue and agents (centres.<name>)."""
 
@@ -156,6 +169,23 @@ class Centre(Strict):
     ring_timeout: Annotated[Duration, Field(gt=0)] = 15.0
     queue: Queue | None = None
     agent: AgentRef = "prompt"
+    staffing: Annotated[list[StaffStep], Field(min_length=1)] | None = None   # shifts; none: every phone staffed
+
+    @field_validator("staffing")
+    @classmethod
+    def _staffed_phones(cls, staffing: list[StaffStep] | None,
+                        info: ValidationInfo) -> list[StaffStep] | None:
+        terminals = info.data.get("terminals")
+        phones = terminals if isinstance(terminals, int) else len(terminals or ())
+        starts = [step.start for step in staffing or ()]
+        if len(set(starts)) != len(starts):
+            raise ValueError("two steps of the staffing start at the same time "
+                             f"({sorted(t for t in starts if starts.count(t) > 1)[0]:g} s)")
+        for step in staffing or ():
+            if "terminals" in info.data and step.agents > phones:
+                raise ValueError(f"from {step.start:g} s: {step.agents} agents on duty, more "
+                                 f"than the centre's {phones} desk phones (terminals)")
+        return staffing
 
     def numbers(self, index: int) -> list[str]:
         """The desk phones' numbers; a count gets numbers +1800<centre><n>."""
@@ -211,6 +241,78 @@ class Rooms(Strict):
             raise ValueError(f"a room needs {self.cpu_per_room * factor:g} CPU units, "
                              f"more than a server has ({self.cpu:g})")
         return self
+
+
+# -- room templates ------------------------------------------------------------
+
+def _colour(value: object) -> object:
+    if value is not None and (not isinstance(value, str) or not COLOUR.match(value)):
+        raise ValueError(f"{value!r}: write a colour as \"#rrggbb\" or \"#rgb\" (quoted: "
+                         "YAML reads # as a comment)")
+    return value
+
+
+Colour = Annotated[str, BeforeValidator(_colour), WithJsonSchema({
+    "type": "string", "pattern": COLOUR.pattern, "description": "#rrggbb or #rgb"})]
+
+
+def _logo_file(value: object, info: ValidationInfo) -> Logo:
+    """`logo`: an image file, relative to the scenario, read (and checked) when it loads."""
+    if isinstance(value, Logo):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("give the path of an image file (relative to the scenario)")
+    path = (info.context or {}).get("base", Path(".")) / value
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(LOGO_MAX_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the logo: {error.strerror}") from None
+    try:
+        return Logo.of(data)
+    except InvalidEntry as error:
+        raise ValueError(f"{path}: {error.message}") from None
+
+
+LogoFile = Annotated[Logo, BeforeValidator(_logo_file), WithJsonSchema({
+    "type": "string", "description": "a PNG, JPEG, GIF or WebP file of at most "
+    f"{LOGO_MAX_BYTES // 1024} kB, relative to the scenario"})]
+
+
+class TemplateColours(Strict):
+    """A room's colours; none keeps the page's own (room_templates.<name>.colours)."""
+
+    accent: Colour | None = None
+    background: Colour | None = None
+    text: Colour | None = None
+
+
+class RoomTemplateSpec(Strict):
+    """How the rooms of the services that name it look (room_templates.<name>)."""
+
+    title: str = RoomTemplate().title
+    greeting: str = ""
+    colours: TemplateColours = TemplateColours()
+    logo: LogoFile | None = None
+    documents: list[str] | None = None          # none: every catalogue document
+    chat: bool = True
+
+    @model_validator(mode="after")
+    def _fits(self) -> "RoomTemplateSpec":
+        try:
+            self.template("checked")
+        except InvalidEntry as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    def template(self, name: str) -> RoomTemplate:
+        """The room template the system takes, named `name`."""
+        colours = self.colours
+        return RoomTemplate(name=name, title=self.title, greeting=self.greeting,
+                            colours=Colours(accent=colours.accent, background=colours.background,
+                                            text=colours.text),
+                            logo=self.logo, chat=self.chat,
+                            documents=None if self.documents is None else tuple(self.documents))
 
 
 class Codes(Strict):
@@ -476,6 +578,12 @@ class CalendarSpec(Strict):
         return self
 
 
+class Sla(Strict):
+    """The service level's threshold (sla): an agent within this of the person answering."""
+
+    within: Annotated[Duration, Field(gt=0)] = 20.0
+
+
 class Scenario(Strict):
     """A scenario file of callback-emulator (docs/scenario-format.md)."""
 
@@ -490,10 +598,12 @@ class Scenario(Strict):
     callbacks: list[CallbackSpec] = []
     arrivals: Arrivals | None = None
     rooms: Rooms = Rooms()
+    room_templates: dict[str, RoomTemplateSpec] = {}   # how rooms look (serve); none: the default
     network: Network | None = None     # links and flows in the room; none: not modelled
     codes: Codes = Codes()
     policy: Policy = Policy()
     calendar: CalendarSpec | None = None
+    sla: Sla = Sla()
     expect: list[Expectation] = []
 
     @model_validator(mode="after")

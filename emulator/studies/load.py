@@ -14,7 +14,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -22,7 +22,7 @@ from scipy import stats as scipy_stats
 from ..drivers.simulation import Sample, Simulation
 from ..measure.catalogue import QUALITY, STAGES, metric_names
 from ..measure.collector import Collector
-from ..measure.series import Series
+from ..measure.series import Series, SignedSeries
 from ..scenario import MetricExpectation, Scenario
 from .expect import check_metric
 
@@ -36,6 +36,7 @@ class Replication:
     collector: Collector
     samples: list[Sample]
     end: float
+    intervals: dict[str, list[dict[str, float | None]]] | None = None   # results per interval
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
@@ -52,42 +53,47 @@ def default_interval(scenario: Scenario) -> float:
 
 def replicate(scenario: Scenario, seed: int, interval: float,
               progress: Callable[[float], None] | None = None,
-              metrics: tuple[str, ...] = ()) -> Replication:
+              metrics: tuple[str, ...] = (), per_interval: float = 0.0) -> Replication:
     """One replication (top level: it runs in worker processes); `metrics`: extra
-    percentiles wanted (a target's `.p80`)."""
+    percentiles wanted (a target's `.p80`); `per_interval`: results per interval."""
     sim = Simulation(scenario, seed=seed, keep_records=False, interval=interval,
-                     progress=progress, metrics=metrics)
+                     progress=progress, metrics=metrics, per_interval=per_interval)
     result = sim.run()
     assert result.collector is not None
-    return Replication(seed, result.metrics, result.collector, result.samples, result.end)
+    return Replication(seed, result.metrics, result.collector, result.samples, result.end,
+                       result.intervals)
 
 
 def run_replications(scenario: Scenario, replications: int, *, workers: int | None = None,
                      interval: float | None = None, scheduler: str | None = None,
                      progress: bool | None = None,
-                     metrics: tuple[str, ...] = ()) -> list[Replication]:
+                     metrics: tuple[str, ...] = (), per_interval: float = 0.0,
+                     skip: int = 0) -> list[Replication]:
     """Independent replications, each with its own seed, in this process, local
-    worker processes or a Dask cluster; the same numbers whichever runs them."""
-    seeds = replication_seeds(scenario.seed, replications)
+    worker processes or a Dask cluster; the same numbers whichever runs them.
+    `skip`: the first so many were run already (replication i's seed never changes)."""
+    seeds = replication_seeds(scenario.seed, replications)[skip:]
     step = interval or default_interval(scenario)
-    if replications == 1 and not scheduler:
-        return [_one_with_progress(scenario, seeds[0], step, progress, metrics)]
-    bar = _progress(replications, progress)
+    if len(seeds) == 1 and not scheduler:
+        return [_one_with_progress(scenario, seeds[0], step, progress, metrics, per_interval)]
+    bar = _progress(len(seeds), progress)
     try:
         if scheduler:
             from .distributed import map_on_cluster
             results = map_on_cluster(scheduler, replicate,
-                                     [(scenario, s, step, None, metrics) for s in seeds],
+                                     [(scenario, s, step, None, metrics, per_interval)
+                                      for s in seeds],
                                      on_done=lambda: bar.update(1))
-        elif replications == 1 or workers == 1:
+        elif len(seeds) == 1 or workers == 1:
             results = []
             for seed in seeds:
-                results.append(replicate(scenario, seed, step, None, metrics))
+                results.append(replicate(scenario, seed, step, None, metrics, per_interval))
                 bar.update(1)
         else:
-            count = workers or min(replications, os.cpu_count() or 1)
+            count = workers or min(len(seeds), os.cpu_count() or 1)
             with ProcessPoolExecutor(max_workers=count) as pool:
-                futures = {pool.submit(replicate, scenario, s, step, None, metrics): s
+                futures = {pool.submit(replicate, scenario, s, step, None, metrics,
+                                       per_interval): s
                            for s in seeds}
                 done = {}
                 for future in as_completed(futures):
@@ -100,7 +106,8 @@ def run_replications(scenario: Scenario, replications: int, *, workers: int | No
 
 
 def _one_with_progress(scenario: Scenario, seed: int, interval: float,
-                       wanted: bool | None, metrics: tuple[str, ...]) -> Replication:
+                       wanted: bool | None, metrics: tuple[str, ...],
+                       per_interval: float = 0.0) -> Replication:
     """A single replication in this process: the bar follows its simulated time."""
     bar = _progress(100, wanted, unit="%")
     done = [0]
@@ -111,7 +118,7 @@ def _one_with_progress(scenario: Scenario, seed: int, interval: float,
         bar.update(step)
 
     try:
-        return replicate(scenario, seed, interval, tick, metrics)
+        return replicate(scenario, seed, interval, tick, metrics, per_interval)
     finally:
         bar.close()
 
@@ -141,6 +148,20 @@ def confidence(values: list[float]) -> tuple[float, list[float] | None]:
     return mean, [mean - half, mean + half]
 
 
+def half_widths(runs: Sequence[dict[str, float | None]],
+                names: Iterable[str]) -> dict[str, tuple[float | None, float | None]]:
+    """Each named metric's mean over the replications and its 95 % half-width."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for name in names:
+        values = [float(v) for r in runs if (v := r.get(name)) is not None]
+        if not values:
+            out[name] = (None, None)
+            continue
+        mean, ci = confidence(values)
+        out[name] = (mean, None if ci is None else (ci[1] - ci[0]) / 2)
+    return out
+
+
 def aggregate_metrics(runs: Iterable[dict[str, float | None]]) -> dict[str, dict[str, Any]]:
     """Each metric's mean over the replications and its 95 % interval (None with one)."""
     runs = list(runs)
@@ -161,12 +182,14 @@ def study(scenario: Scenario, runs: list[Replication], interval: float) -> dict[
     """The JSON document of a load run (docs/scenario-format.md, "Outputs"), with histograms
     and time series."""
     metrics = aggregate_metrics(r.metrics for r in runs)
-    pooled = {name: Series() for name in STAGES}
+    pooled: dict[str, Series | SignedSeries] = {name: Series() for name in STAGES}
+    errors = SignedSeries()                    # the estimated wait's, drawn when there are any
     outcomes: dict[str, float] = {}
     counts: dict[str, int] = {}
     for run in runs:
         for name in STAGES:
-            pooled[name].merge(run.collector.series[name])
+            pooled[name].merge(run.collector.series[name])     # type: ignore[arg-type]
+        errors.merge(run.collector.series["ewt_error"])         # type: ignore[arg-type]
         total = run.collector.callbacks or 1
         for outcome, count in run.collector.outcomes.items():
             outcomes[outcome] = outcomes.get(outcome, 0.0) + count / total / len(runs)
@@ -175,6 +198,8 @@ def study(scenario: Scenario, runs: list[Replication], interval: float) -> dict[
                     for e in scenario.expect if isinstance(e, MetricExpectation)
                     and (e.modes is None or "sim" in e.modes)]
     arrivals = scenario.arrivals
+    if errors.count:
+        pooled["ewt_error"] = errors
     return {
         "scenario": scenario.name, "description": scenario.description, "seed": scenario.seed,
         "replications": len(runs), "seeds": [r.seed for r in runs],
@@ -186,7 +211,25 @@ def study(scenario: Scenario, runs: list[Replication], interval: float) -> dict[
         "timeseries": timeseries(runs, interval, scenario),
         "quality": quality_histograms(runs),
         "expectations": expectations,
-    }
+    } | by_interval(scenario, runs, interval)
+
+
+def by_interval(scenario: Scenario, runs: list[Replication], interval: float) -> dict[str, Any]:
+    """The study's `intervals` (with the configured arrivals per hour) when the runs kept
+    results per interval (each `interval` long); nothing otherwise."""
+    if not runs or runs[0].intervals is None:
+        return {}
+    from .intervals import aggregate, configured_rates
+
+    found = aggregate([r.intervals for r in runs if r.intervals is not None], interval,
+                      scenario.arrivals.warmup if scenario.arrivals else 0.0)
+    if scenario.arrivals is not None:
+        found["profile"] = configured_rates(scenario, interval)
+    found["target"] = next((e.at_least if e.at_least is not None else e.above
+                            for e in scenario.expect if isinstance(e, MetricExpectation)
+                            and e.metric == "service_level"
+                            and (e.at_least is not None or e.above is not None)), None)
+    return {"intervals": found}
 
 
 def quality_histograms(runs: list[Replication]) -> dict[str, Any]:

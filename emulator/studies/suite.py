@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..drivers.simulation import SimResult, simulate
+from ..drivers.simulation import SimResult, Simulation
 from ..scenario import LoadedScenario
 from .expect import Verdict, check_all, check_clean
 
@@ -50,8 +50,10 @@ class ScenarioRun:
         return [v for v in self.verdicts if not v.passed]
 
 
-def run_scenario(loaded: LoadedScenario, mode: str = "sim", time_scale: float = 1.0) -> ScenarioRun:
-    """Run a scenario in `mode` (skipped if the file does not list it) and judge it."""
+def run_scenario(loaded: LoadedScenario, mode: str = "sim", time_scale: float = 1.0,
+                 interval: float = 0.0) -> ScenarioRun:
+    """Run a scenario in `mode` (skipped if the file does not list it) and judge it;
+    `interval` > 0 (sim): each centre's results per interval that long, too."""
     scenario = loaded.scenario
     run = ScenarioRun(loaded, mode)
     if mode not in scenario.mode:
@@ -68,7 +70,7 @@ def run_scenario(loaded: LoadedScenario, mode: str = "sim", time_scale: float = 
             run.seconds = time.perf_counter() - started
             return run
     else:
-        result = simulate(scenario)
+        result = Simulation(scenario, per_interval=interval).run()
     run.result = result
     expectations = [e for e in scenario.expect if e.modes is None or mode in e.modes]
     run.verdicts = [*check_all(expectations, result.records, result.metrics),

@@ -201,6 +201,11 @@ class Callback:
         return self._code_held
 
     @property
+    def person_leg(self) -> str:
+        """The leg of the latest call to the person (`person`, `person-2`, ...)."""
+        return self._person_leg
+
+    @property
     def room_open(self) -> bool:
         """Whether the video room is open (created and not yet deleted)."""
         return self._room_state is RoomState.OPEN

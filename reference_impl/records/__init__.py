@@ -9,9 +9,12 @@ ends, and at every step when asked to (`save_every_step`, for live pages);
 `put` replaces the whole record in one transaction, so a reader never sees
 half of one. The SQL stores create and migrate their schema when they open
 (`_schema.py`). `write_behind` wraps a store so that writes leave the event
-loop for a thread of their own (`_writer.py`).
+loop for a thread of their own (`_writer.py`). The directory (services, centres,
+desk phones, hours, room templates) lives in the same database: `open_directory`
+(`_directory.py`).
 """
 
+from ._directory import DirectoryStore, open_directory
 from ._open import open_records, write_behind
 from ._postgres import PostgresRecords
 from ._record import (CallbackRecord, ClosableRecordStore, MemoryRecords, RecordStore,
@@ -21,6 +24,7 @@ from ._schema import RecordNotStored, RecordsError, SchemaTooNew
 from ._sqlite import SqliteRecords
 from ._writer import WriteBehind
 
-__all__ = ["CallbackRecord", "ClosableRecordStore", "MemoryRecords", "PostgresRecords", "RecordNotStored",
-           "RecordStore", "RecordsError", "SCHEMA_VERSION", "SchemaTooNew", "SqliteRecords",
-           "WriteBehind", "open_records", "record_of", "write_behind"]
+__all__ = ["CallbackRecord", "ClosableRecordStore", "DirectoryStore", "MemoryRecords",
+           "PostgresRecords", "RecordNotStored", "RecordStore", "RecordsError", "SCHEMA_VERSION",
+           "SchemaTooNew", "SqliteRecords", "WriteBehind", "open_directory", "open_records",
+           "record_of", "write_behind"]

@@ -50,6 +50,37 @@ VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRI
 CURRENT_VERSION = "SELECT coalesce(max(version), 0) FROM schema_version"
 RECORD_VERSION = "INSERT INTO schema_version (version, applied_at, what) VALUES (?, ?, ?)"
 
+
+def _directory_tables(*, real: str, blob: str, flag: str) -> tuple[str, ...]:
+    """Version 5's tables, in a dialect's types (one DDL, so the two cannot drift apart).
+    Shipped with version 5: never edit it; a later change is a new migration."""
+    return (
+        f"""CREATE TABLE directory_centres (
+    name TEXT PRIMARY KEY, ring_timeout {real} NOT NULL, queue_max_wait {real},
+    position INTEGER NOT NULL)""",
+        """CREATE TABLE directory_desk_phones (
+    number TEXT PRIMARY KEY,
+    centre TEXT NOT NULL REFERENCES directory_centres(name) ON DELETE CASCADE,
+    position INTEGER NOT NULL)""",
+        f"""CREATE TABLE room_templates (
+    name TEXT PRIMARY KEY, title TEXT NOT NULL, greeting TEXT NOT NULL, accent TEXT,
+    background TEXT, ink TEXT, logo {blob}, logo_type TEXT, documents TEXT,
+    chat {flag} NOT NULL, updated_at {real} NOT NULL)""",
+        f"""CREATE TABLE directory_services (
+    code TEXT PRIMARY KEY, label TEXT NOT NULL, room_template TEXT NOT NULL,
+    has_hours {flag} NOT NULL, holidays TEXT NOT NULL, holiday_country TEXT,
+    slot_every {real}, slot_capacity INTEGER NOT NULL, position INTEGER NOT NULL)""",
+        """CREATE TABLE directory_service_centres (
+    service TEXT NOT NULL REFERENCES directory_services(code) ON DELETE CASCADE,
+    position INTEGER NOT NULL, centre TEXT NOT NULL REFERENCES directory_centres(name),
+    PRIMARY KEY (service, position))""",
+        """CREATE TABLE directory_hours (
+    service TEXT NOT NULL REFERENCES directory_services(code) ON DELETE CASCADE,
+    position INTEGER NOT NULL, days TEXT NOT NULL, windows TEXT NOT NULL,
+    PRIMARY KEY (service, position))""",
+        "CREATE TABLE directory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1, what="callbacks, their timeline, an index by connection code",
@@ -121,6 +152,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE callbacks ADD COLUMN next_attempt_at DOUBLE PRECISION",
             "ALTER TABLE callbacks ADD COLUMN duplicate_of TEXT",
             "ALTER TABLE callbacks ADD COLUMN epoch DOUBLE PRECISION")),
+    Migration(
+        # The directory lives in the main server's database (records/_directory.py):
+        # seeded from the scenario on first start, then managed there. `position` keeps
+        # the order that matters (the form's services, a service's failover, hunting).
+        version=5, what="the directory: services, centres, desk phones, opening hours, "
+                        "room templates",
+        sqlite=_directory_tables(real="REAL", blob="BLOB", flag="INTEGER"),
+        postgres=_directory_tables(real="DOUBLE PRECISION", blob="BYTEA", flag="BOOLEAN")),
 )
 LATEST = len(MIGRATIONS)
 assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1)), "versions go 1, 2, 3…"

@@ -8,6 +8,7 @@ Imports sippy at the top, so it is imported only in the reactor thread (by
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any, Callable
 
 from sippy.SipGenericHF import SipGenericHF
@@ -79,10 +80,36 @@ def allows(msg: Any, method: str) -> bool:
 class PbxUA(UA):  # type: ignore[misc]
     """sippy's UA, plus: the response being handled is `last_response` while its
     events are emitted, and a 422 to the first INVITE is retried with the headers
-    `retry_422(response)` gives (None: no retry, the call fails)."""
+    `retry_422(response)` gives (None: no retry, the call fails). It lingers 5 s
+    once its call is over, not 32, and leaves nothing for the garbage collector."""
 
     last_response: Any = None
     retry_422: Callable[[Any], tuple[Any, ...] | None] | None = None
+    # How long an ended dialog stays before the UA is dead: sippy's 32 s (64*T1)
+    # kept every ended call's objects on the heap for half a minute, and with them
+    # the garbage collector's full passes grew to seconds at 150 callbacks/s. The
+    # transaction layer answers retransmissions by itself (its caches keep what
+    # it sent 32-64 s); a new request in the dialog after this gets a 481.
+    # RFC 3261's T4 (5 s) is the longest a message is expected to stay in the network.
+    godead_timeout = 5.0
+
+    def recvRequest(self, req: Any, sip_t: Any) -> Any:  # noqa: N802 - sippy's name
+        """sippy's handling of a request in the dialog, its `req.sendResponse` made weak.
+
+        sippy gives each request a `sendResponse` closure over the request and
+        the UA: a cycle through the request (a phone's BYE, every call) that only
+        a full garbage collection frees. The same answer, through weak references
+        (the request is alive as long as whoever will answer it keeps it).
+        """
+        result = super().recvRequest(req, sip_t)
+        req.sendResponse = _Responder(weakref.ref(req), weakref.ref(self))
+        return result
+
+    def cleanup(self) -> None:
+        """sippy's hook when the UA dies: drop `retry_422`, the one reference back to
+        the PBX's leg (a cycle), so that the call's objects go by reference counting."""
+        self.retry_422 = None
+        self.last_response = None
 
     def recvResponse(self, resp: Any, tr: Any) -> Any:  # noqa: N802 - sippy's name
         """sippy's handling of a response, shown as `last_response`; a 422 retried."""
@@ -112,6 +139,22 @@ class PbxUA(UA):  # type: ignore[misc]
             return                              # cancelled (or ended) meanwhile
         req = self.genRequest("INVITE", self.lSDP, extra_headers=headers)
         self.newUacTransaction(req, req_extra_headers=headers)
+
+
+class _Responder:
+    """What sippy's `UA.recvRequest` makes `req.sendResponse`, without holding either."""
+
+    __slots__ = ("req", "ua")
+
+    def __init__(self, req: Callable[[], Any], ua: Callable[[], Any]) -> None:
+        self.req, self.ua = req, ua
+
+    def __call__(self, *rcode: Any) -> None:
+        req, ua = self.req(), self.ua()
+        if req is None or ua is None:
+            return
+        resp = req.genResponse(*rcode, server=ua.local_ua)
+        ua.global_config["_sip_tm"].sendResponse(resp, lossemul=ua.uas_lossemul)
 
 
 def dialog_state(ua: Any, host: str, port: int) -> DialogState:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import gc
 import logging
 import re
 import socket
@@ -182,7 +183,9 @@ class SipPbx:
         self.on_trunk = on_trunk            # (leg, +1 or -1) as a trunk is taken or freed
         self._legs: dict[tuple[str, str], _Leg] = {}   # reactor thread only
         self._bridges: dict[str, _Bridge] = {}
+        self._people: dict[str, _Leg] = {}             # callback -> its person's leg now
         self._config: dict[str, Any] = {}
+        self._counted = (0, 0)              # the retransmissions counted when it stopped
         self._started = False
 
     @property
@@ -190,12 +193,31 @@ class SipPbx:
         """Legs holding a trunk now."""
         return self._up
 
+    @property
+    def retransmissions(self) -> int:
+        """SIP retransmissions this PBX has sent or received (the sum of the two below)."""
+        return self.retransmissions_sent + self.retransmissions_received
+
+    @property
+    def retransmissions_sent(self) -> int:
+        """Messages sent again: requests (and 2xx to INVITEs) resent by RFC 3261's timers,
+        and answers resent to requests or responses that came twice."""
+        tm = self._config.get("_sip_tm")
+        return self._counted[0] if tm is None else int(tm.retransmissions_sent)
+
+    @property
+    def retransmissions_received(self) -> int:
+        """Datagrams received that are byte for byte one received shortly before."""
+        tm = self._config.get("_sip_tm")
+        return self._counted[1] if tm is None else int(tm.retransmissions_received)
+
     # -- life ------------------------------------------------------------------
 
     def start(self) -> "SipPbx":
         """Bind the SIP socket in the reactor thread; returns the PBX."""
         reactor().call_sync(self._start)
         self._started = True
+        _freeze_start_up()
         return self
 
     def stop(self, hang_up: bool = True) -> None:
@@ -244,6 +266,8 @@ class SipPbx:
         from ._sippy_ext import abandon, shutdown_now, silence
 
         tm = self._config.get("_sip_tm")
+        if tm is not None:
+            self._counted = (tm.retransmissions_sent, tm.retransmissions_received)
         for bridge in self._bridges.values():
             _cancel(bridge.timer)
         for leg in list(self._legs.values()):
@@ -261,6 +285,7 @@ class SipPbx:
                 silence(leg.ua)
         self._legs.clear()
         self._bridges.clear()
+        self._people.clear()
         if tm is not None:
             if hang_up:
                 # Ended dialogs still run sippy's own timers (they unregister from the
@@ -416,7 +441,9 @@ class SipPbx:
         leg.ua.retry_422 = lambda resp: self._retry_422(leg, resp)
         caller = caller_id or "callback"
         offer = MsgBody(_HOLD_SDP.format(host=self.host))
-        person = self._legs.get((callback_id, f.PERSON_LEG))
+        if f.role_of(leg_id) is f.Role.PERSON:
+            self._people[callback_id] = leg          # "person", "person-2"... by attempt
+        person = self._people.get(callback_id)
         if (f.role_of(leg_id) is f.Role.AGENT and person is not None and person.answered
                 and not person.done and person.sdp is not None):
             # The person's phone has answered: offer its media, the agent's phone
@@ -699,6 +726,8 @@ class SipPbx:
         leg.done = True
         self._quiet(leg)
         self._legs.pop((leg.callback_id, leg.leg), None)
+        if self._people.get(leg.callback_id) is leg:
+            del self._people[leg.callback_id]
         bridge = self._bridges.pop(leg.callback_id, None)
         if bridge is not None:
             _cancel(bridge.timer)
@@ -746,6 +775,24 @@ def _cancel(timer: Any) -> None:
 
 
 _BIND_ATTEMPTS = 5
+_FROZEN = threading.Event()
+
+
+def _freeze_start_up() -> None:
+    """Once per process, when the first PBX has started: what is alive then (the
+    modules, sippy, the application around it) leaves the garbage collector's
+    passes (`gc.freeze`, after a collection, so no garbage is kept for ever).
+
+    Under load the collector's full passes stop every thread, sippy's reactor
+    too; each walks every object tracked. The calls leave no cycles (see
+    `_sippy_ext.PbxUA`), so what a full pass has to walk is what calls hold
+    now, not also the hundred thousand objects of start-up.
+    """
+    if _FROZEN.is_set():
+        return
+    _FROZEN.set()
+    gc.collect()
+    gc.freeze()
 
 
 def _free_udp_port(host: str) -> int:

@@ -19,7 +19,9 @@ class OpenApi(JsonBase):
 
     def get(self) -> None:
         """Send the description (with the hangup path when the app serves it)."""
-        self.send(spec(self.app.web.title, self.app.web.hangup is not None))
+        self.send(spec(self.app.web.title, self.app.web.hangup is not None,
+                       self.app.directory.services,
+                       directory=self.app.directory_store is not None))
 
 
 class Callbacks(JsonBase):
@@ -75,6 +77,7 @@ class OneCallback(JsonBase):
         view = callback_view(record)
         at = self.app.switchboard.next_call(callback_id)
         view["next_call"] = None if at is None else when(at, self.app.switchboard.calendar)
+        view["attempts"] = len(record.attempts)       # the description promises it
         self.send(view)
 
     async def delete(self, callback_id: str) -> None:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 import weakref
 from typing import Any, Callable, Iterable
 
@@ -21,17 +22,18 @@ import tornado.web
 
 from ..codes import CodePool
 from ..directory import Directory
+from ..estimate import Wait, WaitEstimator
 from ..flow import CallbackPolicy
 from ..observe import StateLog, SystemMetrics
 from ..ports import Telephony
-from ..records import RecordStore
+from ..records import DirectoryStore, RecordStore
 from ..runtime import Runtime
 from ..switchboard import Calendar
-from . import api, logs, pages, sockets
+from . import api, directory_api, logs, looks, pages, sockets
 from .documents import Catalogue
 from .limits import CodeLimits, LoginLimits, RequestLimits, Unavailable
 from .notices import PageNotifier, Told
-from .rooms import RoomServer
+from .rooms import RoomServer, Templates
 from .serving import CappedHTTPServer, connection_cap
 from .settings import HERE, WebSettings
 from .signin import SignIn
@@ -46,16 +48,19 @@ def web_runtime(*, directory: Directory, codes: CodePool,
                 save_every_step: bool = True,
                 loop: asyncio.AbstractEventLoop | None = None,
                 policy: CallbackPolicy | None = None, calendar: Calendar | None = None,
-                dedupe: bool = False) -> Runtime:
+                dedupe: bool = False, templates: Templates | None = None) -> Runtime:
     """A runtime whose rooms and notices are served by this web app.
 
     `save_every_step` stores each record at every step (a crash loses
     nothing); a benchmark may turn it off to store only starts and ends.
-    `policy`, `calendar` and `dedupe`: see `Switchboard`.
+    `policy`, `calendar` and `dedupe`: see `Switchboard`. `templates` looks a room
+    template up by name when a room is created (default: the directory's own).
     """
+    looks = templates or directory.templates.get
     return Runtime(
         directory=directory, codes=codes, telephony=telephony,
-        rooms=lambda rt: RoomServer(rt.deliver, _soon(rt.loop), capacity=room_capacity),
+        rooms=lambda rt: RoomServer(rt.deliver, _soon(rt.loop), capacity=room_capacity,
+                                    templates=looks),
         notifier=PageNotifier(), records=records, person_ring_timeout=person_ring_timeout,
         caller_id=caller_id, observers=observers, save_every_step=save_every_step,
         loop=loop, policy=policy, calendar=calendar, dedupe=dedupe)
@@ -71,7 +76,7 @@ class WebApp(tornado.web.Application):
     """The tornado application around one runtime, holding what every handler shares."""
 
     def __init__(self, runtime: Runtime, directory: Directory, records: RecordStore | None,
-                 settings: WebSettings) -> None:
+                 settings: WebSettings, directory_store: DirectoryStore | None = None) -> None:
         rooms, notifier = runtime.rooms, runtime.notifier
         if not isinstance(rooms, RoomServer) or not isinstance(notifier, PageNotifier):
             raise TypeError("the runtime's rooms and notifier must be the web app's: "
@@ -80,6 +85,7 @@ class WebApp(tornado.web.Application):
         self.switchboard = runtime.switchboard
         self.directory = directory
         self.records = records
+        self.directory_store = directory_store   # the directory in the database: its API
         self.web = settings
         self.rooms: RoomServer = rooms
         self.notices: PageNotifier = notifier
@@ -104,10 +110,13 @@ class WebApp(tornado.web.Application):
         self.reconciled: list[Any] = []      # what a restart finished (lifecycle.Reconciled)
         self.metrics = self._metrics()
         self.switchboard.watch(self.metrics)
+        # What the status pages say of a wait: from the live queues and handling times.
+        self.waits = WaitEstimator({name: len(c.terminals) for name, c in directory.centres.items()})
+        self.switchboard.watch(self.waits)
         self.switchboard.watch(StateLog())
         logs.install()
         super().__init__(
-            _routes(settings), template_path=str(HERE / "templates"),
+            _routes(settings, directory_store is not None), template_path=str(HERE / "templates"),
             static_path=str(HERE / "static"), xsrf_cookies=True,
             cookie_secret=settings.cookie_secret, debug=settings.debug,
             serve_traceback=False, log_function=logs.log_request,
@@ -145,6 +154,11 @@ class WebApp(tornado.web.Application):
         calling = self.switchboard.start(callback_id)
         return calling, calling != callback_id
 
+    def wait_of(self, callback_id: str) -> Wait | None:
+        """A waiting callback's place and estimated wait (on hold, or for its call's time)."""
+        due = self.switchboard.next_call(callback_id)
+        return self.waits.wait_of(callback_id, None if due is None else due - time.time())
+
     def status_token(self, callback_id: str) -> str:
         """The token of a callback's status page link (and of the API's view of it)."""
         digest = hmac.new(self._status_key, callback_id.encode(), hashlib.sha256).digest()
@@ -177,7 +191,7 @@ class WebApp(tornado.web.Application):
         metrics.gauge("codes_free", "Connection codes that can be handed out", sb.codes_free)
         metrics.gauge("records_waiting", "Records and dialogs not yet written to the database",
                       lambda: float(getattr(records, "depth", 0)))
-        metrics.gauge("sip_retransmissions", "SIP messages the PBX sent again (its count)",
+        metrics.gauge("sip_retransmissions", "SIP retransmissions the PBX sent or received",
                       lambda: float(getattr(telephony, "retransmissions", 0)))
         metrics.gauge("sip_legs_up", "Call legs the PBX holds",
                       lambda: float(getattr(telephony, "legs_up", 0)))
@@ -204,7 +218,8 @@ class WebApp(tornado.web.Application):
         return server
 
 
-def _routes(settings: WebSettings) -> list[tuple[str, type[tornado.web.RequestHandler]]]:
+def _routes(settings: WebSettings,
+            stored_directory: bool = False) -> list[tuple[str, type[tornado.web.RequestHandler]]]:
     routes: list[tuple[str, type[tornado.web.RequestHandler]]] = [
         (r"/", pages.FormPage),
         (r"/metrics", api.Metrics),
@@ -229,12 +244,16 @@ def _routes(settings: WebSettings) -> list[tuple[str, type[tornado.web.RequestHa
         (r"/api/callbacks/([\w-]+)", api.OneCallback),
         (r"/api/rooms", api.Rooms),
     ]
+    routes.extend(looks.ROUTES)
+    if stored_directory:
+        routes.extend(directory_api.ROUTES)
     if settings.hangup is not None:
         routes.append((r"/api/callbacks/([\w-]+)/hangup", api.Hangup))
     return routes
 
 
 def make_app(runtime: Runtime, directory: Directory, records: RecordStore | None,
-             settings: WebSettings) -> WebApp:
-    """The web app of a runtime built by `web_runtime`."""
-    return WebApp(runtime, directory, records, settings)
+             settings: WebSettings, directory_store: DirectoryStore | None = None) -> WebApp:
+    """The web app of a runtime built by `web_runtime`; with `directory_store`, the agents'
+    API to the directory in the database (/api/directory/...)."""
+    return WebApp(runtime, directory, records, settings, directory_store)

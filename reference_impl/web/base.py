@@ -182,6 +182,10 @@ class JsonBase(Base):
             body = {"error": error.message, "field": error.field}
             if error.retry_after is not None:
                 self.set_header("Retry-After", retry_after(error.retry_after))
+        if status_code == 405:           # RFC 9110 section 15.5.6: say which methods there are
+            self.set_header("Allow", ", ".join(
+                m for m in self.SUPPORTED_METHODS if getattr(type(self), m.lower(), None)
+                is not getattr(tornado.web.RequestHandler, m.lower(), None)))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 

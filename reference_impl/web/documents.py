@@ -41,14 +41,22 @@ class UploadEmpty(UploadRefused):
     status = 400
 
 
+NAME_MAX = 120                    # characters of a document's name, its extension kept
+
+
 def safe_name(name: str) -> str:
     """A file name fit to show and to send back: no paths, no control or direction
-    characters; letters of any script, digits, marks and pictographs (emoji) stay."""
+    characters, no dot or space to start or end it; letters of any script, digits, marks
+    and pictographs (emoji) stay; a long one is cut, keeping its extension."""
     base = Path(unicodedata.normalize("NFC", name).replace("\\", "/")).name
     cleaned = "".join(ch if ch in "._-() " or unicodedata.category(ch)[0] in "LNM"
                       or unicodedata.category(ch) == "So" else "_" for ch in base)
-    cleaned = cleaned.strip().lstrip(".") or "document"
-    return cleaned[:120]
+    # Leading dots and spaces go together (". .png" is no name); the cut keeps ".png".
+    cleaned = cleaned.lstrip(". ").rstrip() or "document"
+    if len(cleaned) > NAME_MAX:
+        suffix = Path(cleaned).suffix[:16]
+        cleaned = cleaned[:NAME_MAX - len(suffix)].rstrip(". ") + suffix
+    return cleaned
 
 
 def content_disposition(name: str, inline: bool) -> str:

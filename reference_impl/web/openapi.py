@@ -1,12 +1,20 @@
 """The API's OpenAPI 3.1 description, served at /api/openapi.json.
 
-Every operation lists every status it can answer; every error is the same
-JSON object (`error`, `field`), a server error (500) included.
+Every operation lists every status it can answer and the security it asks
+for; every error is the same JSON object (`error`, `field`), a server error
+(500) included. The answers' objects list the keys they always carry, and
+states, outcomes and notices are the flow's own names. A request property
+marked `x-server-checks` has a rule the schema cannot state (whether a
+number may be called, say): a request the schema allows may still get a 400
+naming that property, and no other (tests/test_api_fuzz.py holds the server
+to all of this).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
+
+from ..flow import Notice, Outcome, Role, State
 
 # Who may call the agents' operations: a signed-in session (the agent page's
 # cookie), an account's name and password (HTTP Basic), or demo mode's key.
@@ -23,29 +31,43 @@ def _error() -> dict[str, Any]:
         "field": {"type": ["string", "null"], "description": "the request field at fault"}}}
 
 
+def _names(values: Iterable[Any], nullable: bool = False) -> dict[str, Any]:
+    """A string of one enum's values (or null)."""
+    names: list[Any] = [v.value for v in values]
+    return {"type": ["string", "null"], "enum": [*names, None]} if nullable \
+        else {"type": "string", "enum": names}
+
+
 def _callback() -> dict[str, Any]:
-    return {"type": "object", "properties": {
-        "id": {"type": "string"}, "state": {"type": "string"},
-        "outcome": {"type": ["string", "null"]}, "service": {"type": "string"},
+    return {"type": "object", "required": list(_CALLBACK_KEYS), "properties": {
+        "id": {"type": "string"}, "state": _names(State),
+        "outcome": _names(Outcome, nullable=True), "service": {"type": "string"},
         "phone": {"type": "string", "description": "E.164, masked: the first four and last "
                                                      "three characters shown"},
         "name": {"type": "string"},
         "centre": {"type": ["string", "null"]}, "terminal": {"type": ["string", "null"]},
         "code": {"type": ["string", "null"],
                  "description": "connection code (caller ID on the desk phone)"},
-        "room": {"type": "boolean"}, "failovers": {"type": "integer"},
-        "ended_by": {"type": ["string", "null"]},
+        "room": {"type": "boolean"}, "failovers": {"type": "integer", "minimum": 0},
+        "ended_by": _names(Role, nullable=True),
         "agent": {"type": ["string", "null"],
                   "description": "the signed-in agent who typed the code"},
-        "notices": {"type": "array", "items": {"type": "string"}},
-        "attempts": {"type": "integer", "description": "calls made to the person"},
+        "notices": {"type": "array", "items": _names(Notice)},
+        "attempts": {"type": "integer", "minimum": 0, "description": "calls made to the person"},
         "next_call": {"type": ["string", "null"],
                       "description": "when the next call comes (ISO 8601), if it waits"},
         "times": {"type": "object", "additionalProperties": {"type": "number"}}}}
 
 
+_CALLBACK_KEYS = ("id", "state", "outcome", "service", "phone", "name", "centre", "terminal",
+                  "code", "room", "failovers", "ended_by", "agent", "notices", "attempts",
+                  "next_call", "times")
+
+
 def _placed() -> dict[str, Any]:
-    return {"type": "object", "properties": {
+    return {"type": "object", "required": ["id", "phone", "duplicate", "status_token",
+                                           "status_page", "status_socket", "status_api"],
+            "properties": {
         "id": {"type": "string"}, "phone": {"type": "string"},
         "duplicate": {"type": "boolean"},
         "status_token": {"type": "string", "description": "opens the status page and GET "
@@ -55,7 +77,8 @@ def _placed() -> dict[str, Any]:
 
 
 def _room() -> dict[str, Any]:
-    return {"type": "object", "properties": {
+    return {"type": "object", "required": ["room", "callback", "code", "template", "open",
+                                           "present", "agent", "documents"], "properties": {
         "room": {"type": "string"}, "callback": {"type": "string"}, "code": {"type": "string"},
         "template": {"type": "string"}, "open": {"type": "boolean"},
         "present": {"type": "array", "items": {"type": "string", "enum": ["agent", "person"]}},
@@ -74,7 +97,8 @@ def _json(schema: dict[str, Any], description: str,
 
 
 def _retry() -> dict[str, Any]:
-    return {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    return {"Retry-After": {"description": "seconds to wait", "required": True,
+                            "schema": {"type": "integer", "minimum": 1}}}
 
 
 def _agent_errors() -> dict[str, Any]:
@@ -89,8 +113,38 @@ def _id() -> dict[str, Any]:
             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}}
 
 
-def spec(title: str, hangup: bool) -> dict[str, Any]:
-    """The API's description; `hangup` adds the emulation-only hangup path."""
+def _request() -> dict[str, Any]:
+    return {"type": "object", "required": ["phone", "name", "service", "consent"],
+            # A time or a delay, never both.
+            "not": {"required": ["schedule", "schedule_in"]},
+            "properties": {
+                "phone": {"type": "string", "minLength": 1, "maxLength": 40,
+                          "example": "+34 612 345 678",
+                          "description": "any common form; normalised to E.164",
+                          "x-server-checks": "a valid number of a country and kind the "
+                                             "deployment calls, not one of its own"},
+                "name": {"type": "string", "minLength": 1, "maxLength": 100, "example": "Ana",
+                         "x-server-checks": "control characters are dropped and spaces "
+                                            "trimmed: something must be left"},
+                "service": {"type": "string", "description": "a service code of the directory"},
+                "consent": {"type": "boolean", "const": True},
+                "schedule": {"type": "string", "format": "date-time",
+                             "description": "call me then (a time of an open slot; "
+                                            "ISO 8601 with its offset)",
+                             "x-server-checks": "from now to 30 days ahead, in an open slot"},
+                "schedule_in": {"type": "number", "minimum": 0, "maximum": 2592000,
+                                "description": "call me in this many seconds",
+                                "x-server-checks": "the calendar may have no slot then"}}}
+
+
+def spec(title: str, hangup: bool, services: Iterable[str] = (),
+         directory: bool = False) -> dict[str, Any]:
+    """The API's description; `hangup` adds the emulation-only hangup path, `services` (the
+    directory's codes) are the values a request's `service` may take, `directory` adds the
+    agents' directory API (a system that keeps its directory in the database)."""
+    request = _request()
+    if services:
+        request["properties"]["service"]["enum"] = sorted(services)
     paths: dict[str, Any] = {
         "/api/callbacks": {"post": {
             "summary": "Ask for a callback (what the form does)",
@@ -99,19 +153,8 @@ def spec(title: str, hangup: bool) -> dict[str, Any]:
                            "premium-rate, shared-cost, satellite or the system's own desk "
                            "phones). The body is limited in size (413) and in how deep it "
                            "nests (400, `body`).",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["phone", "name", "service", "consent"],
-                "properties": {
-                    "phone": {"type": "string", "example": "+34 612 345 678",
-                              "description": "any common form; normalised to E.164"},
-                    "name": {"type": "string", "maxLength": 100},
-                    "service": {"type": "string", "description": "a service code of the directory"},
-                    "consent": {"type": "boolean", "const": True},
-                    "schedule": {"type": "string", "format": "date-time",
-                                 "description": "call me then (a time of an open slot; "
-                                                "ISO 8601 with its offset)"},
-                    "schedule_in": {"type": "number", "minimum": 0, "maximum": 2592000,
-                                    "description": "call me in this many seconds"}}}}}},
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": request}}},
             "responses": {
                 "201": _json(_placed(), "the callback is under way (or scheduled)"),
                 "200": _json(_placed(), "a duplicate: the number already has a live or pending "
@@ -162,6 +205,9 @@ def spec(title: str, hangup: bool) -> dict[str, Any]:
                 "codes_free": {"type": "integer"}}}, "rooms and codes"),
                 **_agent_errors()}}},
     }
+    if directory:
+        from .directory_openapi import paths as directory_paths   # it reads this module's parts
+        paths.update(directory_paths())
     if hangup:
         paths["/api/callbacks/{id}/hangup"] = {"post": {
             "summary": "Emulation only: the person's emulated phone hangs up",

@@ -18,6 +18,7 @@ from .base import Base
 from .documents import UploadRefused, checked_upload, content_disposition
 from .limits import RequestRefused, Unavailable, retry_after
 from .rooms import Room
+from .schedule import ServiceTimes, form_times
 from .validation import FieldError, check_request
 from .views import desks_view, masked, recent_callbacks, rooms_view
 
@@ -48,7 +49,7 @@ class FormPage(Page):
         """Start a callback and go to its status page (the existing one's, for a duplicate);
         show the form again if refused."""
         data = {name: self.get_body_argument(name, "") for name in ("phone", "name", "service",
-                                                                     "consent")}
+                                                                     "consent", "schedule")}
         try:
             form = check_request(data, self.app.directory, self.app.numbers)
         except FieldError as error:
@@ -71,8 +72,13 @@ class FormPage(Page):
              status: int = 200) -> None:
         """Render the form with the services, what was typed and the error, if any."""
         services = [(code, s.label or code) for code, s in self.app.directory.services.items()]
-        self.page("form.html", status=status, services=services, values=values or {},
-                  error=error)
+        values = values or {}
+        times = form_times(self.app.switchboard, self.app.numbers.region)
+        chosen = values.get("service", "")
+        shown = times.get(chosen) or next(iter(times.values()), ServiceTimes())
+        self.page("form.html", status=status, services=services, values=values, error=error,
+                  times=shown, all_times=json.dumps(
+                      {code: t.as_json() for code, t in times.items()}))
 
 
 class StatusPage(Page):
@@ -112,7 +118,8 @@ class PersonRoomPage(Page):
             self.gone("This video room is closed, or the link is not right.")
             return
         record = self.app.switchboard.record(room.callback_id)
-        self.page("room.html", token=token, name=record.form.get("name", "") if record else "")
+        self.page("room.html", token=token, name=record.form.get("name", "") if record else "",
+                  look=room.look)
 
 
 class _DocumentBase(Base):
@@ -257,14 +264,16 @@ class AgentRoomPage(AgentOnly):
 
     def get(self, ticket: str) -> None:
         """Show the agent's room page; a "gone" page once the call has ended."""
-        callback_id, _ = self.ticket_room(ticket)
+        callback_id, room = self.ticket_room(ticket)
         record = self.app.switchboard.record(callback_id) if callback_id else None
         if record is None:
             self.gone("This call has ended.")
             return
+        look = self.app.rooms.look_for(
+            room, self.app.directory.route(record.service_code).room_template)
         self.page("agent_room.html", ticket=ticket, code=record.code or "",
-                  person=record.form.get("name", ""), service=record.service_code,
-                  catalogue=self.app.catalogue.names(record.service_code),
+                  person=record.form.get("name", ""), service=record.service_code, look=look,
+                  catalogue=look.pick(self.app.catalogue.names(record.service_code)),
                   max_mb=self.app.web.upload_max_bytes // (1024 * 1024),
                   types=", ".join(sorted(self.app.web.upload_types)))
 

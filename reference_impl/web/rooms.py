@@ -8,21 +8,31 @@ between the two pages, and chat and documents to both; media never passes
 through it (the agent's browser sends video straight to the person's).
 Each room knows which agent joined it (the name they signed in with), and
 holds each page's chat allowance (a token bucket).
+
+A room looks as its template says (`look`: title, greeting, colours, logo, the
+catalogue documents the agent may push, whether the chat is on): the template
+is looked up by name when the room is created, so an edited template shows in
+the next room. A name nobody defined, or a lookup that fails, gives the
+default look: a room is never refused over how it looks.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from .. import flow as f
+from ..directory import TEMPLATE_NAME, RoomTemplate
 from ..flow import Role
 from ..ports import Deliver
 from .limits import Bucket
 from .settings import Document
 
 Message = dict[str, Any]
+Templates = Callable[[str], "RoomTemplate | None"]      # a template's name -> it, or None
+_log = logging.getLogger("callback.rooms")
 
 
 class Peer(Protocol):
@@ -49,6 +59,7 @@ class Room:
     open: bool = False
     agent: str | None = None                 # the signed-in agent whose page joined
     chat: dict[Role, Bucket] = field(default_factory=dict)   # each page's chat allowance
+    look: RoomTemplate = field(default_factory=RoomTemplate)   # its template, when created
 
     def others(self, role: Role) -> list[Peer]:
         """The pages in the room other than `role`'s."""
@@ -59,11 +70,13 @@ class RoomServer:
     """The `Rooms` port: rooms whose members are the person's and the agent's websockets."""
 
     def __init__(self, deliver: Deliver, later: Callable[[Callable[[], None]], None], *,
-                 capacity: int = 10_000, routing: str = "web-1") -> None:
+                 capacity: int = 10_000, routing: str = "web-1",
+                 templates: Templates | None = None) -> None:
         self.deliver = deliver
         self.later = later                   # run soon, outside the caller's stack
         self.capacity = capacity
         self.routing = routing
+        self.templates = templates           # None: every room looks the default
         self.rooms: dict[str, Room] = {}
         self._by_token: dict[str, Room] = {}
         self._by_callback: dict[str, Room] = {}
@@ -77,7 +90,7 @@ class RoomServer:
             self.later(lambda: self.deliver(callback_id, f.RoomRefused(reason="room server full")))
             return
         room = Room(f"room-{secrets.token_hex(6)}", callback_id, code, template,
-                    secrets.token_urlsafe(24))
+                    secrets.token_urlsafe(24), look=self.look(template))
         self.rooms[room.name] = room
         self._by_token[room.person_token] = room
         self._by_callback[callback_id] = room
@@ -106,6 +119,25 @@ class RoomServer:
             peer.send({"type": "closed", "reason": "The call has ended: the room is closed."})
             peer.close()
         found.peers.clear()
+
+    # -- looks ---------------------------------------------------------------
+
+    def look(self, template: str) -> RoomTemplate:
+        """How rooms of `template` look now: its definition, else the default look."""
+        found = None
+        if self.templates is not None:
+            try:
+                found = self.templates(template)
+            except Exception:                    # a database that fails: the default look
+                _log.warning("room template %r could not be read; the default look is used",
+                             template, exc_info=True)
+        if found is not None:
+            return found
+        return RoomTemplate(name=template) if TEMPLATE_NAME.match(template) else RoomTemplate()
+
+    def look_for(self, room: Room | None, template: str) -> RoomTemplate:
+        """A room's look, or (no room yet, or none) how a room of `template` would look."""
+        return room.look if room is not None else self.look(template)
 
     # -- pages ---------------------------------------------------------------
 

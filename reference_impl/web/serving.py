@@ -5,14 +5,18 @@ headers must arrive within `idle_connection_timeout` (which is also how long
 an idle keep-alive connection is kept) and a body within `body_timeout`.
 Tornado counts no connections, and websockets leave its books once upgraded,
 so the cap counts every accepted stream until it closes: past the cap a new
-connection is answered 503 and closed at once.
+connection is answered 503 and closed at once. A request whose Content-Length is
+over the body limit is answered 413 with a JSON reason and closed, its body
+never read (tornado would answer a bare 400 and no reason).
 """
 
 from __future__ import annotations
 
+import json
 import resource
-from typing import Any
+from typing import Any, Awaitable
 
+import tornado.httputil
 import tornado.httpserver
 import tornado.iostream
 import tornado.log
@@ -56,8 +60,58 @@ class CappedHTTPServer(tornado.httpserver.HTTPServer):
         self._streams.add(stream)
         super().handle_stream(stream, address)
 
+    def start_request(self, server_conn: object,
+                      request_conn: tornado.httputil.HTTPConnection) -> Any:
+        """Tornado's handling of a request, behind the body limit's (see `BodyLimit`)."""
+        return BodyLimit(super().start_request(server_conn, request_conn), request_conn,
+                         self.conn_params.max_body_size)
+
     @property
     def open_connections(self) -> int:
         """Connections open now (websockets included)."""
         self._streams = {s for s in self._streams if not s.closed()}
         return len(self._streams)
+
+
+class BodyLimit(tornado.httputil.HTTPMessageDelegate):
+    """A request passed on as it comes, unless its Content-Length is over `limit`: then it
+    is answered 413 with the reason as the API's errors give it, and closed unread."""
+
+    def __init__(self, delegate: tornado.httputil.HTTPMessageDelegate,
+                 connection: tornado.httputil.HTTPConnection, limit: int | None) -> None:
+        self.delegate, self.connection, self.limit = delegate, connection, limit
+
+    def headers_received(self, start_line: Any,
+                         headers: tornado.httputil.HTTPHeaders) -> Awaitable[None] | None:
+        """Refuse a body declared too big; anything else goes on (tornado itself refuses a
+        length that is not a number)."""
+        length = headers.get("Content-Length", "").strip()
+        if self.limit is not None and length.isdigit() and int(length) > self.limit:
+            self._refuse(self.limit)
+            return None
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """Pass the body on."""
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        """Pass the end of the request on."""
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        """Pass the early close on."""
+        self.delegate.on_connection_close()
+
+    def _refuse(self, limit: int) -> None:
+        body = json.dumps({"error": f"the body is too big: at most {limit:,} bytes",
+                           "field": "body"}).encode()
+        head = (f"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        # Taken from tornado (allowed while the headers are being received): it reads
+        # nothing more of this connection, and the answer goes out before it closes.
+        stream = self.connection.detach()      # type: ignore[attr-defined]
+        try:
+            stream.write(head + body).add_done_callback(lambda _: stream.close())
+        except tornado.iostream.StreamClosedError:
+            pass

@@ -6,6 +6,8 @@ Room messages, as JSON objects with a `type`:
                   `signal` {data}, `document` {id, name, kind}, `closed` {reason}, `waiting`,
                   `limited` {text} (a chat line refused: the page sent too many too fast)
 The server relays signalling between the two pages and never looks inside it.
+The status page's socket sends each notice (`notice`, `text`, `final`, `at`,
+`room_url`) and, while the callback waits, `wait` {position, seconds, text}.
 
 A message that is not a JSON object of UTF-8 text, or nests deeper than the
 limit, closes the socket with 1007; one over the size limit with 1009; an
@@ -21,6 +23,7 @@ import time
 import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, cast
 
+import tornado.ioloop
 import tornado.log
 import tornado.websocket
 
@@ -28,13 +31,14 @@ from ..flow import Notice, Role
 from . import jsonin
 from .base import AGENT_COOKIE
 from .notices import TEXTS, TIMED, Told
-from .views import spoken, when
 from .rooms import Message, Room
+from .views import spoken, wait_text, when
 
 if TYPE_CHECKING:
     from .app import WebApp
 
 BAD_DATA, TOO_BIG, SERVER_ERROR = 1007, 1009, 1011
+WAIT_EVERY = 2.0                 # s between looks at a waiting callback's estimate
 LIMITED = "You are sending messages too quickly: that one was not sent. Wait a moment."
 
 
@@ -123,6 +127,7 @@ class StatusSocket(Socket):
     """The person's status page: every notice of their callback, as it happens."""
 
     _stop: Callable[[], None] | None = None
+    _waits: tornado.ioloop.PeriodicCallback | None = None
 
     def start(self, callback_id: str, token: str) -> None:
         """Send every notice so far, then each new one; close at once for an unknown
@@ -135,6 +140,24 @@ class StatusSocket(Socket):
         for told in self.app.notices.history(callback_id):
             self.tell(callback_id, told)
         self._stop = self.app.notices.listen(callback_id, self.tell)
+        self._said: tuple[int | None, int] | None = None
+        self.tell_wait()
+        self._waits = tornado.ioloop.PeriodicCallback(self.tell_wait, WAIT_EVERY * 1000)
+        self._waits.start()
+
+    def tell_wait(self) -> None:
+        """Send the callback's place and estimated wait when they change (to the minute);
+        an empty text once it no longer waits."""
+        if self.closing():
+            return
+        wait = self.app.wait_of(self.callback_id)
+        said = None if wait is None else (wait.position, round(wait.seconds / 60))
+        if said == self._said:
+            return
+        self._said = said
+        self.send({"type": "wait", "position": None if wait is None else wait.position,
+                   "seconds": None if wait is None else round(wait.seconds),
+                   "text": "" if wait is None else wait_text(wait.position, wait.seconds)})
 
     def tell(self, callback_id: str, told: Told) -> None:
         """Send one notice to the page, with the room link once the room is ready."""
@@ -152,9 +175,11 @@ class StatusSocket(Socket):
         self.send(message)
 
     def on_close(self) -> None:
-        """Stop listening for the callback's notices."""
+        """Stop listening for the callback's notices and stop telling its wait."""
         if self._stop is not None:
             self._stop()
+        if self._waits is not None:
+            self._waits.stop()
 
 
 class RoomSocket(Socket):
@@ -183,8 +208,9 @@ class RoomSocket(Socket):
 
     def chat(self, room: Room, text: object) -> None:
         """Send a chat line to both pages, cut to length and without control characters;
-        past the page's allowance it is refused, and the page told so."""
-        if not isinstance(text, str):
+        past the page's allowance it is refused, and the page told so. Nothing in a room
+        whose template has the chat off."""
+        if not isinstance(text, str) or not room.look.chat:
             return
         web = self.app.web
         limit = web.chat_max_chars
@@ -258,8 +284,10 @@ class AgentSocket(RoomSocket):
             self.send({"type": "waiting"})
 
     def other(self, room: Room, message: dict[str, Any]) -> None:
-        """Push into the room the catalogue document a `push` message names."""
-        if message.get("type") != "push" or not isinstance(message.get("name"), str):
+        """Push into the room the catalogue document a `push` message names, if the room's
+        template lets the agent push it."""
+        if message.get("type") != "push" or not isinstance(message.get("name"), str) \
+                or not room.look.allows(message["name"]):
             return
         record = self.app.switchboard.record(room.callback_id)
         service = record.service_code if record is not None else ""

@@ -68,3 +68,21 @@ def spoken(at: float, calendar: Any) -> str:
 def masked(number: str) -> str:
     """A phone number as operators see it: enough to tell calls apart."""
     return number[:4] + "•" * max(0, len(number) - 7) + number[-3:] if len(number) > 7 else number
+
+
+def wait_text(position: int | None, seconds: float) -> str:
+    """What the status page says of an estimated wait."""
+    about = _about(seconds)
+    if position is None:
+        return f"An advisor should be on the line in about {about}."
+    place = "next in the queue" if position == 1 else f"number {position} in the queue"
+    return f"You are {place}: an advisor should be with you in about {about}."
+
+
+def _about(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    hours, minutes = divmod(minutes, 60)
+    text = "1 hour" if hours == 1 else f"{hours} hours"
+    return text if not minutes else f"{text} {minutes} min"

@@ -406,6 +406,41 @@ class SippPhones:
             self.workdir = None
 
 
+@dataclass(frozen=True)
+class PhonesAt:
+    """SIPp phones (``phone.xml``) already running elsewhere, at ``host:port``.
+
+    What the PBX's dial plan needs of `SippPhones` (`address`, `uri`) without
+    owning the process: `serve --phones HOST:PORT` dials them, so phones
+    started by someone else (a test, another machine) outlive the PBX.
+    """
+
+    host: str
+    port: int
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the phones listen: (host, port)."""
+        return (self.host, self.port)
+
+    def uri(self, user: str) -> str:
+        """The SIP URI of a phone, ``user`` from `phone_user`."""
+        return f"sip:{user}@{self.host}:{self.port}"
+
+
+def parse_phones(text: str) -> PhonesAt:
+    """``HOST:PORT`` (an IPv4 address or a name, a port 1-65535) as `PhonesAt`;
+    ValueError saying what is wrong."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:5070)")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    if any(c.isspace() for c in host) or ":" in host:
+        raise ValueError(f"{text!r}: {host!r} is not a host name or IPv4 address")
+    return PhonesAt(host, int(port))
+
+
 _LIVE: set[SippPhones] = set()
 _LIVE_LOCK = threading.Lock()
 

@@ -2,6 +2,7 @@
 // A room page, for the person (receives video) or the agent (sends video).
 // Signalling goes over the room's websocket; video is one-way, agent to person:
 // the agent's transceiver is sendonly and the person's page never asks for a camera.
+// A room whose template has the chat off has no chat panel: the page then shows none.
 (() => {
   const main = document.querySelector("main");
   const role = main.dataset.role;
@@ -13,6 +14,7 @@
 
   // -- chat and documents ------------------------------------------------------
   function addMessage(m) {
+    if (!$("messages")) return;
     const mine = m.from === role;
     const li = el("li", "msg " + (mine ? "mine" : "theirs"));
     const meta = el("div", "meta");
@@ -23,6 +25,7 @@
   }
 
   function addNote(text) {                        // from the server, to this page only
+    if (!$("messages")) return;
     const li = el("li", "msg note", text);
     li.setAttribute("role", "status");
     $("messages").append(li);
@@ -75,7 +78,7 @@
     $("sending").textContent = "Ended";
     $("sending").classList.remove("on");
     $("closed").classList.remove("hidden");
-    $("chat-text").disabled = true;
+    if ($("chat-text")) $("chat-text").disabled = true;
     document.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     if (pc) pc.close();
     if (stream) stream.getTracks().forEach((t) => t.stop());
@@ -158,7 +161,7 @@
     ws.onclose = () => { chain = chain.then(() => end("Disconnected from the room.")); };
   }
 
-  $("chat-form").addEventListener("submit", (ev) => {
+  if ($("chat-form")) $("chat-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = $("chat-text").value.trim();
     if (text) send({ type: "chat", text });

@@ -33,6 +33,7 @@
       $("hint").replaceChildren(link);
       opening = setTimeout(() => location.assign(m.room_url), 400);
     }
+    if (m.final || answered.has(m.notice)) $("wait").hidden = true;
     if (m.final) {
       clearTimeout(opening);
       $("spinner").classList.add("hidden");
@@ -43,7 +44,18 @@
   }
 
   const ws = new WebSocket(socketUrl(main.dataset.socket));
-  ws.onmessage = (ev) => told(JSON.parse(ev.data));
+  // While the callback waits: its place in the queue and when an advisor is expected.
+  function waits(m) {
+    $("wait").textContent = m.text;
+    $("wait").hidden = !m.text;
+    document.body.dataset.position = m.position === null ? "" : String(m.position);
+  }
+
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.type === "wait") waits(m);
+    else if (m.type !== "closed") told(m);
+  };
   ws.onclose = () => {
     if (!document.body.classList.contains("over") && !document.body.classList.contains("failed")) {
       $("hint").textContent = "Lost touch with the server: reload this page.";
