@@ -30,11 +30,11 @@ falls on all alike. An untimed run counts SimPy events per callback for the
 product and the bare model (where the time goes, in events). A fourth timed
 figure is SimPy stepping through empty events. From it the script derives two
 things: the most any SimPy-driven model with the product's events per callback
-could reach if its own code cost nothing, and how little time 3x Ciw would
+could reach if its own code cost nothing, and how little time 1.5x Ciw would
 leave for that code.
 
-Goal (the issue): the product at >= 1/2 of the bare SimPy model's speed and
->= 3x Ciw's.
+Goal: the product at >= 1.0x the bare SimPy model's speed (floor 0.75x) and
+>= 1.5x Ciw's.
 
     .venv/bin/python benchmarks/sim_speed.py                      # ~1.5 minutes
     .venv/bin/python benchmarks/sim_speed.py --callbacks 10000 --repeats 1   # a quick look
@@ -68,8 +68,9 @@ import simpy  # noqa: E402
 import harness  # noqa: E402
 from harness import ROOT  # noqa: E402
 
-GOAL_VS_BARE = 0.5           # product / bare SimPy model
-GOAL_VS_CIW = 3.0            # product / Ciw M/M/c
+GOAL_VS_BARE = 1.0           # product / bare SimPy model (the floor: FLOOR_VS_BARE)
+FLOOR_VS_BARE = 0.75
+GOAL_VS_CIW = 1.5            # product / Ciw M/M/c
 DEFAULT_CALLBACKS = 40_000   # the whole default run takes ~1.5 minutes here
 CIW_MISSING = ("sim_speed: Ciw is not installed, so the Ciw reference is skipped; "
                "install it with `make bench` (pip install -e '.[bench]')")
@@ -592,7 +593,7 @@ def figures(runs: Runs, events: dict[str, float]) -> dict[str, Any]:
     if events:
         empty = median(runs.empty)
         # The most any SimPy-driven model with the product's events could do,
-        # even if its own code cost nothing: why 3 x Ciw is out of reach.
+        # even if its own code cost nothing: what the Ciw goal leaves for the model.
         out["ceiling"] = empty / events["product"]
         out["own"] = {name: own_code_us(fig[name], events[name], empty)   # type: ignore[arg-type]
                       for name in ("product", "bare")}
@@ -626,13 +627,15 @@ def print_speeds(runs: Runs, fig: dict[str, Any], keep_records: str) -> None:
     print(f"ratio      product / bare SimPy: {fig['vs_bare']:.2f}   (vs bare core: {fig['vs_core']:.2f})")
     if fig["vs_ciw"] is not None:
         print(f"ratio      product / Ciw:        {fig['vs_ciw']:.2f}")
-    print(f"goal       product >= {GOAL_VS_BARE:g} x bare SimPy: {'MET' if fig['ok_bare'] else 'NOT MET'}; "
+    floor = "met" if fig["vs_bare"] >= FLOOR_VS_BARE else "not met"
+    print(f"goal       product >= {GOAL_VS_BARE:g} x bare SimPy: {'MET' if fig['ok_bare'] else 'NOT MET'} "
+          f"(floor {FLOOR_VS_BARE:g}: {floor}); "
           f">= {GOAL_VS_CIW:g} x Ciw: "
           + ("not measured" if fig["vs_ciw"] is None else ("MET" if fig["ok_ciw"] else "NOT MET")))
 
 
 def print_events(fig: dict[str, Any], events: dict[str, float]) -> None:
-    """Events per callback, SimPy's ceiling, and the time 3x Ciw leaves for a model's code."""
+    """Events per callback, SimPy's ceiling, and the time the Ciw goal leaves for a model's code."""
     if not events:
         return
     empty, ciw = fig["per_s"]["simpy_empty_events"], fig["per_s"]["ciw"]
@@ -642,7 +645,7 @@ def print_events(fig: dict[str, Any], events: dict[str, float]) -> None:
           f"{events['product']:.1f} events per callback that is at most {fig['ceiling']:,.0f} callbacks/s")
     if ciw:
         goal, own = GOAL_VS_CIW * ciw, fig["own"]
-        print(f"budget     3 x Ciw = {goal:,.0f} callbacks/s = {1e6 / goal:.1f} us a callback; "
+        print(f"budget     {GOAL_VS_CIW:g} x Ciw = {goal:,.0f} callbacks/s = {1e6 / goal:.1f} us a callback; "
               f"SimPy's own {events['product']:.1f} events leave {fig['budget']:.1f} us for the model's code. "
               f"Its code takes {own['product']:.1f} us; the bare model's, {own['bare']:.1f} us")
 
