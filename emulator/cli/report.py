@@ -48,6 +48,12 @@ KEY_FIGURES = (
     ("Concurrent rooms, peak", "concurrent_rooms.max"),
     ("Room servers' egress, peak", "room_egress.max"),
 )
+# Shown only when the run measured them (a scenario with a policy, staffing or `sla`)
+WHEN_MEASURED = (
+    ("Service level", "service_level"),
+    ("Estimated wait error, median (actual minus estimated)", "ewt_error.p50"),
+    ("Estimated wait error, 95th percentile", "ewt_error.p95"),
+)
 
 TITLES = {
     "latency": "Latency distribution per stage",
@@ -167,7 +173,8 @@ def _key_figures(metrics: Mapping[str, Any], sweep: bool = False) -> str:
     if not metrics:                # a sweep without a chosen configuration: nothing to show
         return ""
     rows = []
-    for label, name in KEY_FIGURES:
+    measured = tuple(f for f in WHEN_MEASURED if (metrics.get(f[1]) or {}).get("mean") is not None)
+    for label, name in KEY_FIGURES + measured:
         entry = metrics.get(name) or {}
         ci_text = figures.ci_text(entry.get("ci95"), name) or "—"
         rows.append(f"<tr><th scope=\"row\">{label}<span class=\"metric\">{_e(name)}</span></th>"
