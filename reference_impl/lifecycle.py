@@ -2,7 +2,7 @@
 
 `reconcile` runs at start, before any new request: every record the store
 holds that is not ended is finished. A request that was accepted but never
-dialled (state `idle`) is dialled now; a pending one (scheduled, or waiting to
+dialled (state `idle`) is dialled now, or at the time it asked for; a pending one (scheduled, or waiting to
 be called again) waits again for its time, its calls so far kept; a call that was under way is ended with
 the outcome `system_restart`, its SIP legs hung up from their stored dialogs
 (so no phone stays in a call with a dead system), and while that goes on its
@@ -110,7 +110,9 @@ def _ended(record: CallbackRecord, legs: int) -> CallbackRecord:
 
 def _dial_again(switchboard: Switchboard, record: CallbackRecord) -> None:
     """An accepted request that was never dialled: accept it again, under its own id."""
-    switchboard.accept(record.form, record.person_number, record.id)
+    asked = None if record.next_attempt_at is None else max(
+        _due(record, switchboard.epoch), switchboard.clock())
+    switchboard.accept(record.form, record.person_number, record.id, asked)
     switchboard.start(record.id)
 
 

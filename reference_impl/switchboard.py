@@ -183,7 +183,11 @@ class Switchboard:
             raise ValueError(f"callback id {callback_id} is already used")
         callback = self._open(callback_id, form, service_code, person_number, schedule_at)
         if self.records is not None:
-            self.records.put(record_of(callback, form, epoch=self.epoch))
+            record = record_of(callback, form, epoch=self.epoch)
+            # The time asked for is part of what was acknowledged: a restart that finds
+            # the request still `idle` calls then, not at once.
+            self.records.put(record if schedule_at is None
+                             else replace(record, next_attempt_at=schedule_at))
         return callback_id
 
     def _open(self, callback_id: str, form: Mapping[str, str], service_code: str,

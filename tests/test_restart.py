@@ -175,3 +175,36 @@ async def scheduled_survives(tmp_path: Path) -> None:
     assert abs(again.switchboard.epoch + resumed.next_attempt_at - due) < 0.01  # type: ignore[operator]
     assert dials.dialled == [] and again.switchboard.pending() == [cid]
     second.close()
+
+
+def test_a_request_for_later_that_died_before_it_started_still_waits_for_its_time(
+        tmp_path: Path) -> None:
+    asyncio.run(idle_for_later_survives(tmp_path))
+
+
+async def idle_for_later_survives(tmp_path: Path) -> None:
+    # The kill lands between the acknowledgement (the `idle` record is durable) and the
+    # write that says `scheduled`: the time asked for must be in the `idle` record.
+    path = str(tmp_path / "r.db")
+    first = write_behind(path)
+    runtime = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: Dials(),
+                          records=first)
+    sb = runtime.switchboard
+    asked = runtime.now() + 3600.0
+    cid = sb.accept({"service": "loans"}, "+34600000001", "later-2", schedule_at=asked)
+    assert first.flush(5)
+    first.close()                                            # dies before `start`
+    stored = SqliteRecords(path).get(cid)
+    assert stored is not None and stored.state == "idle"
+    second = write_behind(path)
+    dials = Dials()
+    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
+                        records=second)
+    done = reconcile(again.switchboard, second)
+    assert [(r.callback_id, r.action) for r in done] == [(cid, "dialled")]
+    resumed = again.switchboard.live[cid]
+    assert resumed.state is f.State.SCHEDULED
+    due = again.switchboard.epoch + resumed.next_attempt_at  # type: ignore[operator]
+    assert abs(due - (sb.epoch + asked)) < 0.01              # type: ignore[operator]
+    assert dials.dialled == []
+    second.close()

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
     reason="SIPp not found: install Debian's sip-tester (make test does it as root)")
 
 
-GROUPS = 4      # SIP runs wait on real timers, mostly idle: four at once on two cores
+GROUPS = 8      # SIP runs wait on real timers, mostly idle: eight at once on two cores
 
 
 def groups_by_length(files: list[Path], count: int) -> list[list[Path]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..drivers.paths import default_db
-from .common import INPUT_REFUSED, sip_ready, subcommand
+from .common import INPUT_REFUSED, duration, sip_ready, subcommand
 
 
 def add(commands: Any) -> None:
@@ -45,6 +45,9 @@ def add(commands: Any) -> None:
                         help="with --pbx sip: dial SIPp phones (emulator/models/pbx/phone.xml) "
                              "already running at HOST:PORT instead of starting its own, so they "
                              "outlive serve (default: serve starts them as its child)")
+    parser.add_argument("--drain-grace", type=duration, default=20.0, metavar="DURATION",
+                        help="on SIGTERM, how long calls under way get to finish before they "
+                             "are ended politely (default: 20s)")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -72,4 +75,4 @@ def handle(args: argparse.Namespace) -> int:
         db = str(path)
     return run(args.scenario, args.host, args.port, db, args.agent_key, args.pbx,
                not args.no_request_limits, demo=args.demo or args.agent_key is not None,
-               phones=phones)
+               phones=phones, drain_grace=args.drain_grace)

@@ -178,6 +178,10 @@ async def serve(scenario: sc.Scenario, records: ClosableRecordStore, host: str, 
         if callable(stop_pbx):
             stack.callback(stop_pbx)           # the SIP PBX's reactor, before its phones
         app.reconciled = reconcile(app.switchboard, records, _hang_up(emulated.pbx))
+        # What the restart ended is on disk before the first request is taken.
+        flush = getattr(records, "flush", None)
+        if callable(flush):
+            flush(10.0)
         await _listen(app, scenario, records, host, port, db, agent_key,
                       f"SIP to SIPp phones at {phones.uri('...')}" if phones else "emulated",
                       drain_grace)
@@ -231,7 +235,7 @@ async def _listen(app: WebApp, scenario: sc.Scenario, records: ClosableRecordSto
 
 def run(scenario_path: Path | None, host: str, port: int, db: str,
         agent_key: str | None, pbx: str = "sim", request_limits: bool = True,
-        demo: bool = True, phones: PhonesAt | None = None) -> int:
+        demo: bool = True, phones: PhonesAt | None = None, drain_grace: float = 20.0) -> int:
     """The command: a bad scenario is refused by the caller (`ScenarioError`: file,
     line, key); bad records or a port in use end here with a message and exit 2.
     In demo mode agents share `agent_key` (random if None); otherwise they sign in
@@ -264,7 +268,7 @@ def run(scenario_path: Path | None, host: str, port: int, db: str,
     key = (agent_key or secrets.token_urlsafe(9)) if demo else None
     try:
         asyncio.run(serve(scenario, records, host, port, db, key, pbx, request_limits,
-                          accounts, phones_at=phones, directory_store=store))
+                          accounts, drain_grace, phones_at=phones, directory_store=store))
     except OSError as error:
         records.close()
         print(f"callback-emu serve: cannot listen on {host}:{port}: {error.strerror}",

@@ -44,20 +44,7 @@ class PostgresRecords:
             raise
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
-        try:
-            import psycopg
-        except ImportError as exc:
-            raise RecordsError("PostgreSQL records need psycopg: "
-                               "pip install 'psycopg[binary]>=3.1'") from exc
-        try:
-            conninfo = self._url
-            if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(conninfo):
-                conninfo = psycopg.conninfo.make_conninfo(conninfo,
-                                                          connect_timeout=_CONNECT_TIMEOUT)
-            # autocommit: reads run alone; writes say `transaction()` explicitly.
-            return psycopg.connect(conninfo, autocommit=True)
-        except psycopg.Error as exc:
-            raise RecordsError(f"cannot connect to {self._where}: {exc}") from exc
+        return connect(self._url, self._where)
 
     def _run(self, work: Callable[[psycopg.Connection[tuple[object, ...]]], T]) -> T:
         import psycopg
@@ -147,6 +134,23 @@ class PostgresRecords:
         """Close the connection to the server."""
         with self._lock:
             self._conn.close()
+
+
+def connect(url: str, where: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection to `url` (shown as `where`) in autocommit, with a connect timeout:
+    reads run alone; writes say `transaction()` explicitly."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise RecordsError("PostgreSQL records need psycopg: "
+                           "pip install 'psycopg[binary]>=3.1'") from exc
+    try:
+        conninfo = url
+        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(conninfo):
+            conninfo = psycopg.conninfo.make_conninfo(conninfo, connect_timeout=_CONNECT_TIMEOUT)
+        return psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as exc:
+        raise RecordsError(f"cannot connect to {where}: {exc}") from exc
 
 
 def mask_password(url: str) -> str:

@@ -16,7 +16,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, TypeVar
 
 from ._open import _sqlite_path
-from ._postgres import _CONNECT_TIMEOUT, _MIGRATION_LOCK, mask_password
+from ._postgres import _MIGRATION_LOCK, mask_password
+from ._postgres import connect as connect_postgres
 from ._schema import (CURRENT_VERSION, RECORD_VERSION, VERSION_TABLE, Dialect, RecordsError,
                       applied_at, next_migration)
 
@@ -150,19 +151,7 @@ class PostgresConnection:
             raise
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        try:
-            import psycopg
-        except ImportError as exc:                        # pragma: no cover - a dependency
-            raise RecordsError("PostgreSQL needs psycopg: pip install 'psycopg[binary]>=3.1'") \
-                from exc
-        try:
-            conninfo = self._url
-            if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(conninfo):
-                conninfo = psycopg.conninfo.make_conninfo(conninfo,
-                                                          connect_timeout=_CONNECT_TIMEOUT)
-            return psycopg.connect(conninfo, autocommit=True)
-        except psycopg.Error as exc:
-            raise RecordsError(f"cannot connect to {self.where}: {exc}") from exc
+        return connect_postgres(self._url, self.where)
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> Rows:
         """Run one statement in the transaction under way; its rows."""
