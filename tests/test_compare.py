@@ -72,3 +72,20 @@ def test_the_command_prints_writes_and_refuses_bad_variants(day: Path, tmp_path:
     assert main(["compare", str(day), "--variant", "x", "centres.c.terminal=4"]) == 2
     assert "variant 'x'" in capsys.readouterr().err
     assert main(["compare", str(day), "--variant", "x", "--variant", "x"]) == 2
+
+
+def test_show_picks_the_metrics_compare_and_sweep_print(day: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(day), "--variant", "now", "--replications", "2", "--workers", "1",
+                 "--show", "queued,outcomes.no_agent"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    rule = next(i for i, line in enumerate(printed) if line.startswith("---"))
+    rows = [line.split()[0] for line in printed[rule + 1:rule + 3]]
+    assert rows == ["queued", "outcomes.no_agent"]
+    assert main(["sweep", str(day), "--vary", "centres.c.terminals=3..4", "--replications", "2",
+                 "--workers", "1", "--show", "queued"]) == 0
+    points = [line for line in capsys.readouterr().out.splitlines() if line.startswith("centres")]
+    assert len(points) == 2 and all(": queued " in line and "no_agent" not in line
+                                    for line in points)
+    assert main(["compare", str(day), "--variant", "now", "--show", "queud"]) == 2
+    assert "--show" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from emulator.cli import main
-from emulator.scenario import load
+from emulator.scenario import load, loads
 
 pyworkforce = pytest.importorskip("pyworkforce.queuing")
 
@@ -130,3 +130,43 @@ def test_bad_options_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "staff judges service_level" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["staff", str(source), "--target", "service_level>=0.8", "--shrinkage", "120%"])
+
+
+IMPATIENT = QUEUE.replace("instant: {answer_delay: 0s}",
+                          "instant: {answer_delay: 0s, patience: {exponential: {mean: 90s}}}")
+
+
+def test_with_finite_patience_the_plan_agrees_with_erlang_a_within_one_agent(
+        tmp_path: Path) -> None:
+    # The same M/M/N centre whose people give up after an exponential patience
+    # (M/M/N+M): Erlang A's figure is printed beside Erlang C's, the search starts from
+    # it and ends within one agent of it. (Erlang A itself is checked against a
+    # textbook chain in tests/test_erlang.py: pyworkforce has none.)
+    from emulator.studies import erlang
+
+    source = tmp_path / "impatient.yaml"
+    source.write_text(IMPATIENT)
+    out = tmp_path / "plan.json"
+    main(["staff", str(source), "--interval", "30min", "--target", "service_level>=0.8",
+          "--replications", str(REPLICATIONS), "--json", str(out)])
+    plan = json.loads(out.read_text())["plan"]
+    for row, rate in zip(plan, (100, 100, 200, 200)):
+        expected = erlang.agents_a(rate * 180 / 3600, 180.0, 20.0, 0.8, patience=90.0)
+        assert row["erlang_a"] == expected and row["erlang_c"] == erlang_c_agents(rate)
+        assert row["erlang_a"] <= row["erlang_c"]          # who gives up shortens the queue
+        assert abs(row["agents"] - expected) <= 1, row
+        assert row["abandoned"]["mean"] > 0                 # people did give up
+
+
+def test_a_trial_starts_its_arrivals_a_carry_over_before_its_interval() -> None:
+    from emulator.studies.staff import from_time
+
+    scenario = loads(QUEUE).scenario
+    assert scenario.arrivals is not None
+    cut = from_time(scenario.arrivals, 4000.0)
+    assert [(s.start, round(s.rate * 3600)) for s in cut.profile or ()] == [
+        (0.0, 0), (4000.0, 200)]
+    assert from_time(scenario.arrivals, 0.0) is scenario.arrivals
+    flat = scenario.arrivals.model_copy(update={"profile": None, "rate": 100 / 3600})
+    assert [(s.start, round(s.rate * 3600)) for s in from_time(flat, 60.0).profile or ()] == [
+        (0.0, 0), (60.0, 100)]

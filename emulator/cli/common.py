@@ -146,6 +146,22 @@ def check_metrics(option: str, names: Sequence[str]) -> None:
             raise InputRefused(f"{option}: {problem[0]} ({problem[1]})")
 
 
+def add_show(parser: argparse.ArgumentParser, default: Sequence[str]) -> None:
+    """The `--show` option: the metrics a study prints (default: `default`)."""
+    parser.add_argument("--show", metavar="METRIC,...",
+                        help="the metrics to print, e.g. service_level,queued "
+                             f"(default: {','.join(default)})")
+
+
+def shown(args: argparse.Namespace, default: Sequence[str]) -> list[str]:
+    """The metrics of `--show` (refused if one is unknown), or `default`."""
+    if not args.show:
+        return list(default)
+    names = [n.strip() for n in args.show.split(",") if n.strip()]
+    check_metrics("--show", names)
+    return names
+
+
 # -- outputs --------------------------------------------------------------------
 
 

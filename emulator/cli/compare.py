@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .. import scenario as sc
 from ..studies.compare import SHOWN, Comparison, parse_variant
 from . import figures, outputs
-from .common import EXPECTATIONS_HELD, count, load_one, subcommand, writable
+from .common import EXPECTATIONS_HELD, add_show, count, load_one, shown, subcommand, writable
 
 
 def add(commands: Any) -> None:
@@ -34,6 +34,7 @@ def add(commands: Any) -> None:
     parser.add_argument("--seed", type=int, help="override the scenario's seed (default: the file's)")
     parser.add_argument("--workers", type=count, metavar="W",
                         help="local processes (default: one per core)")
+    add_show(parser, SHOWN)
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the comparison as JSON")
     parser.add_argument("--report", type=Path, metavar="PATH", help="write an HTML report")
 
@@ -41,6 +42,7 @@ def add(commands: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run every variant and print their figures side by side."""
     writable(args, "--json", "--report")
+    names_shown = shown(args, SHOWN)
     loaded = load_one(args.file, args.seed)
     try:
         variants = [parse_variant(words) for words in args.variant]
@@ -58,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
                             on_variant=lambda name, _: print(f"ran {name}", flush=True))
     comparison.run()
     document = comparison.document(loaded.scenario)
-    print(table(document))
+    print(table(document, names_shown))
     if args.json:
         outputs.write_json(document, args.json)
     if args.report:
@@ -67,11 +69,11 @@ def handle(args: argparse.Namespace) -> int:
     return EXPECTATIONS_HELD
 
 
-def table(document: dict[str, Any]) -> str:
+def table(document: dict[str, Any], names: Sequence[str] = SHOWN) -> str:
     """The metrics down, the variants across: mean [95 % interval]."""
     variants = document["compare"]["variants"]
     rows = [["metric", *[v["name"] for v in variants]]]
-    for name in SHOWN:
+    for name in names:
         cells = [name]
         for variant in variants:
             entry = variant["metrics"].get(name) or {}

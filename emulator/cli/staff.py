@@ -104,9 +104,12 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _progress(row: Row) -> None:
+    # A plan takes minutes: a terminal sees one line rewritten, a log one line per row.
+    found = f"{row.centre} {figures.clock(row.start)}: {row.agents} agent(s)"
     if sys.stderr.isatty():
-        print(f"\r{row.centre} {figures.clock(row.start)}: {row.agents} agent(s)  ",
-              end="", file=sys.stderr, flush=True)
+        print(f"\r{found}  ", end="", file=sys.stderr, flush=True)
+    else:
+        print(f"staff: {found} ({row.status})", file=sys.stderr, flush=True)
 
 
 def plan_document(scenario: sc.Scenario, search: StaffSearch, rows: dict[str, list[Row]],

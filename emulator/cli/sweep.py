@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .. import scenario as sc
 from ..studies.sweep import Point, Sweep, parse_vary
 from ..studies.targets import Condition, parse_target
 from . import figures, outputs
-from .common import (EXPECTATION_FAILED, EXPECTATIONS_HELD, count, load_one, subcommand,
-                     writable)
+from .common import (EXPECTATION_FAILED, EXPECTATIONS_HELD, add_show, count, load_one, shown,
+                     subcommand, writable)
 
 SHOWN = ("callback_latency.p95", "outcomes.no_agent", "agent_occupancy.mean")
 
@@ -41,6 +41,7 @@ def add(commands: Any) -> None:
                         help="local processes (default: one per core)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                         help="run the points' replications on this Dask cluster")
+    add_show(parser, SHOWN)
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the sweep as JSON")
     parser.add_argument("--report", type=Path, metavar="PATH", help="write an HTML report")
 
@@ -48,6 +49,7 @@ def add(commands: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run the sweep; exit 1 if a target was given and no configuration meets it."""
     writable(args, "--json", "--report")
+    names = shown(args, SHOWN) if args.show else None
     loaded = load_one(args.file, args.seed)
     try:
         varies = [parse_vary(text) for text in args.vary]
@@ -55,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise sc.ScenarioError(str(args.file), None, "", str(error), "see callback-emu sweep -h")
     sweep = Sweep(loaded.path, varies, target, args.replications, args.workers,
-                  args.scheduler, on_point=lambda point: print(point_line(point, target),
+                  args.scheduler, on_point=lambda point: print(point_line(point, target, names),
                                                                flush=True))
     answer = sweep.run()
     document = {"scenario": loaded.scenario.name, "description": loaded.scenario.description,
@@ -71,11 +73,13 @@ def handle(args: argparse.Namespace) -> int:
     return EXPECTATION_FAILED if target is not None and answer is None else EXPECTATIONS_HELD
 
 
-def point_line(point: Point, target: list[Condition] | None) -> str:
-    """One configuration: each target metric (or the usual three) with its interval, and
-    which bound a miss missed."""
+def point_line(point: Point, target: list[Condition] | None,
+               names: Sequence[str] | None = None) -> str:
+    """One configuration: the metrics of `--show` (else each target metric, or the usual
+    three) with their intervals, and which bound a miss missed."""
     setting = ", ".join(f"{k}={v}" for k, v in point.setting.items())
-    names = [c.metric for c in target] if target else list(SHOWN)
+    if names is None:
+        names = [c.metric for c in target] if target else list(SHOWN)
     shown = ", ".join(_figure(name, point.metrics.get(name)) for name in names)
     if point.met is None or target is None:
         return f"{setting}: {shown}"

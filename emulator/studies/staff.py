@@ -1,20 +1,24 @@
 """`staff`: the fewest agents on duty per interval and centre that meet a target.
 
 The search goes interval by interval in time order. For interval k the plan
-of the intervals before it is kept, and the day is simulated from its start
-to the end of k (replications, common seeds), so what earlier intervals
-leave waiting is carried over. It starts from the Erlang figure of k's
-offered load (Erlang A where people's patience is finite, else C), adds an
-agent where a centre misses the target, then takes agents away while every
-centre still meets it. "Meets" means with 95 % confidence (the whole
-interval on the right side); where one more agent makes no difference the
-replications can tell apart, more agents cannot help (too few calls to be
-sure, or a limit agents do not lift: ring-outs, failover), and the search
-stops there: the interval stays "unsure" when its 95 % interval holds the
-target (too few calls to tell either way). At the end the whole day runs
-with the plan; an interval that slipped gets an agent more, and the day runs
-again; what the last run measured is what the plan reports (and what `load`
-of the written plan prints with the same replications).
+of the intervals before it is kept, and the day is simulated from `CARRY`
+before k's start to the end of k (replications, common seeds), so what
+earlier intervals leave waiting or talking is carried over; a backlog older
+than that is what the whole-day check at the end catches. The search starts
+from the Erlang figure of k's offered load (Erlang A where people's patience
+is finite, else C), adds an agent where a centre misses the target, then
+takes agents away from a centre that meets it while every centre still
+does. "Meets" means with 95 % confidence (the whole interval on the right
+side). Where one more agent makes no difference the replications can tell
+apart (two in a row while the mean is on the wrong side), more agents cannot
+help (too few calls to be sure, or a limit agents do not lift: ring-outs,
+failover), and the search stops there: the interval stays "unsure" when its
+95 % interval holds the target (too few calls to tell either way). At the
+end the whole day runs with the plan; an interval past the warm-up that slipped
+(judged worse, or unsure with its mean short of the target) gets one agent
+more, once, and the day runs again (at most `REPAIRS` times); what the last run measured is what the plan
+reports (and what `load` of the written plan prints with the same
+replications).
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..scenario import Scenario
-from ..scenario.schema import StaffStep
+from ..scenario.schema import Arrivals, RateStep, StaffStep
 from . import erlang
 from .intervals import Offer, aggregate, offers
 from .load import confidence, replicate, replication_seeds
@@ -38,6 +42,10 @@ FIELDS = {"service_level": "service_level", "time_to_agent.mean": "wait_mean",
 MET, UNSURE, MISSED, QUIET = "met", "unsure", "missed", "no_calls"
 RANK = {MISSED: 0, QUIET: 1, UNSURE: 1, MET: 2}
 REPAIRS = 3                   # whole-day checks that may add agents to slipped intervals
+# How far before an interval its trials start simulating: queues and talks older than
+# this have drained (holds are minutes, talks minutes); it keeps a trial's cost flat
+# over the day instead of growing with the interval's hour.
+CARRY = 7200.0
 
 
 def check_target(conditions: list[Condition]) -> str | None:
@@ -62,6 +70,7 @@ class Row:
     status: str = QUIET
     values: dict[str, Any] = field(default_factory=dict)      # the interval's row, aggregated
     searched: str = QUIET      # the status the search found, before the whole day ran
+    topped_up: bool = False    # given an agent by the whole-day check
 
     def json(self, shrinkage: float) -> dict[str, Any]:
         """The plan's entry (SCENARIOS.md's format, with what else the search knows)."""
@@ -137,6 +146,9 @@ class StaffSearch:
               offered: list[str]) -> tuple[dict[str, int], dict[str, Any]]:
         """Add an agent where a centre misses the target, while it helps."""
         stuck: set[str] = set()
+        # Each centre's last state that an added agent improved (or the start): an agent
+        # tried on a short mean that the next one shows was no help is taken back too.
+        helped = {c: (agents[c], found[c]) for c in offered}
         while True:
             growing = [c for c in offered if c not in stuck and self._status(found[c]) != MET
                        and agents[c] < self.cap[c]]
@@ -145,19 +157,27 @@ class StaffSearch:
             trial = {**agents, **{c: agents[c] + 1 for c in growing}}
             after = self._evaluate(index, trial)
             for centre in growing:
-                if not self._helps(found[centre], after[centre]):
+                if self._helps(helped[centre][1], after[centre]):
+                    helped[centre] = (trial[centre], after[centre])
+                    continue
+                # A mean on the wrong side gets a second agent before giving up: one
+                # agent's effect can hide in the noise of a short interval.
+                if trial[centre] - helped[centre][0] >= 2 or not self._short(found[centre]):
                     stuck.add(centre)            # more agents change nothing we can tell
-                    trial[centre] = agents[centre]
+                    trial[centre], after[centre] = helped[centre]
             if all(c in stuck for c in growing):
-                return agents, found
-            agents, found = trial, {**after, **{c: found[c] for c in stuck & set(growing)}}
+                return {**agents, **{c: helped[c][0] for c in growing}}, {
+                    **found, **{c: helped[c][1] for c in growing}}
+            agents, found = trial, after
 
     def _shrink(self, index: int, agents: dict[str, int], found: dict[str, Any],
                 offered: list[str]) -> tuple[dict[str, int], dict[str, Any]]:
         """Take agents away while every centre keeps what it met."""
         kept = {c: self._status(found[c]) for c in offered}
         for centre in offered:
-            while agents[centre] > 1:
+            # An unsure centre keeps what growing gave it: taking agents away while its
+            # interval still holds the target would walk its mean down below it.
+            while kept[centre] == MET and agents[centre] > 1:
                 trial = {**agents, centre: agents[centre] - 1}
                 after = self._evaluate(index, trial)
                 if any(RANK[self._status(after[c])] < RANK[kept[c]] for c in offered):
@@ -170,6 +190,8 @@ class StaffSearch:
         for centre in self.centres:
             for row in self.rows[centre]:
                 row.searched = row.status
+        assert self.scenario.arrivals is not None
+        warmup = self.scenario.arrivals.warmup
         for repair in range(REPAIRS + 1):
             day = self._simulate(self.count - 1, self.plan, final=True)
             slipped = []
@@ -178,8 +200,15 @@ class StaffSearch:
                     row.values = day[centre][index]
                     if row.searched != QUIET:
                         row.status = self._status(row.values)
-                    if RANK[row.status] < RANK[row.searched] and row.agents < self.cap[centre]:
+                    # Slipped: judged worse than the search found, or left unsure with
+                    # its mean short of the target once the whole day runs before it.
+                    # One agent more at most per interval: a slip may be the noise of a
+                    # few calls (at night), which more agents would not cure.
+                    short = row.status == UNSURE and self._short(row.values)
+                    if (RANK[row.status] < RANK[row.searched] or short) and not row.topped_up \
+                            and row.stop > warmup and row.agents < self.cap[centre]:
                         slipped.append((centre, index))
+                        row.topped_up = True
             if not slipped or repair == REPAIRS:
                 return
             for centre, index in slipped:
@@ -202,6 +231,14 @@ class StaffSearch:
             if not _OPS[condition.op](ci[0] if condition.below else ci[1], condition.value):
                 return MISSED
         return UNSURE
+
+    def _short(self, values: dict[str, Any]) -> bool:
+        """Whether a target metric's mean is on the wrong side of the target."""
+        for condition in self.target:
+            mean = values[FIELDS[condition.metric]]["mean"]
+            if mean is not None and not _OPS[condition.op](mean, condition.value):
+                return True
+        return False
 
     def _helps(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
         """Whether one more agent moved a target metric, beyond what chance explains
@@ -281,8 +318,24 @@ class StaffSearch:
         arrivals = self.scenario.arrivals
         assert arrivals is not None
         if until is not None and until < arrivals.duration:
-            arrivals = arrivals.model_copy(update={"duration": until})
+            arrivals = from_time(arrivals.model_copy(update={"duration": until}),
+                                 until - self.interval - CARRY)
         return self.scenario.model_copy(update={"centres": centres, "arrivals": arrivals})
+
+
+def from_time(arrivals: Arrivals, start: float) -> Arrivals:
+    """The same arrivals with none before `start` (the run's clock unchanged)."""
+    if start <= 0:
+        return arrivals
+    if arrivals.file is not None:
+        rows = tuple(row for row in arrivals.file.rows if row.at >= start)
+        return arrivals.model_copy(update={"file": replace(arrivals.file, rows=rows)})
+    steps = ([(0.0, arrivals.rate or 0.0)] if arrivals.profile is None
+             else sorted((step.start, step.rate) for step in arrivals.profile))
+    at_start = [rate for t, rate in steps if t <= start][-1:] or [0.0]
+    profile = [(0.0, 0.0), (start, at_start[0])] + [(t, r) for t, r in steps if t > start]
+    return arrivals.model_copy(update={"rate": None, "profile": [
+        RateStep.model_validate({"from": t, "rate": r}) for t, r in profile]})
 
 
 def _replicate(args: tuple[Any, ...]) -> Any:
