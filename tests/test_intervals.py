@@ -107,11 +107,20 @@ def test_the_table_csv_and_report_show_them(study: dict) -> None:
 def test_run_has_them_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "day.yaml"
     source.write_text(DAY)
-    assert main(["run", str(source), "--interval", "2h", "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["run", str(source), "--interval", "2h", "--json", str(tmp_path / "r.json"),
+                 "--csv", str(tmp_path / "r.csv")]) == 0
     assert "per 120 min" in capsys.readouterr().out
     found = json.loads((tmp_path / "r.json").read_text())["intervals"]
     assert len(found["centres"]["madrid"]) == 2
     assert found["centres"]["madrid"][0]["service_level"]["ci95"] is None   # one run
+    with (tmp_path / "r.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    madrid = [r for r in rows if r["centre"] == "madrid"]
+    assert [float(r["from"]) for r in madrid] == [0.0, 7200.0]
+    assert rows[0]["scenario"] and float(madrid[0]["service_level"]) == pytest.approx(
+        found["centres"]["madrid"][0]["service_level"]["mean"])
+    assert main(["run", str(source), "--csv", str(tmp_path / "x.csv")]) == 2   # needs --interval
+    assert "--interval" in capsys.readouterr().err
 
 
 def test_precision_runs_replications_until_the_half_width_is_small(

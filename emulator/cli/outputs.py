@@ -197,18 +197,39 @@ def intervals_path(path: Path) -> Path:
 
 def write_intervals_csv(document: dict[str, Any], path: Path) -> None:
     """One row per centre and interval: each field's mean and 95 % interval."""
-    from ..measure.intervals import FIELDS
-
-    found = document["intervals"]
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["centre", "from", "to", "warmup",
-                         *(f"{name}{part}" for name in FIELDS
-                           for part in ("", "_ci95_low", "_ci95_high"))])
-        for centre, rows in found["centres"].items():
-            for row in rows:
-                cells: list[Any] = [centre, row["from"], row["to"], int(row["warmup"])]
-                for name in FIELDS:
-                    ci = row[name]["ci95"] or [None, None]
-                    cells += [_num(row[name]["mean"]), _num(ci[0]), _num(ci[1])]
-                writer.writerow(cells)
+        writer.writerow(_interval_header())
+        writer.writerows(_interval_rows(document["intervals"]))
+
+
+def write_suite_intervals_csv(runs: list[ScenarioRun], path: Path) -> None:
+    """`run --interval --csv`: one row per scenario, centre and interval."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["scenario", *_interval_header()])
+        for run in runs:
+            found = suite_intervals(run).get("intervals")
+            if found is not None:
+                writer.writerows([run.short, *row] for row in _interval_rows(found))
+
+
+def _interval_header() -> list[str]:
+    from ..measure.intervals import FIELDS
+
+    return ["centre", "from", "to", "warmup",
+            *(f"{name}{part}" for name in FIELDS for part in ("", "_ci95_low", "_ci95_high"))]
+
+
+def _interval_rows(found: dict[str, Any]) -> list[list[Any]]:
+    from ..measure.intervals import FIELDS
+
+    out = []
+    for centre, rows in found["centres"].items():
+        for row in rows:
+            cells: list[Any] = [centre, row["from"], row["to"], int(row["warmup"])]
+            for name in FIELDS:
+                ci = row[name]["ci95"] or [None, None]
+                cells += [_num(row[name]["mean"]), _num(ci[0]), _num(ci[1])]
+            out.append(cells)
+    return out

@@ -9,8 +9,8 @@ from typing import Any
 
 from ..studies.suite import run_scenario
 from . import outputs, tables
-from .common import (EXPECTATION_FAILED, EXPECTATIONS_HELD, INPUT_REFUSED, duration, load_all,
-                     positive, sip_ready, subcommand, writable)
+from .common import (EXPECTATION_FAILED, EXPECTATIONS_HELD, INPUT_REFUSED, InputRefused, duration,
+                     load_all, positive, sip_ready, subcommand, writable)
 
 
 def add(commands: Any) -> None:
@@ -32,12 +32,18 @@ def add(commands: Any) -> None:
                         help="write the results, every call of every scenario, as JSON here")
     parser.add_argument("--interval", type=duration, metavar="DURATION",
                         help="sim: each centre's results per interval this long (30min), "
-                             "printed and in --json")
+                             "printed and in --json and --csv")
+    parser.add_argument("--csv", type=Path, metavar="PATH",
+                        help="with --interval: every scenario's results per interval and "
+                             "centre as CSV here")
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run every scenario named; exit 1 if an expectation failed."""
-    writable(args, "--junit", "--json")
+    writable(args, "--junit", "--json", "--csv")
+    if args.csv and not args.interval:
+        raise InputRefused("--csv writes the results per interval: give --interval too "
+                           "(e.g. --interval 30min)")
     loaded = load_all(args.paths, args.seed)
     if args.mode == "sip" and not sip_ready():
         return INPUT_REFUSED
@@ -52,5 +58,7 @@ def handle(args: argparse.Namespace) -> int:
         outputs.write_junit(runs, args.junit)
     if args.json:
         outputs.write_suite_json(runs, args.json)
+    if args.csv:
+        outputs.write_suite_intervals_csv(runs, args.csv)
     failed = any(not r.passed and not r.skipped for r in runs)
     return EXPECTATION_FAILED if failed else EXPECTATIONS_HELD
