@@ -2,11 +2,12 @@
 on the line, from the live system.
 
 `WaitEstimator` watches the switchboard: who waits on hold at each centre and
-in what order, how many desk phones each centre has, and the recent handling
+in what order, how many agents each centre has on duty (its desk phones, or
+fewer under shifts), and the recent handling
 times (an agent's answer to the end of the call, averaged with more weight on
-the latest). For the k-th caller on hold at a centre of n desk phones whose
+the latest). For the k-th caller on hold at a centre of n agents on duty whose
 calls last h on average, the wait is about k·h/n (the queue moves one place each
-time a desk phone frees); a scheduled callback waits until its call is due, plus
+time an agent frees); a scheduled callback waits until its call is due, plus
 the usual time from dialling to an agent answering.
 
 Each callback's first estimate (when it joins a queue or is scheduled) is kept
@@ -42,10 +43,13 @@ class WaitEstimator:
     commands_watched = (f.AwaitTerminal, f.LeaveQueue, f.Dial, f.StartTimer)
 
     def __init__(self, desks: Mapping[str, int], prior: float = PRIOR_HANDLE,
-                 on_error: Callable[[str, float, float], None] | None = None) -> None:
-        """`desks`: centre -> its desk phones (the agents on duty); `on_error(callback,
+                 on_error: Callable[[str, float, float], None] | None = None,
+                 on_duty: Callable[[str], int] | None = None) -> None:
+        """`desks`: centre -> its desk phones; `on_duty(centre)`: the agents on duty now
+        (the switchboard's, which shifts change; None: every desk phone); `on_error(callback,
         error, now)`: told each first estimate's error once an agent answers."""
         self.desks = dict(desks)
+        self.on_duty = on_duty
         self.on_error = on_error
         self._first: dict[str, tuple[float, float]] = {}   # callback -> (made at, wait)
         self.prior = prior
@@ -107,9 +111,11 @@ class WaitEstimator:
         for centre, waiting in self._holding.items():
             if callback_id in waiting:
                 position = list(waiting).index(callback_id) + 1
-                desks = max(1, self.desks.get(centre, 1))
+                agents = self.on_duty(centre) if self.on_duty else self.desks.get(centre, 1)
                 handle = self.handle.get(centre, self.prior)
-                return Wait(position, position * handle / desks, centre)
+                # Nobody on duty: a wait counted as if one agent were (the next shift's
+                # start is not the estimator's to know).
+                return Wait(position, position * handle / max(1, agents), centre)
         return None
 
     def scheduled(self, due_in: float) -> Wait:

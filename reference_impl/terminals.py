@@ -55,6 +55,10 @@ class TerminalPool:
         off duty finishes the call in hand, and no phone is seized past that many."""
         self._on_duty[centre] = agents
 
+    def on_duty(self, centre: str) -> int:
+        """How many agents are on duty at `centre` (every desk phone, without shifts)."""
+        return self._on_duty.get(centre, len(self._numbers[centre]))
+
     def busy(self, centre: str) -> int:
         """How many desk phones of `centre` our calls hold."""
         return len(self._numbers[centre]) - len(self._free[centre])

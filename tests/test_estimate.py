@@ -26,6 +26,25 @@ def test_places_follow_the_order_people_joined_the_queue() -> None:
     assert waits.queued("c") is None
 
 
+def test_the_wait_divides_by_the_agents_on_duty_not_the_desk_phones() -> None:
+    # A centre of 10 desk phones with 2 agents on its shift: the queue moves at 2 calls
+    # per handling time. The real switchboard's count, as a shift change sets it.
+    from reference_impl.directory import Centre, Directory, Service
+    from reference_impl.terminals import TerminalPool
+
+    pool = TerminalPool(Directory(
+        services={"s": Service(code="s", centres=("madrid",))},
+        centres={"madrid": Centre(name="madrid", ring_timeout=15.0, terminals=tuple(
+            f"+3491000000{n}" for n in range(10)))}))
+    waits = WaitEstimator({"madrid": 10}, on_duty=pool.on_duty)
+    waits.command("a", f.AwaitTerminal(centre="madrid"), 0.0)
+    assert waits.queued("a").seconds == pytest.approx(PRIOR_HANDLE / 10)   # type: ignore[union-attr]
+    pool.set_on_duty("madrid", 2)
+    assert waits.queued("a").seconds == pytest.approx(PRIOR_HANDLE / 2)    # type: ignore[union-attr]
+    pool.set_on_duty("madrid", 0)                          # between shifts: as if one
+    assert waits.queued("a").seconds == pytest.approx(PRIOR_HANDLE)        # type: ignore[union-attr]
+
+
 def test_handling_times_are_learnt_from_the_calls_that_end() -> None:
     waits = WaitEstimator({"madrid": 1}, prior=100.0)
     waits.event("x", f.LegAnswered(leg="agent-1"), 10.0)

@@ -207,6 +207,35 @@ def test_every_whole_scenario_example_loads() -> None:
     assert not failures, "examples that do not load:\n" + "\n".join(failures)
 
 
+def test_every_whole_scenario_example_runs() -> None:
+    """Every whole scenario of the page (and every section's example laid over the minimal
+    file) runs as written in simulated time and leaves nothing open: the page's
+    examples are files a reader can copy, not sketches."""
+    from emulator.drivers.simulation import simulate
+
+    blocks = [(line, block, read_yaml(block)) for line, block in yaml_blocks(TEXT)]
+    base = read_yaml(next(block for _, block, data in blocks if is_whole(data)))
+    failures = []
+    ran = 0
+    for line, block, data in blocks:
+        if is_whole(data):
+            text = block
+        elif isinstance(data, dict) and set(data) <= set(TOP_KEYS):
+            text = yaml.safe_dump(merged(base, data), sort_keys=False)
+        else:
+            continue
+        scenario = loads(text, EXAMPLE_PATH).scenario
+        try:
+            result = simulate(scenario)
+            left = {k: v for k, v in result.open_at_end.items() if v}
+            assert not left, f"left open at the end: {left}"
+            ran += 1
+        except Exception as error:  # noqa: BLE001 - every failing block is reported
+            failures.append(f"{DOC.name}:{line}: {error!r}")
+    assert not failures, "examples that do not run:\n" + "\n".join(failures)
+    assert ran >= 10
+
+
 def test_every_distribution_and_unit_is_named() -> None:
     """Every distribution kind (`_DISTRIBUTIONS`, and those of sizes), every unit of a
     duration (`_SECONDS`) and every bit-rate unit appears in backticks in the page."""

@@ -208,3 +208,42 @@ async def idle_for_later_survives(tmp_path: Path) -> None:
     assert abs(due - (sb.epoch + asked)) < 0.01              # type: ignore[operator]
     assert dials.dialled == []
     second.close()
+
+
+def test_a_callback_waiting_to_be_called_again_survives_a_restart_with_its_attempt(
+        tmp_path: Path) -> None:
+    asyncio.run(retry_survives(tmp_path))
+
+
+async def retry_survives(tmp_path: Path) -> None:
+    # The first call finds the line busy; the policy calls again 1 h later. The process
+    # dies in between: the restarted one keeps the attempt and calls at the same time.
+    policy = f.CallbackPolicy(retry=((f.Outcome.PERSON_BUSY, f.RetryRule(after=3600.0,
+                                                                         attempts=3)),))
+    path = str(tmp_path / "r.db")
+    first = write_behind(path)
+    dials = Dials()
+    runtime = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
+                          records=first, policy=policy)
+    sb = runtime.switchboard
+    cid = sb.accept({"service": "loans"}, "+34600000001", "again-1")
+    sb.start(cid)
+    (_, leg, _), = dials.dialled
+    sb.deliver(cid, f.LegFailed(leg=leg, reason=f.FailReason.BUSY))
+    assert sb.pending() == [cid]
+    due = sb.epoch + sb.live[cid].next_attempt_at          # type: ignore[operator]
+    assert first.flush(5)
+    first.close()                                            # the process dies here
+    stored = SqliteRecords(path).get(cid)
+    assert stored is not None and [a.outcome for a in stored.attempts] == ["person_busy"]
+    second = write_behind(path)
+    again_dials = Dials()
+    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: again_dials,
+                        records=second, policy=policy)
+    done = reconcile(again.switchboard, second)
+    assert [(r.callback_id, r.action) for r in done] == [(cid, "waits again")]
+    resumed = again.switchboard.live[cid]
+    assert [a.outcome for a in resumed.attempts] == ["person_busy"]       # kept
+    assert abs(again.switchboard.epoch + resumed.next_attempt_at - due) < 0.01  # type: ignore[operator]
+    assert again_dials.dialled == []                          # not before its time
+    second.close()

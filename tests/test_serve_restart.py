@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -162,10 +162,41 @@ def test_a_kill_9_loses_nothing_and_a_restart_finishes_everything(folder: Path) 
     second.process.wait(10)
 
 
+def closing_code(url: str) -> Callable[[], int | None]:
+    """Open a page's websocket in a thread of its own; the returned function waits for the
+    socket to end and gives the close code the server sent (None: dropped without one)."""
+    import asyncio
+    import threading
+
+    from tornado.websocket import websocket_connect
+
+    found: dict[str, int | None] = {}
+
+    async def listen() -> None:
+        socket = await websocket_connect(url)
+        while await socket.read_message() is not None:
+            pass
+        found["code"] = socket.close_code
+
+    thread = threading.Thread(target=lambda: asyncio.run(listen()), daemon=True)
+    thread.start()
+
+    def code() -> int | None:
+        thread.join(30)
+        return found.get("code")
+    return code
+
+
 def test_sigterm_drains_refuses_new_requests_and_closes_every_record(folder: Path) -> None:
     serve = Serve(folder, ("--drain-grace", "3s"))
-    talking = serve.call("talk", "+34612345601")
+    status, placed = serve.request("/api/callbacks", {"phone": "+34612345601", "name": "Ana",
+                                                      "service": "talk", "consent": True})
+    assert status == 201, placed
+    talking = placed["id"]
+    page = closing_code(f"ws://127.0.0.1:{serve.port}/callbacks/{talking}/"
+                        f"{placed['status_token']}/ws")
     time.sleep(2.5)
+    assert records(folder)[talking]["room"], "the call has a room to delete"
     started = time.monotonic()
     serve.process.send_signal(signal.SIGTERM)
     time.sleep(0.2)
@@ -180,7 +211,8 @@ def test_sigterm_drains_refuses_new_requests_and_closes_every_record(folder: Pat
     stored = records(folder)
     assert stored[talking]["state"] == "ended" and stored[talking]["outcome"] == "system_restart"
     assert all(r["state"] in ("ended", "idle") for r in stored.values())
-    assert "stopped:" in serve.output()
+    assert page() == 1001                     # the page was told, with a close frame
+    assert "1 page(s) told, 0 room(s) left open" in serve.output()
 
 
 # -- over real SIP: phones that outlive serve ------------------------------------------

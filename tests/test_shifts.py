@@ -9,7 +9,6 @@ is refused with the line.
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from typing import Any, Callable
 
@@ -125,29 +124,7 @@ def test_a_daily_rota_follows_the_wall_clock_every_day() -> None:
     assert hours == [(0, 0), (1, 3), (13, 1), (17, 0), (25, 3), (37, 1), (41, 0)]
 
 
-def test_serve_puts_the_shifts_on_its_switchboard() -> None:
-    scenario = loads(SHIFT.replace("from: 5min", "from: 00:00").replace("from: 30min",
-                                                                         "from: 23:59:59")).scenario
-
-    class Runtime:
-        def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-            self.loop = loop
-            self.switchboard = self
-            self.staffed: dict[str, int] = {}
-
-        def now(self) -> float:
-            return 0.0
-
-        def staff(self, centre: str, agents: int) -> None:
-            self.staffed[centre] = agents
-
-    loop = asyncio.new_event_loop()
-    try:
-        runtime = Runtime(loop)
-        rota = serve.shifts(scenario, runtime)          # type: ignore[arg-type]
-        assert rota is not None and rota.daily
-        assert runtime.staffed["desk"] in (3, 1)         # whatever the time of day now
-    finally:
-        loop.close()
+def test_serve_keeps_no_rota_without_shifts() -> None:
+    # With shifts, tests/test_serve_shifts.py runs serve's real runtime through one.
     flat = "".join(line for line in SHIFT.splitlines(keepends=True) if "staffing:" not in line)
-    assert serve.shifts(loads(flat).scenario, runtime) is None      # type: ignore[arg-type]
+    assert serve.shifts(loads(flat).scenario, None) is None      # type: ignore[arg-type]

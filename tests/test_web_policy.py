@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 
 from tornado.httpclient import HTTPRequest
 from tornado.testing import gen_test
@@ -195,3 +196,41 @@ class TestThePageSaysHowLongTheWaitIs(ServeCase):
         [wait] = await self.waits(placed)
         assert wait["position"] is None and 3600 <= wait["seconds"] <= 3630
         assert wait["text"] == "An advisor should be on the line in about 1 hour."
+
+
+BUSY_LINE = POLICY.replace("slow: {answer_delay: {fixed: 20s}}",
+                           "slow: {answer_delay: {fixed: 20s}, busy_probability: 1.0}")
+
+
+class TestThePageSaysWhenWeTryAgain(ServeCase):
+    """The person's line is busy; the policy calls again in 10 minutes: the status page
+    and the API say so, and nothing is dialled meanwhile."""
+
+    scenario_text = BUSY_LINE
+
+    @gen_test(timeout=20)
+    async def test_a_busy_line_is_told_when_the_next_attempt_comes(self) -> None:
+        asked = time.time()
+        status, placed = await self.call("/api/callbacks", CALL, key=False)
+        assert status == 201
+        cid, token = placed["id"], placed["status_token"]
+        await self.until(lambda: self.app.switchboard.record(cid).state == "scheduled")
+        status, view = await self.call(f"/api/callbacks/{cid}?token={token}", key=False)
+        assert view["state"] == "scheduled" and view["outcome"] is None
+        due = self.app.switchboard.next_call(cid)
+        assert due is not None and asked + 600 <= due <= time.time() + 600
+        shown = datetime.fromisoformat(view["next_call"]).timestamp()
+        assert 0 <= due - shown < 60                     # said to the minute
+        record = self.app.switchboard.record(cid)
+        assert [a.outcome for a in record.attempts] == ["person_busy"]
+        assert self.emulated.pbx.legs == {}              # nothing dialled until then
+        socket = await websocket_connect(self.get_url(f"/callbacks/{cid}/{token}/ws")
+                                         .replace("http", "ws"))
+        told = {"notice": None}
+        for _ in range(5):                               # what the page was told, in order
+            told = json.loads(await socket.read_message())   # type: ignore[arg-type]
+            if told.get("notice") == "retry_later":
+                break
+        socket.close()
+        assert told["notice"] == "retry_later" and told["at"] == view["next_call"]
+        assert told["text"].startswith("We could not reach you. We will try again ")

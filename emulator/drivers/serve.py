@@ -226,7 +226,8 @@ async def _listen(app: WebApp, scenario: sc.Scenario, records: ClosableRecordSto
                            "reload it in a moment.")
         print(f"callback-emu serve: stopped: {done['finished']} call(s) finished, "
               f"{done['ended']} ended, {done['pending'] + done['accepted']} kept for the next "
-              f"start, {told} page(s) told", flush=True)
+              f"start, {told} page(s) told, {len(app.rooms.rooms)} room(s) left open",
+              flush=True)
         await asyncio.sleep(0.1)                 # the close frames go out
     finally:
         server.stop()

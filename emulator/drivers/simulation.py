@@ -114,9 +114,11 @@ class Simulation:
         self.people = People(build.agent_profiles(scenario), streams, keep_plans, self.desks)
         self.calendar = build.calendar(scenario)
         network = build.network(scenario)
+        estimator = None
         if build.waits_estimated(scenario):     # what the status page would say, measured
-            observers = (*observers, WaitEstimator(build.desks(directory),
-                                                   on_error=self.collector.estimate_error))
+            estimator = WaitEstimator(build.desks(directory),
+                                      on_error=self.collector.estimate_error)
+            observers = (*observers, estimator)
         if network is not None:     # links and room traffic cost nothing unless asked for
             observers = (*observers, self._sessions(network))
         extra_observers = [self.by_interval] if self.by_interval else []
@@ -130,6 +132,8 @@ class Simulation:
             timelines=keep_records, policy=build.policy(scenario),
             calendar=self.calendar, dedupe=scenario.policy.dedupe)
         self.desks.enter_code = self.switchboard.enter_code
+        if estimator is not None:                # agents on duty, as shifts change them
+            estimator.on_duty = self.switchboard.terminals.on_duty
         self._last_end = 0.0
         self._progress = progress       # told the fraction of the arrivals' duration done
         self._arrived = len(scenario.callbacks)   # arrivals are numbered after the explicit calls

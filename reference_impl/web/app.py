@@ -111,7 +111,8 @@ class WebApp(tornado.web.Application):
         self.metrics = self._metrics()
         self.switchboard.watch(self.metrics)
         # What the status pages say of a wait: from the live queues and handling times.
-        self.waits = WaitEstimator({name: len(c.terminals) for name, c in directory.centres.items()})
+        self.waits = WaitEstimator({name: len(c.terminals) for name, c in directory.centres.items()},
+                                   on_duty=self.switchboard.terminals.on_duty)
         self.switchboard.watch(self.waits)
         self.switchboard.watch(StateLog())
         logs.install()
