@@ -11,7 +11,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/system-deps.sh
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	VENV=$(VENV) sh scripts/test.sh
 
 # The benchmarks' extra (Ciw, for sim_speed.py's reference) into .venv, then a
 # quick run of each benchmark (about 3 minutes in all; benchmarks/README.md has

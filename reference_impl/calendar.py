@@ -107,12 +107,14 @@ def _windows(days: str, text: str) -> list[Window]:
 
 
 def _clock(days: str, text: str) -> float:
-    hours, sep, minutes = text.strip().partition(":")
-    if not (sep and hours.isdigit() and minutes.isdigit() and int(hours) <= 24
-            and int(minutes) < 60):
+    """08:00 or 08:00:30 (24:00: midnight at the end of the day) as seconds of the day."""
+    parts = text.strip().split(":")
+    if not (len(parts) in (2, 3) and all(p.isdigit() and len(p) <= 2 for p in parts)):
         raise CalendarError(f"{days}: {text!r} is not a clock time (08:00)")
-    return (int(hours) % 24 if int(hours) == 24 and int(minutes) == 0 else int(hours)) * 3600 \
-        + int(minutes) * 60.0
+    hours, minutes, seconds = (int(p) for p in (*parts, "0")[:3])
+    if hours > 24 or minutes > 59 or seconds > 59 or (hours == 24 and minutes + seconds):
+        raise CalendarError(f"{days}: {text!r} is not a clock time (08:00)")
+    return (0 if hours == 24 else hours) * 3600 + minutes * 60.0 + seconds
 
 
 @dataclass

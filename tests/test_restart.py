@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,40 @@ async def retry_survives(tmp_path: Path) -> None:
     assert abs(again.switchboard.epoch + resumed.next_attempt_at - due) < 0.01  # type: ignore[operator]
     assert again_dials.dialled == []                          # not before its time
     second.close()
+
+
+def test_a_record_left_while_its_time_was_being_found_keeps_that_time(tmp_path: Path) -> None:
+    asyncio.run(scheduling_survives(tmp_path))
+
+
+async def scheduling_survives(tmp_path: Path) -> None:
+    # `scheduling`: the flow asked the calendar when to call and the process died before
+    # the answer. The record says the earliest time asked for; the restart waits for it.
+    path = str(tmp_path / "r.db")
+    store = SqliteRecords(path)
+    epoch = time.time() - 60.0                 # the dead process started a minute ago
+    store.put_many([CallbackRecord(
+        id="soon-1", form={"service": "loans"}, person_number="+34600000001",
+        service_code="loans", state="scheduling", times={"requested": 0.0},
+        next_attempt_at=7200.0, epoch=epoch)], [])
+    store.close()
+    second = write_behind(path)
+    dials = Dials()
+    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
+                        records=second)
+    done = reconcile(again.switchboard, second)
+    assert [(r.callback_id, r.action) for r in done] == [("soon-1", "waits again")]
+    resumed = again.switchboard.live["soon-1"]
+    due = again.switchboard.epoch + resumed.next_attempt_at    # type: ignore[operator]
+    assert abs(due - (epoch + 7200.0)) < 0.01
+    assert dials.dialled == []
+    second.close()
+
+
+def test_while_the_calendar_is_asked_the_callback_says_its_earliest_time() -> None:
+    callback = f.Callback("c1", person_ring_timeout=30.0)
+    callback.handle(f.CallbackRequested(service_code="loans", person_number="+34600000001",
+                                        timed=True, schedule_at=900.0), 10.0)
+    assert callback.state is f.State.SCHEDULING and callback.next_attempt_at == 900.0
+    callback.handle(f.DialTimeFound(at=1800.0), 10.0)        # the calendar moved it
+    assert callback.state is f.State.SCHEDULED and callback.next_attempt_at == 1800.0

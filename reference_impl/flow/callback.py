@@ -330,6 +330,9 @@ class Callback:
                 *self._dial(leg, self.person_number, self.caller_id, self.person_ring_timeout)]
 
     def _find_dial_time(self, not_before: float) -> list[c.Command]:
+        # The earliest time until the calendar answers: a record stored meanwhile (a crash
+        # in between) still says when the person may be called, not "at once".
+        self.next_attempt_at = not_before
         self.state = State.SCHEDULING
         return [c.FindDialTime(service_code=self.service_code, person_number=self.person_number,
                                not_before=not_before, attempt=len(self.attempts) + 1,
