@@ -1,21 +1,17 @@
 """The SQL record stores against real servers: a SQLite file and a PostgreSQL cluster.
 
 One behaviour suite runs over both. The PostgreSQL cluster is a throwaway one
-(initdb into a temporary directory, started on a free loopback port, stopped
-at the end); each test gets its own fresh database in it.
+(tests/pg_cluster.py: initdb into a temporary directory, the server a child of
+the test process on a free loopback port, stopped at the end, killed with the
+test process if that dies); each test gets its own fresh database in it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import glob
 import itertools
-import os
-import shutil
-import socket
 import sqlite3
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
@@ -29,57 +25,29 @@ from reference_impl.records import (SCHEMA_VERSION, CallbackRecord, ClosableReco
                                     RecordsError, RecordStore, SchemaTooNew, SqliteRecords,
                                     open_records)
 
+from .pg_cluster import Cluster, free_port, postgres_bin
+
 # -- a throwaway PostgreSQL cluster ---------------------------------------------------
-
-
-def _postgres_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]))
-    on_path = shutil.which("initdb")
-    return Path(found[-1]).parent if found else Path(on_path).parent if on_path else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_server_user(argv: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root; the Debian package brings a `postgres` user.
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """The URL of a running throwaway cluster's `postgres` database."""
-    bindir = _postgres_bin()
+    """The URL of a running throwaway cluster's `postgres` database (tests/pg_cluster.py:
+    its server dies with the test process)."""
+    bindir = postgres_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: "
+        pytest.skip("PostgreSQL server binaries (initdb, postgres) not found: "
                     "run scripts/system-deps.sh (Debian package postgresql)")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root and runuser is missing: cannot start PostgreSQL")
-    home = tempfile.mkdtemp(prefix="records-pg-")      # in /tmp: the postgres user can reach it
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres", "postgres")
-    data, port = f"{home}/data", _free_port()
-
-    def run(*argv: str) -> None:
-        subprocess.run(_as_server_user([str(bindir / argv[0]), *argv[1:]]),
-                       check=True, capture_output=True, text=True, timeout=60)
+    cluster = Cluster(bindir)
     try:
-        run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-            "--no-locale", "--no-sync")
-        run("pg_ctl", "-D", data, "-l", f"{home}/log", "-w", "-o",
-            f"-k {home} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(home, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {exc.stderr}")
+        cluster.start()
+    except (subprocess.CalledProcessError, RuntimeError) as exc:
+        cluster.stop()
+        pytest.fail(f"PostgreSQL did not start: {getattr(exc, 'stderr', None) or exc}")
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster.url
     finally:
-        run("pg_ctl", "-D", data, "-m", "immediate", "stop")
-        shutil.rmtree(home, ignore_errors=True)
+        cluster.stop()
 
 
 _databases = itertools.count()
@@ -464,7 +432,7 @@ def test_a_bad_records_url_is_a_value_error_naming_it(bad: str, named: str) -> N
 
 
 def test_an_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
-    url = f"postgresql://ada:s3cret@127.0.0.1:{_free_port()}/records?connect_timeout=2"
+    url = f"postgresql://ada:s3cret@127.0.0.1:{free_port()}/records?connect_timeout=2"
     with pytest.raises(RecordsError, match=r"cannot connect to postgresql://ada:\*\*\*@") as info:
         open_records(url)
     assert "s3cret" not in str(info.value)
@@ -481,3 +449,35 @@ def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path)
     with pytest.raises(RecordsError, match="notes.txt: cannot open as a records database"):
         open_records(str(path))
     assert path.read_text() == "not a database, but someone's notes\n" * 100
+
+
+def test_a_test_process_killed_with_sigkill_leaves_no_postgres_server_behind() -> None:
+    """A process that started a cluster dies with SIGKILL (no cleanup runs): its server
+    (and the server's backends) go with it."""
+    import signal
+    import sys
+    import time
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL server binaries not found: run scripts/system-deps.sh")
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; sys.path.insert(0, '.');"
+         "from tests.pg_cluster import Cluster, postgres_bin;"
+         "c = Cluster(postgres_bin()); c.start(); print(c.server.pid, c.home, flush=True);"
+         "time.sleep(60)"],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
+    assert starter.stdout is not None
+    pid_text, home = starter.stdout.readline().split()
+    server = int(pid_text)
+    assert Path(f"/proc/{server}").exists(), "the server was not running"
+    starter.send_signal(signal.SIGKILL)
+    starter.wait(10)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{server}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert not Path(f"/proc/{server}").exists(), "the PostgreSQL server outlived its parent"
+        left = subprocess.run(["pgrep", "-f", home], capture_output=True, text=True).stdout
+        assert left.strip() == "", f"backends left behind: {left}"
+    finally:
+        subprocess.run(["rm", "-rf", home])
