@@ -64,29 +64,35 @@ class Ports:
 Hook = Callable[..., None]
 
 
-class _Hooks:
-    """Observers' hooks for one kind of news, by the class of what they are told."""
+class _Hooks(dict[type, list[Hook]]):
+    """Observers' hooks for one kind of news, by the class of what they are told.
+
+    A dict of class -> hooks, filled on first use (`__missing__`): the loop
+    looks a class up in C, with no Python call per event or command.
+    """
 
     def __init__(self, name: str, watched: str) -> None:
+        super().__init__()
         self.name, self.watched = name, watched
         self.any = False
         self._all: list[tuple[Hook, tuple[type, ...] | None]] = []
-        self._by_class: dict[type, list[Hook]] = {}
 
     def add(self, observer: object) -> None:
+        """Take the observer's hook for this kind of news, if it has one."""
         hook = getattr(observer, self.name, None)
         if callable(hook):
             self._all.append((hook, getattr(observer, self.watched, None)))
-            self._by_class.clear()
+            self.clear()
             self.any = True
+
+    def __missing__(self, cls: type) -> list[Hook]:
+        hooks = self[cls] = [hook for hook, classes in self._all
+                             if classes is None or cls in classes]
+        return hooks
 
     def of(self, cls: type) -> list[Hook]:
         """The hooks that want news of class `cls`, in the order they were added."""
-        hooks = self._by_class.get(cls)
-        if hooks is None:
-            hooks = self._by_class[cls] = [hook for hook, classes in self._all
-                                           if classes is None or cls in classes]
-        return hooks
+        return self[cls]
 
 
 class Switchboard:
@@ -369,7 +375,7 @@ class Switchboard:
             return
         now = self.clock()
         if self._events.any:
-            for hook in self._events.of(event.__class__):
+            for hook in self._events[event.__class__]:
                 hook(callback_id, event, now)
         was = callback.state
         try:
@@ -381,12 +387,13 @@ class Switchboard:
                 hook(callback_id, was, callback.state, event, now)
         run = self._run
         if self._commands.any:
-            of = self._commands.of
+            hooks = self._commands
             for command in commands:
-                for hook in of(command.__class__):
+                cls = command.__class__
+                for hook in hooks[cls]:
                     hook(callback_id, command, now)
-                run[command.__class__](callback, command)
-        else:                           # a load run: no tracer, some twenty commands a callback
+                run[cls](callback, command)
+        else:                           # no observer of commands: some twenty a callback
             for command in commands:
                 run[command.__class__](callback, command)
         if self.save_every_step and self.records is not None and not callback.ended:

@@ -20,8 +20,9 @@ class SimClock:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
-        # Bound once: no method frame of our own around SimPy's `now` property.
-        self.now: Callable[[], float] = partial(getattr, env, "now")
+        # Bound once, and to the attribute behind SimPy's `now` property: no Python
+        # frame at all (the models read the time some twenty times a callback).
+        self.now: Callable[[], float] = partial(getattr, env, "_now")
 
     def later(self, delay: float, action: Callable[..., None], *args: Any) -> None:
         """Call `action(*args)` after `delay` simulated seconds."""

@@ -123,7 +123,7 @@ class Simulation:
             observers = (*observers, self._sessions(network))
         extra_observers = [self.by_interval] if self.by_interval else []
         self.switchboard = wire(
-            directory=directory, codes=build.code_pool(scenario), clock=partial(getattr, env, "now"),
+            directory=directory, codes=build.code_pool(scenario), clock=clock.now,
             telephony=self._pbx, rooms=self._rooms, timers=partial(SimTimers, clock),
             notifier=NoNotifier(), records=self.records,
             person_ring_timeout=scenario.pbx.person_ring_timeout,

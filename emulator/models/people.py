@@ -73,6 +73,9 @@ AGENTS: dict[str, AgentProfile] = {
 class Answer(Enum):
     """What a dialled phone does: no such number, busy, declines, answers, or rings out."""
 
+    # Hashed in C, not by Enum's Python `__hash__`: the PBX looks one up per dial.
+    __hash__ = object.__hash__
+
     INVALID = "invalid"
     BUSY = "busy"
     REJECT = "reject"

@@ -65,18 +65,20 @@ class Draws:
         return getattr(self.generator, name)
 
 
-class Streams:
-    """Named random streams, all derived from one seed."""
+class Streams(dict[str, Draws]):
+    """Named random streams, all derived from one seed (purpose -> its `Draws`).
+
+    A dict, made on first use by `__missing__`: the models look a stream up a
+    few times per callback, and a hit is then a C-level lookup, no Python call.
+    """
 
     def __init__(self, seed: int) -> None:
+        super().__init__()
         self.seed = seed
-        self._streams: dict[str, Draws] = {}
 
-    def __getitem__(self, purpose: str) -> Draws:
-        rng = self._streams.get(purpose)
-        if rng is None:
-            # The purpose's name, not the order of first use, picks the stream.
-            key = zlib.crc32(purpose.encode())
-            sequence = np.random.SeedSequence(self.seed, spawn_key=(key,))
-            rng = self._streams[purpose] = Draws(np.random.Generator(np.random.PCG64(sequence)))
+    def __missing__(self, purpose: str) -> Draws:
+        # The purpose's name, not the order of first use, picks the stream.
+        key = zlib.crc32(purpose.encode())
+        sequence = np.random.SeedSequence(self.seed, spawn_key=(key,))
+        rng = self[purpose] = Draws(np.random.Generator(np.random.PCG64(sequence)))
         return rng

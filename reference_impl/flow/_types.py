@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 
 class FlowEnum(Enum):
@@ -94,6 +95,13 @@ PERSON_LEG = "person"
 DIAL_TIMER = "dial"          # waits for the time of the next call to the person
 
 
+# The names below are asked for several times per callback, of a few distinct
+# legs and timers: remembered (a C-level cache hit, no Python frame) rather than
+# built again. The caches are bounded; the names stay the same whatever they hold.
+_NAMES = lru_cache(maxsize=4096)
+
+
+@_NAMES
 def person_leg(attempt: int) -> str:
     """The id of the leg of the n-th call to the person (1-based): `person`, `person-2`..."""
     return PERSON_LEG if attempt == 1 else f"{PERSON_LEG}-{attempt}"
@@ -123,21 +131,25 @@ class CallbackPolicy:
         return None
 
 
+@_NAMES
 def agent_leg(attempt: int) -> str:
     """The id of the n-th agent leg of a callback (1-based)."""
     return f"agent-{attempt}"
 
 
+@_NAMES
 def role_of(leg: str) -> Role:
     """Whose leg it is: a call to the person, or else an agent's."""
     return Role.PERSON if leg.startswith(PERSON_LEG) else Role.AGENT
 
 
+@_NAMES
 def ring_timer(leg: str) -> str:
     """The name of the timer that limits how long a leg rings."""
     return f"ring:{leg}"
 
 
+@_NAMES
 def queue_timer(centre: str) -> str:
     """The name of the timer that limits a wait on hold at a centre."""
     return f"queue:{centre}"

@@ -45,8 +45,9 @@ def record_of(callback: Callback, form: Mapping[str, str], *,
     """A snapshot of a callback as its record.
 
     `final`: the callback has ended and the flow will not touch it again, so
-    its stage times are handed over rather than copied (one record per
-    callback, on a load run's hot path). The form is the caller's: always copied.
+    its stage times and its attempts are handed over rather than copied (one
+    record per callback, on a load run's hot path). The form is the caller's:
+    always copied.
     """
     # `_value_`, the member's plain attribute, not Enum's `value` property: two
     # Python calls fewer per enum, and a load run makes one record per callback.
@@ -62,7 +63,8 @@ def record_of(callback: Callback, form: Mapping[str, str], *,
         notices=tuple([n._value_ for n in callback.notices]), failovers=callback.failovers,
         ended_by=callback.ended_by._value_ if callback.ended_by else None,
         agent=callback.agent,
-        attempts=tuple([Attempt(a.leg, a.dialled, a.outcome, a.ended) for a in callback.attempts]),
+        attempts=tuple(callback.attempts) if final else
+        tuple([Attempt(a.leg, a.dialled, a.outcome, a.ended) for a in callback.attempts]),
         next_attempt_at=callback.next_attempt_at, duplicate_of=callback.duplicate_of,
         epoch=epoch,
         times=callback.times if final else dict(callback.times),

@@ -122,8 +122,9 @@ class SimPbx:
         if not call.alive:
             return
         plan = call.plan
-        if plan.answer in _FAILURES:
-            self._final(call, f.LegFailed(leg=call.leg, reason=_FAILURES[plan.answer]))
+        failure = _FAILURES.get(plan.answer)
+        if failure is not None:
+            self._final(call, f.LegFailed(leg=call.leg, reason=failure))
             return
         self.deliver(call.callback_id, f.LegRinging(leg=call.leg))
         if plan.answer is Answer.RING_OUT or not call.alive:
