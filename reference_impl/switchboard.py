@@ -254,6 +254,16 @@ class Switchboard:
         self.deliver(callback_id, f.CancelRequested())
         return True
 
+    def reschedule(self, callback_id: str, at: float) -> bool:
+        """The person asks for another time (flow time) for the call they wait for: the
+        calendar places it again (hours, slots); False unless the callback is waiting
+        for a scheduled call or a retry."""
+        callback = self.live.get(callback_id)
+        if callback is None or callback.state is not f.State.SCHEDULED:
+            return False
+        self.deliver(callback_id, f.RescheduleRequested(at=at))
+        return True
+
     def withdraw(self, callback_id: str, why: str) -> None:
         """Drop an accepted request that was never started (the caller was told so)."""
         self._accepted.pop(callback_id)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from reference_impl.flow import (
     IGNORED, PERSON_LEG, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, BridgeFailed,
-    Bridged, Callback, CallbackPolicy, CancelRequested, DialTimeFound, FindDialTime, RetryRule,
+    Bridged, Callback, CallbackPolicy, CancelRequested, RescheduleRequested, DialTimeFound, FindDialTime, RetryRule,
     role_of,
     SystemStopping,
     CallAlreadyEnded, CallbackRequested, CancelTimer, CentreRoute, CloseRecord, CodeAllocated,
@@ -236,6 +236,7 @@ SAMPLES: dict[str, Sample] = {
     "BridgeFailed": lambda a: BridgeFailed(reason="no answer to the re-INVITE"),
     "SystemStopping": lambda a: SystemStopping(),
     "CancelRequested": lambda a: CancelRequested(),
+    "RescheduleRequested": lambda a: RescheduleRequested(at=7200.0),
     "DialTimeFound_later": lambda a: DialTimeFound(at=7000.0),
     "DialTimeFound_now": lambda a: DialTimeFound(at=0.0),
     "dial_timer": lambda a: TimerFired(timer="dial"),

@@ -4,8 +4,9 @@ asked for, opening hours, calling hours and slots, through one real `Switchboard
 A hypothesis `RuleBasedStateMachine` keeps a clock of its own: timers fire when
 they are due (never early: a real timer does not), the PBX answers, fails or
 hangs up any call it was asked to dial, people ask for calls at once or at a
-time, and cancel whenever they like. After every step the invariants hold:
-never two live calls to one person, nothing dialled after a cancel, nothing
+time, change the time of a call they wait for, and cancel whenever they like.
+After every step the invariants hold: never two live calls to one person,
+nothing dialled after a cancel or before a time changed to, nothing
 dialled while the service is closed or outside the person's calling hours,
 every call to a person recorded as an attempt, one record per callback.
 """
@@ -123,6 +124,7 @@ class Policies(RuleBasedStateMachine):
         self.records = MemoryRecords()
         self.calendar = calendar()
         self.cancelled: dict[str, float] = {}  # callback -> when the person cancelled
+        self.not_before: dict[str, float] = {}  # callback -> the latest time it asked for
         self.services: dict[str, str] = {}
         self.checked_calls = 0
 
@@ -164,6 +166,21 @@ class Policies(RuleBasedStateMachine):
             for (c, leg), state in self.pbx.legs.items():
                 if c == cid and f.role_of(leg) is f.Role.PERSON:
                     assert state == "ended", "an unanswered call to a person who cancelled rings on"
+
+    def waiting(self) -> list[str]:
+        return sorted(cid for cid, cb in self.sb.live.items() if cb.state is f.State.SCHEDULED)
+
+    @precondition(lambda self: self.waiting())
+    @rule(data=st.data(), later=st.floats(0, 30 * H))
+    def a_person_changes_the_time(self, data: st.DataObject, later: float) -> None:
+        """Someone waiting for a call (scheduled, or a retry) asks for another time: no
+        call to them before it."""
+        cid = data.draw(st.sampled_from(self.waiting()), label="callback")
+        assert self.sb.reschedule(cid, self.now + later)
+        self.not_before[cid] = self.now + later
+        cb = self.sb.live.get(cid)
+        assert cb is None or cb.state is f.State.ENDED or cb.next_attempt_at is None \
+            or cb.next_attempt_at >= self.now + later - 1e-3, "placed before the time asked for"
 
     # -- the clock ------------------------------------------------------------------------
 
@@ -235,6 +252,9 @@ class Policies(RuleBasedStateMachine):
         for cid, leg, number, t in self.watch.person_calls[self.checked_calls:]:
             assert cid not in self.cancelled or t < self.cancelled[cid], \
                 f"{leg} of {cid} dialled after the person cancelled"
+            # The calendar works in wall-clock microseconds: a hair's breadth is the same time.
+            assert t >= self.not_before.get(cid, t) - 1e-3, \
+                f"{leg} of {cid} dialled before the time the person changed it to"
             service = self.services[cid]
             assert self.calendar.is_open(service, t), f"{leg} of {cid} dialled while closed"
             assert self.calendar.may_call(number, t), \

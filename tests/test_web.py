@@ -375,6 +375,7 @@ class TestApi(WebCase):
             ("/api/callbacks", "post"): {"200", "201", "400", "413", "415", "429", "500", "503"},
             ("/api/callbacks/{id}", "get"): {"200", "403", "404", "429", "500"},
             ("/api/callbacks/{id}", "delete"): {"200", "404", "500"},
+            ("/api/callbacks/{id}", "patch"): {"200", "400", "404", "409", "413", "415", "500"},
             ("/api/rooms", "get"): {"200", "403", "429", "500"},
             ("/api/callbacks/{id}/hangup", "post"): {"202", "403", "404", "429", "500"}}
         schemes = spec["components"]["securitySchemes"]

@@ -35,6 +35,12 @@ callbacks:
 class TestPolicyOnTheWeb(ServeCase):
     scenario_text = POLICY
 
+    async def patch(self, path: str, data: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
+        response = await self.http_client.fetch(HTTPRequest(
+            self.get_url(path), method="PATCH", body=json.dumps(data),
+            headers={"Content-Type": "application/json"}), raise_error=False)
+        return response.code, json.loads(response.body or b"null")
+
     async def delete(self, path: str) -> tuple[int, dict]:  # type: ignore[type-arg]
         response = await self.http_client.fetch(HTTPRequest(self.get_url(path), method="DELETE"),
                                                 raise_error=False)
@@ -61,6 +67,9 @@ class TestPolicyOnTheWeb(ServeCase):
         assert self.emulated.pbx.legs == {}              # the ringing phone was hung up
         status, answer = await self.delete(f"/api/callbacks/{cid}?token={token}")
         assert status == 200 and answer["cancelled"] is False
+        status, answer = await self.patch(f"/api/callbacks/{cid}?token={token}",
+                                          {"schedule_in": 60})
+        assert status == 409 and answer["field"] == "id"          # over: nothing to move
 
     @gen_test
     async def test_a_time_asked_for_waits_and_the_page_says_when(self) -> None:
@@ -77,6 +86,16 @@ class TestPolicyOnTheWeb(ServeCase):
         assert told["notice"] == "scheduled" and told["at"] == view["next_call"]
         assert told["text"].startswith("We will call you on ")
         socket.close()
+        moved = await self.patch(f"/api/callbacks/{cid}?token={token}", {"schedule_in": 600})
+        assert moved[0] == 200 and moved[1]["rescheduled"] is True
+        due = self.app.switchboard.next_call(cid)
+        assert due is not None and abs(due - (time.time() + 600)) < 5   # two hours -> ten min
+        assert self.emulated.pbx.legs == {}              # still nothing dialled
+        assert (await self.patch(f"/api/callbacks/{cid}?token=nope", {"schedule_in": 60}))[0] \
+            == 404
+        assert (await self.patch(f"/api/callbacks/{cid}?token={token}", {}))[0] == 400
+        assert (await self.patch(f"/api/callbacks/{cid}?token={token}",
+                                 {"schedule_in": -5}))[1]["field"] == "schedule_in"
         late = {**CALL, "phone": "+34612345679", "schedule_in": 40 * 86400}
         status, refused = await self.call("/api/callbacks", late, key=False)
         assert status == 400 and refused["field"] == "schedule"

@@ -18,8 +18,8 @@ from .errors import (CallAlreadyEnded, FlowError, LocalProtocolError, OutOfTurn,
 from .events import (AgentEnteredCode, BridgeFailed, Bridged, CallbackRequested, CancelRequested,
                      CodeAllocated, CodesExhausted, DialTimeFound, Event, JoinedRoom, LegAnswered,
                      LegEvent, LegFailed, LegHungUp, LegRinging, NoFreeTerminal, Reply,
-                     RoomCreated, RoomRefused, RouteFound, SystemStopping, TerminalSeized,
-                     TimerFired)
+                     RescheduleRequested, RoomCreated, RoomRefused, RouteFound, SystemStopping,
+                     TerminalSeized, TimerFired)
 
 __all__ = [
     "State", "TRANSITIONS", "IGNORED", "CODE_ACCEPTED", "SAME", "leads_to",
@@ -36,5 +36,5 @@ __all__ = [
     "AgentEnteredCode", "BridgeFailed", "Bridged", "CallbackRequested", "CancelRequested",
     "CodeAllocated", "CodesExhausted", "DialTimeFound", "Event", "JoinedRoom", "LegAnswered",
     "LegEvent", "LegFailed", "LegHungUp", "LegRinging", "NoFreeTerminal", "Reply",
-    "RoomCreated", "RoomRefused", "RouteFound", "SystemStopping", "TerminalSeized", "TimerFired",
+    "RescheduleRequested", "RoomCreated", "RoomRefused", "RouteFound", "SystemStopping", "TerminalSeized", "TimerFired",
 ]

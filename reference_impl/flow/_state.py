@@ -70,6 +70,8 @@ TRANSITIONS: dict[tuple[State, str], tuple[str, Targets]] = {
     (S.SCHEDULING, "DialTimeFound"): ("_dial_time_found",
                                       _to(S.DIALLING_PERSON, S.SCHEDULED, S.ENDED)),
     (S.SCHEDULED, "dial_timer"): ("_dial_due", _to(S.DIALLING_PERSON)),
+    # Another time asked for while waiting: the calendar is asked again (slots, hours).
+    (S.SCHEDULED, "RescheduleRequested"): ("_reschedule", _to(S.SCHEDULING)),
     (S.DIALLING_PERSON, "person_ringing"): ("_person_ringing", _to(S.PERSON_RINGING)),
     **_each(_DIALLING_PERSON, "person_answered", "_person_answered", _to(S.ROUTING)),
     **_each(_DIALLING_PERSON, "person_failed", "_person_failed", _OVER),
@@ -132,7 +134,7 @@ IGNORED: frozenset[tuple[State, str]] = frozenset({
     (S.AGENT_RINGING, "agent_ringing"),
     *((S.ENDED, kind) for kind in (
         "RouteFound", "CodesExhausted", "NoFreeTerminal", "Bridged", "BridgeFailed", "RoomRefused",
-        "SystemStopping", "CancelRequested", "DialTimeFound",
+        "SystemStopping", "CancelRequested", "DialTimeFound", "RescheduleRequested",
         "JoinedRoom", "AgentEnteredCode")),
 })
 

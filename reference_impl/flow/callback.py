@@ -358,6 +358,12 @@ class Callback:
     def _dial_due(self, ev: e.TimerFired) -> list[c.Command]:
         return self._call_person()
 
+    def _reschedule(self, ev: e.RescheduleRequested) -> list[c.Command]:
+        self._log("new time asked", f"{ev.at:g}s")
+        self.timers.discard(DIAL_TIMER)
+        self._scheduled = True                   # the person's own time: it books a slot
+        return [c.CancelTimer(timer=DIAL_TIMER), *self._find_dial_time(max(ev.at, self._now))]
+
     def _attempt_over(self, outcome: Outcome, notice: Notice | None) -> list[c.Command]:
         """This call to the person is over without an agent: try again later, by the
         policy, or end the callback."""

@@ -84,6 +84,13 @@ class CancelRequested(Event):
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
+class RescheduleRequested(Event):
+    """The person asked for another time for the call they wait for (flow time)."""
+
+    at: float
+
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class SystemStopping(Event):
     """The system is stopping (a drain ran out of time): end the call politely now."""
 

@@ -10,7 +10,7 @@ from ..observe import CONTENT_TYPE
 from .base import ApiError, Base, JsonBase
 from .limits import RequestRefused, Unavailable
 from .openapi import spec
-from .validation import FieldError, check_request
+from .validation import FieldError, call_at, check_request
 from .views import callback_view, rooms_view, when
 
 
@@ -79,6 +79,30 @@ class OneCallback(JsonBase):
         view["next_call"] = None if at is None else when(at, self.app.switchboard.calendar)
         view["attempts"] = len(record.attempts)       # the description promises it
         self.send(view)
+
+    async def patch(self, callback_id: str) -> None:
+        """Another time for the call the person waits for (its status token; `schedule` or
+        `schedule_in` as when asking): 200 with the time it is now due; 400 for a bad time,
+        404 for a wrong token, 409 when it waits for no call (being called, or over)."""
+        token = self.get_query_argument("token", None) or self.request.headers.get(
+            "X-Status-Token", "")
+        if not self.app.status_token_valid(callback_id, token):
+            self.fail(404, "no such callback, or the token is not its own", "id")
+        data = self.body()
+        try:
+            asked = call_at(data)
+        except FieldError as error:
+            self.fail(400, error.message, error.field)
+        if asked is None:
+            self.fail(400, "Give the new time (schedule) or delay (schedule_in).", "schedule")
+        switchboard = self.app.switchboard
+        epoch = switchboard.epoch or 0.0
+        if not switchboard.reschedule(callback_id, asked - epoch):
+            self.fail(409, "this callback waits for no call to move: it is being called, "
+                           "or it is over", "id")
+        at = switchboard.next_call(callback_id)
+        self.send({"id": callback_id, "rescheduled": True,
+                   "next_call": None if at is None else when(at, switchboard.calendar)})
 
     async def delete(self, callback_id: str) -> None:
         """Cancel the callback (its status token): nothing more is dialled; 200 with whether

@@ -137,6 +137,13 @@ def _request() -> dict[str, Any]:
                                 "x-server-checks": "the calendar may have no slot then"}}}
 
 
+def _new_time() -> dict[str, Any]:
+    times = _request()["properties"]
+    return {"type": "object", "not": {"required": ["schedule", "schedule_in"]},
+            "anyOf": [{"required": ["schedule"]}, {"required": ["schedule_in"]}],
+            "properties": {"schedule": times["schedule"], "schedule_in": times["schedule_in"]}}
+
+
 def spec(title: str, hangup: bool, services: Iterable[str] = (),
          directory: bool = False) -> dict[str, Any]:
     """The API's description; `hangup` adds the emulation-only hangup path, `services` (the
@@ -195,6 +202,27 @@ def spec(title: str, hangup: bool, services: Iterable[str] = (),
                     "live": {"type": "boolean"}, "outcome": {"type": ["string", "null"]}}},
                     "whether it was cancelled (false: already answered, or over)"),
                     "404": _json(_error(), "no such callback, or the token is not its own"),
+                    "500": _json(_error(), "a server error (never a traceback)")}},
+            "patch": {
+                "summary": "Another time for the call the person waits for (status token)",
+                "description": "For a callback waiting for a time asked for, or for its next "
+                               "call after one that failed: the calendar places it again "
+                               "(opening hours, slots with room, the person's calling hours).",
+                "parameters": [_id(), {"name": "token", "in": "query", "required": False,
+                                       "schema": {"type": "string"}}],
+                "security": [{"statusToken": []}, {"statusTokenHeader": []}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _new_time()}}},
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "id": {"type": "string"}, "rescheduled": {"type": "boolean"},
+                    "next_call": {"type": ["string", "null"], "format": "date-time"}}},
+                    "the call's new time, as the calendar placed it"),
+                    "400": _json(_error(), "no time, a bad one, or one out of range "
+                                 "(`field` names it), or a body that is not a JSON object"),
+                    "404": _json(_error(), "no such callback, or the token is not its own"),
+                    "409": _json(_error(), "it waits for no call: being called, or over"),
+                    "413": _json(_error(), "the body is too big (`body`)"),
+                    "415": _json(_error(), "the body is not JSON"),
                     "500": _json(_error(), "a server error (never a traceback)")}}},
         "/api/rooms": {"get": {
             "summary": "Open rooms and the connection codes in use",
