@@ -65,7 +65,7 @@ if str(HERE) not in sys.path:
 import harness  # noqa: E402
 from harness import ROOT  # noqa: E402
 
-GOAL = 100.0                 # callbacks/s, the goal
+GOAL = 150.0                 # callbacks/s sustained for 60 s with 0 failures: the goal
 PATIENCE = 30.0              # s a phone waits for its bridge before hanging up
 TERMINALS = 5000             # agent desk phones (more than ever busy at once)
 PACE = 0.95                  # achieved start rate / offered rate to count as kept
