@@ -112,3 +112,19 @@ def test_whole_calls_leave_no_cyclic_garbage(collector_off: None,
             pbx.stop()
     assert not any(isinstance(e, f.BridgeFailed) for _, e in events)
     assert found == 0, f"cyclic garbage left by 4 calls: {kinds.most_common(12)}"
+
+
+def test_a_started_pbx_makes_full_collections_rarer() -> None:
+    # Start-up is frozen out of the collector's passes, so the long-lived heap is small and
+    # CPython would run a full pass every few seconds under load: the PBX asks for ten
+    # times fewer (FULL_PASS_EVERY), never fewer than the process already had.
+    from reference_impl.telephony import pbx as module
+
+    before = gc.get_threshold()
+    try:
+        with SipPbx(deliver=lambda *a: None,
+                    dialplan=lambda callback_id, leg, number: SipTarget("x", "127.0.0.1", 9)):
+            young, middle, full = gc.get_threshold()
+        assert (young, middle) == before[:2] and full >= max(before[2], module.FULL_PASS_EVERY)
+    finally:
+        gc.set_threshold(*before)
