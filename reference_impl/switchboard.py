@@ -259,7 +259,7 @@ class Switchboard:
         calendar places it again (hours, slots); False unless the callback is waiting
         for a scheduled call or a retry."""
         callback = self.live.get(callback_id)
-        if callback is None or callback.state is not f.State.SCHEDULED:
+        if callback is None or callback.state not in f.RESCHEDULABLE:
             return False
         self.deliver(callback_id, f.RescheduleRequested(at=at))
         return True

@@ -71,11 +71,11 @@ class Cluster:
                         "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"],
                        check=True, capture_output=True, text=True, timeout=timeout,
                        preexec_fn=self._as_server_user)
-        log = open(f"{self.home}/log", "wb")
-        self.server = subprocess.Popen(
-            [str(self.bindir / "postgres"), "-D", self.data, "-k", self.home, "-p",
-             str(self.port), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=self._as_server_user)
+        with open(f"{self.home}/log", "wb") as log:          # the server keeps its own copy
+            self.server = subprocess.Popen(
+                [str(self.bindir / "postgres"), "-D", self.data, "-k", self.home, "-p",
+                 str(self.port), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=self._as_server_user)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_impl.flow import (
-    IGNORED, PERSON_LEG, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, BridgeFailed,
+    IGNORED, PERSON_LEG, RESCHEDULABLE, TRANSITIONS, leads_to, AgentEnteredCode, AllocateCode, Bridge, BridgeFailed,
     Bridged, Callback, CallbackPolicy, CancelRequested, RescheduleRequested, DialTimeFound, FindDialTime, RetryRule,
     role_of,
     SystemStopping,
@@ -331,6 +331,8 @@ def test_the_table_names_real_handlers_and_the_samples_cover_it() -> None:
     assert all(callable(getattr(Callback, handler, None)) for handler, _ in TRANSITIONS.values())
     assert not set(TRANSITIONS) & IGNORED
     assert set(PREFIXES) == set(State)
+    # Only a callback waiting for its call's time can have the time moved.
+    assert RESCHEDULABLE == {State.SCHEDULED}
 
 
 # -- examples of each branch ------------------------------------------------------------

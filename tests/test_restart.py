@@ -152,30 +152,46 @@ def test_a_scheduled_callback_survives_a_restart_and_keeps_its_time(tmp_path: Pa
     asyncio.run(scheduled_survives(tmp_path))
 
 
+class Process:
+    """A process of the system on a records file: its store, runtime, telephony port, and
+    what reconciling at its start did (nothing, on a new file)."""
+
+    def __init__(self, path: str, policy: f.CallbackPolicy | None = None) -> None:
+        self.store = write_behind(path)
+        self.dials = Dials()
+        self.runtime = web_runtime(directory=DIRECTORY, codes=CodePool(),
+                                   telephony=lambda rt: self.dials, records=self.store,
+                                   policy=policy)
+        self.switchboard = self.runtime.switchboard
+        self.done = [(r.callback_id, r.action) for r in reconcile(self.switchboard, self.store)]
+
+    def due(self, callback_id: str) -> float:
+        """When a waiting callback's next call is, in epoch seconds."""
+        sb = self.switchboard
+        return sb.epoch + sb.live[callback_id].next_attempt_at  # type: ignore[operator]
+
+    def die(self) -> None:
+        """The process ends with everything it was told written (as a crash leaves it)."""
+        assert self.store.flush(5)
+        self.store.close()
+
+
 async def scheduled_survives(tmp_path: Path) -> None:
     path = str(tmp_path / "r.db")
-    first = write_behind(path)
-    runtime = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: Dials(),
-                          records=first)
-    sb = runtime.switchboard
+    first = Process(path)
+    sb = first.switchboard
     cid = sb.accept({"service": "loans"}, "+34600000001", "later-1",
-                    schedule_at=runtime.now() + 3600.0)
+                    schedule_at=first.runtime.now() + 3600.0)
     sb.start(cid)
     assert sb.pending() == [cid]
-    due = sb.epoch + sb.live[cid].next_attempt_at          # type: ignore[operator]
-    assert first.flush(5)
-    first.close()                                            # the process dies here
+    due = first.due(cid)
+    first.die()
     await asyncio.sleep(0.2)
-    second = write_behind(path)
-    dials = Dials()
-    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
-                        records=second)
-    done = reconcile(again.switchboard, second)
-    assert [(r.callback_id, r.action) for r in done] == [(cid, "waits again")]
-    resumed = again.switchboard.live[cid]
-    assert abs(again.switchboard.epoch + resumed.next_attempt_at - due) < 0.01  # type: ignore[operator]
-    assert dials.dialled == [] and again.switchboard.pending() == [cid]
-    second.close()
+    again = Process(path)
+    assert again.done == [(cid, "waits again")]
+    assert abs(again.due(cid) - due) < 0.01
+    assert again.dials.dialled == [] and again.switchboard.pending() == [cid]
+    again.die()
 
 
 def test_a_request_for_later_that_died_before_it_started_still_waits_for_its_time(
@@ -187,28 +203,19 @@ async def idle_for_later_survives(tmp_path: Path) -> None:
     # The kill lands between the acknowledgement (the `idle` record is durable) and the
     # write that says `scheduled`: the time asked for must be in the `idle` record.
     path = str(tmp_path / "r.db")
-    first = write_behind(path)
-    runtime = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: Dials(),
-                          records=first)
-    sb = runtime.switchboard
-    asked = runtime.now() + 3600.0
+    first = Process(path)
+    sb = first.switchboard
+    asked = first.runtime.now() + 3600.0
     cid = sb.accept({"service": "loans"}, "+34600000001", "later-2", schedule_at=asked)
-    assert first.flush(5)
-    first.close()                                            # dies before `start`
+    first.die()                                              # before `start`
     stored = SqliteRecords(path).get(cid)
     assert stored is not None and stored.state == "idle"
-    second = write_behind(path)
-    dials = Dials()
-    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
-                        records=second)
-    done = reconcile(again.switchboard, second)
-    assert [(r.callback_id, r.action) for r in done] == [(cid, "dialled")]
-    resumed = again.switchboard.live[cid]
-    assert resumed.state is f.State.SCHEDULED
-    due = again.switchboard.epoch + resumed.next_attempt_at  # type: ignore[operator]
-    assert abs(due - (sb.epoch + asked)) < 0.01              # type: ignore[operator]
-    assert dials.dialled == []
-    second.close()
+    again = Process(path)
+    assert again.done == [(cid, "dialled")]
+    assert again.switchboard.live[cid].state is f.State.SCHEDULED
+    assert abs(again.due(cid) - (sb.epoch + asked)) < 0.01     # type: ignore[operator]
+    assert again.dials.dialled == []
+    again.die()
 
 
 def test_a_callback_waiting_to_be_called_again_survives_a_restart_with_its_attempt(
@@ -222,32 +229,24 @@ async def retry_survives(tmp_path: Path) -> None:
     policy = f.CallbackPolicy(retry=((f.Outcome.PERSON_BUSY, f.RetryRule(after=3600.0,
                                                                          attempts=3)),))
     path = str(tmp_path / "r.db")
-    first = write_behind(path)
-    dials = Dials()
-    runtime = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
-                          records=first, policy=policy)
-    sb = runtime.switchboard
+    first = Process(path, policy)
+    sb = first.switchboard
     cid = sb.accept({"service": "loans"}, "+34600000001", "again-1")
     sb.start(cid)
-    (_, leg, _), = dials.dialled
+    (_, leg, _), = first.dials.dialled
     sb.deliver(cid, f.LegFailed(leg=leg, reason=f.FailReason.BUSY))
     assert sb.pending() == [cid]
-    due = sb.epoch + sb.live[cid].next_attempt_at          # type: ignore[operator]
-    assert first.flush(5)
-    first.close()                                            # the process dies here
+    due = first.due(cid)
+    first.die()
     stored = SqliteRecords(path).get(cid)
     assert stored is not None and [a.outcome for a in stored.attempts] == ["person_busy"]
-    second = write_behind(path)
-    again_dials = Dials()
-    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: again_dials,
-                        records=second, policy=policy)
-    done = reconcile(again.switchboard, second)
-    assert [(r.callback_id, r.action) for r in done] == [(cid, "waits again")]
+    again = Process(path, policy)
+    assert again.done == [(cid, "waits again")]
     resumed = again.switchboard.live[cid]
     assert [a.outcome for a in resumed.attempts] == ["person_busy"]       # kept
-    assert abs(again.switchboard.epoch + resumed.next_attempt_at - due) < 0.01  # type: ignore[operator]
-    assert again_dials.dialled == []                          # not before its time
-    second.close()
+    assert abs(again.due(cid) - due) < 0.01
+    assert again.dials.dialled == []                          # not before its time
+    again.die()
 
 
 def test_a_record_left_while_its_time_was_being_found_keeps_that_time(tmp_path: Path) -> None:
@@ -265,17 +264,11 @@ async def scheduling_survives(tmp_path: Path) -> None:
         service_code="loans", state="scheduling", times={"requested": 0.0},
         next_attempt_at=7200.0, epoch=epoch)], [])
     store.close()
-    second = write_behind(path)
-    dials = Dials()
-    again = web_runtime(directory=DIRECTORY, codes=CodePool(), telephony=lambda rt: dials,
-                        records=second)
-    done = reconcile(again.switchboard, second)
-    assert [(r.callback_id, r.action) for r in done] == [("soon-1", "waits again")]
-    resumed = again.switchboard.live["soon-1"]
-    due = again.switchboard.epoch + resumed.next_attempt_at    # type: ignore[operator]
-    assert abs(due - (epoch + 7200.0)) < 0.01
-    assert dials.dialled == []
-    second.close()
+    again = Process(path)
+    assert again.done == [("soon-1", "waits again")]
+    assert abs(again.due("soon-1") - (epoch + 7200.0)) < 0.01
+    assert again.dials.dialled == []
+    again.die()
 
 
 def test_while_the_calendar_is_asked_the_callback_says_its_earliest_time() -> None:

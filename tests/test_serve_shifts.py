@@ -15,6 +15,18 @@ from .test_serve import CALL, ServeCase
 
 AHEAD = 3.0          # s from the test's start to the shift's start
 _UTC = timezone.utc
+# The phones of both scenarios: the person answers at once (and on hold waits up to a
+# minute), the agent picks up at once and talks long.
+PHONES = """\
+profiles:
+  people:
+    caller: {answer_delay: {fixed: 50ms}, patience: 1min}
+  agents:
+    quick: {pickup_delay: {fixed: 50ms}, talk_time: {fixed: 30min}, code_entry_delay: {fixed: 10ms}}
+pbx: {post_dial_delay: {fixed: 10ms}}
+callbacks:
+  - {at: 0s, service: mortgages, person: caller}
+"""
 
 
 def _scenario() -> tuple[str, float]:
@@ -35,16 +47,7 @@ centres:
     queue: {{max_wait: 1min}}
     agent: quick
     staffing: [{{from: "00:00", agents: 0}}, {{from: "{start:%H:%M:%S}", agents: 1}}]
-profiles:
-  people:
-    caller: {{answer_delay: {{fixed: 50ms}}, patience: 1min}}
-  agents:
-    quick: {{pickup_delay: {{fixed: 50ms}}, talk_time: {{fixed: 30min}},
-            code_entry_delay: {{fixed: 10ms}}}}
-pbx: {{post_dial_delay: {{fixed: 10ms}}}}
-callbacks:
-  - {{at: 0s, service: mortgages, person: caller}}
-""", start.timestamp()
+""" + PHONES, start.timestamp()
 
 
 class TestShiftsInServe(ServeCase):
@@ -85,16 +88,7 @@ services:
     hours: {{mon-sun: "{opening.astimezone(_UTC):%H:%M:%S}-23:59"}}
 centres:
   madrid: {{terminals: ["+34910000001"], ring_timeout: 15s, agent: quick}}
-profiles:
-  people:
-    caller: {{answer_delay: {{fixed: 50ms}}}}
-  agents:
-    quick: {{pickup_delay: {{fixed: 50ms}}, talk_time: {{fixed: 30min}},
-            code_entry_delay: {{fixed: 10ms}}}}
-pbx: {{post_dial_delay: {{fixed: 10ms}}}}
-callbacks:
-  - {{at: 0s, service: mortgages, person: caller}}
-"""
+""" + PHONES
 
 
 class TestOpeningHoursInServe(ServeCase):

@@ -14,11 +14,11 @@ apart (two in a row while the mean is on the wrong side), more agents cannot
 help (too few calls to be sure, or a limit agents do not lift: ring-outs,
 failover), and the search stops there: the interval stays "unsure" when its
 95 % interval holds the target (too few calls to tell either way). At the
-end the whole day runs with the plan; an interval past the warm-up that slipped
-(judged worse, or unsure with its mean short of the target) gets one agent
-more, once, and the day runs again (at most `REPAIRS` times); what the last run measured is what the plan
-reports (and what `load` of the written plan prints with the same
-replications).
+end the whole day runs with the plan; an interval past the warm-up that
+slipped (judged worse, or unsure with its mean short of the target) gets one
+agent more, once, and the day runs again (at most `REPAIRS` times); what the
+last run measured is what the plan reports (and what `load` of the written
+plan prints with the same replications).
 """
 
 from __future__ import annotations

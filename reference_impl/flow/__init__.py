@@ -4,7 +4,7 @@
 package imports nothing that does IO and nothing from the rest of the project.
 """
 
-from ._state import CODE_ACCEPTED, IGNORED, SAME, TRANSITIONS, State, leads_to
+from ._state import CODE_ACCEPTED, IGNORED, RESCHEDULABLE, SAME, TRANSITIONS, State, leads_to
 from ._types import (DIAL_TIMER, PERSON_LEG, CallbackPolicy, CentreRoute, FailReason, Notice,
                      Outcome, RetryRule, Role, ServiceRoute, agent_leg, person_leg, queue_timer,
                      ring_timer, role_of)
@@ -22,7 +22,7 @@ from .events import (AgentEnteredCode, BridgeFailed, Bridged, CallbackRequested,
                      TerminalSeized, TimerFired)
 
 __all__ = [
-    "State", "TRANSITIONS", "IGNORED", "CODE_ACCEPTED", "SAME", "leads_to",
+    "State", "TRANSITIONS", "IGNORED", "CODE_ACCEPTED", "RESCHEDULABLE", "SAME", "leads_to",
     "DIAL_TIMER", "PERSON_LEG", "CallbackPolicy", "CentreRoute", "FailReason", "Notice",
     "Outcome", "RetryRule", "Role", "ServiceRoute", "agent_leg", "person_leg", "queue_timer",
     "ring_timer", "role_of",

@@ -122,6 +122,12 @@ CODE_ACCEPTED: frozenset[State] = frozenset(
     if kind == "AgentEnteredCode" and handler == "_code_entered")
 
 
+# States in which the person may move the call they wait for (read by the switchboard's
+# `reschedule`): derived from the table, not restated.
+RESCHEDULABLE: frozenset[State] = frozenset(
+    state for (state, kind) in TRANSITIONS if kind == "RescheduleRequested")
+
+
 def leads_to(state: State, kind: str) -> Targets:
     """The states the (state, kind) transition may reach; its own state for `SAME`."""
     targets = TRANSITIONS[(state, kind)][1]
