@@ -4,8 +4,9 @@
 holds that is not ended is finished. A request that was accepted but never
 dialled (state `idle`) is dialled now, or at the time it asked for; a pending one (scheduled, or waiting to
 be called again) waits again for its time, its calls so far kept; a call that was under way is ended with
-the outcome `system_restart`, its SIP legs hung up from their stored dialogs
-(so no phone stays in a call with a dead system), and while that goes on its
+the outcome `system_restart`, its SIP legs ended from their stored dialogs
+(a BYE to a phone in the call, a CANCEL to one still ringing: no phone stays
+in a call with a dead system, none rings for it), and while that goes on its
 connection code stays out of the pool. `drain` runs on SIGTERM: new requests
 are refused, live calls are given a while to finish, then ended politely (the
 flow's `SystemStopping`: BYE or CANCEL to each leg, rooms deleted, pages told),
@@ -52,8 +53,8 @@ class Reconciled:
     was: str                 # the state the record was left in
     action: str              # "dialled" or "ended"
     code: str | None
-    legs_hung_up: int = 0    # SIP legs a BYE was sent to from their stored dialog
-    legs_answered: int = 0   # of them, those whose phone answered the BYE
+    legs_hung_up: int = 0    # SIP legs sent a BYE (or, ringing, a CANCEL) from their stored dialog
+    legs_answered: int = 0   # of them, those whose phone answered it
 
 
 def reconcile(switchboard: Switchboard, store: Unfinished,

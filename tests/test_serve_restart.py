@@ -4,7 +4,8 @@ SIGTERM drains. Real processes, real HTTP, real SQLite, the emulated PBX in real
 
 Over real SIP too (`serve --pbx sip --phones HOST:PORT`): SIPp phones started by the
 test outlive the killed `serve`, and the restarted one hangs their calls up with BYEs
-built from the dialogs the first one kept in the records database.
+(and cancels the desk phones still ringing with CANCELs) built from the dialogs the
+first one kept in the records database.
 """
 
 from __future__ import annotations
@@ -222,13 +223,16 @@ name: long talks over SIP
 seed: 4
 services:
   talk: {centres: [quick], label: Talk}
+  wait: {centres: [slow], label: Wait}
 centres:
   quick: {terminals: ["+34910000001", "+34910000002", "+34910000003", "+34910000004"], ring_timeout: 30s, agent: quick}
+  slow: {terminals: ["+34920000001", "+34920000002"], ring_timeout: 60s, agent: slow}
 profiles:
   people:
     caller: {answer_delay: {fixed: 300ms}, talk_time: {fixed: 30min}}
   agents:
     quick: {pickup_delay: {fixed: 200ms}, talk_time: {fixed: 30min}}
+    slow: {pickup_delay: {fixed: 50s}, talk_time: {fixed: 30min}}
 callbacks:
   - {at: 0s, service: talk, person: caller}
 """
@@ -251,18 +255,21 @@ def test_a_kill_9_over_sip_leaves_no_phone_in_a_call(tmp_path: Path) -> None:
         sip = ("--pbx", "sip", "--phones", f"{phones.host}:{phones.port}")
         first = Serve(tmp_path, sip)
         talking = [first.call("talk", f"+3461234560{n}") for n in range(3)]
-        wait_until("the calls to be connected", lambda: all(
-            r.get("state") == "connected" for r in (records(tmp_path).get(c, {}) for c in talking)),
-            20)
-        # Each leg's dialog is in the database once confirmed (2 legs a call).
-        wait_until("the dialogs to be stored", lambda: len(dialogs(tmp_path)) == 2 * len(talking),
-                   10)
-        wait_until("the phones to count the calls", lambda: phones.counts().current == 6, 10)
+        ringing = [first.call("wait", f"+3461234570{n}") for n in range(2)]
+        wait_until("the calls to be connected and the desk phones ringing", lambda: all(
+            r.get("state") == want for cs, want in ((talking, "connected"),
+                                                    (ringing, "agent_ringing"))
+            for r in (records(tmp_path).get(c, {}) for c in cs)), 20)
+        # Each leg's dialog is in the database: early while it rings, then confirmed.
+        stored = lambda: dialogs(tmp_path)          # noqa: E731
+        wait_until("the dialogs to be stored", lambda: len(stored()) == 2 * len(talking + ringing)
+                   and sum('"branch":""' not in text for text in stored().values()) == 2, 10)
+        wait_until("the phones to count the calls", lambda: phones.counts().current == 10, 10)
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(10)
         time.sleep(1.5)
-        assert phones.counts().current == 6, "the phones hung up without a BYE"
-
+        assert phones.counts().current == 10, "the phones hung up without a BYE"
+        talking += ringing
         second = Serve(tmp_path, sip)
         try:
             after = records(tmp_path)
@@ -276,12 +283,12 @@ def test_a_kill_9_over_sip_leaves_no_phone_in_a_call(tmp_path: Path) -> None:
                 assert entry["action"] == "ended"
                 assert entry["legs_hung_up"] == 2
                 assert entry["legs_answered"] == entry["legs_hung_up"], entry
-            assert "after a restart: 3 ended" in second.output()
+            assert "after a restart: 5 ended" in second.output()
             wait_until("the phones to end every call",
                        lambda: phones.counts().current == 0, 10)
             counts = phones.counts()
             assert counts.failed == 0, phones.errors()
-            assert counts.successful == 6
+            assert counts.successful == 10
         finally:
             second.process.send_signal(signal.SIGKILL)
             second.process.wait(10)

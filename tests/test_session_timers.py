@@ -8,10 +8,12 @@ reference_impl/telephony/pbx.py against SIPp phones (emulator/models/pbx/phone.x
   leaves the call itself, with its own BYE, within the interval. A 422 is
   retried with the phone's Min-SE (emulator/models/pbx/min_se_phone.xml).
 - `on_dialog` hands out each leg's `DialogState` (in the reactor's thread) as
-  the dialog is confirmed and whenever our CSeq moves, and None when it is
-  over; `end_dialogs` ends a stored dialog from a fresh PBX on the same
-  address after the first one crashed: the phone gets a BYE built by RFC
-  3261 section 12.2.1.1 and answers 200.
+  its INVITE is sent (early), as the dialog is confirmed and whenever our
+  CSeq moves, and None when it is over; `end_dialogs` ends a stored dialog
+  from a fresh PBX on the same address after the first one crashed: the
+  phone gets a BYE built by RFC 3261 section 12.2.1.1 and answers 200; a
+  phone still ringing gets a CANCEL (section 9.1) and its 487 is ACKed, and
+  one that answered after the crash is ACKed and sent a BYE.
 - `stop` frees every trunk; the Call-IDs told to `on_message` are forgotten
   once their legs are long over.
 - The SIPp phones die with the process that started them, even on SIGKILL.
@@ -40,7 +42,7 @@ from emulator.models.pbx.sipp import SippPhones, phone_user, sipp_path
 from reference_impl import flow as f
 from reference_impl.telephony import SipMessage, SipPbx, SipTarget, reactor
 from reference_impl.telephony import pbx as pbx_module
-from reference_impl.telephony.dialogs import DialogState, bye_text, next_hop
+from reference_impl.telephony.dialogs import DialogState, bye_text, invite_text, next_hop
 
 from .sip_messages import _header, _tag, sipp_messages
 
@@ -131,8 +133,12 @@ def test_refreshes_keep_a_call_up_while_the_pbx_lives(phones: SippPhones) -> Non
         assert seen.whats("in").count("200 OK") == updates + 1      # the INVITE's and each UPDATE's
         assert "BYE" not in seen.whats("in") and not seen.has(f.LegHungUp(leg="person"))
         assert phones.counts().current == 1 and pbx.legs_up == 1
-        # on_dialog: confirmed, then one state per refresh, CSeq one up each time
-        cseqs = [state.cseq for _, _, state in seen.dialogs if state is not None]
+        # on_dialog: early (the INVITE), confirmed, then one state per refresh,
+        # CSeq one up each time
+        told = [state for _, _, state in seen.dialogs if state is not None]
+        assert told[0].early and told[0].remote_tag == "" and not told[1].early
+        assert told[0].cseq == told[1].cseq and told[1].remote_tag
+        cseqs = [state.cseq for state in told[1:]]
         assert len(cseqs) == updates + 1 and cseqs == list(range(cseqs[0], cseqs[0] + len(cseqs)))
         assert seen.dialog_threads == {reactor().thread.name}
         pbx.hangup("1", "person", "done")
@@ -180,6 +186,10 @@ def test_a_422_is_retried_with_the_phones_min_se() -> None:
             pbx.dial("1", "person", "any", "+34910000000", ring_timeout=10)
             wait_for("the answer", lambda: seen.has(f.LegAnswered(leg="person")))
             assert seen.whats("in")[:2] == ["422 Session Interval Too Small", "200 OK"]
+            # The retry is stored as the early state a restart would CANCEL.
+            early = [state for _, _, state in seen.dialogs if state is not None and state.early]
+            assert len(early) == 2 and early[1].cseq == early[0].cseq + 1
+            assert early[0].branch != early[1].branch
             # The answer reaches the flow from the reactor's thread; its ACK may follow it.
             wait_for("the retry's ACK",
                      lambda: seen.whats("out")[:4] == ["INVITE", "ACK", "INVITE", "ACK"])
@@ -229,7 +239,7 @@ def test_a_fresh_pbx_ends_the_dialogs_of_one_that_crashed(phones: SippPhones) ->
     first.dial("2", "person", "any", "+34910000000", ring_timeout=10)
     wait_for("the answers", lambda: len([e for _, e in seen.events
                                          if isinstance(e, f.LegAnswered)]) == 2)
-    stored = [state.to_json() for _, _, state in seen.dialogs if state is not None]
+    stored = list(last_states(seen).values())
     assert len(stored) == 2
     first.stop(hang_up=False)                       # crashed: the phones still think they talk
     assert "BYE" not in seen.whats("out")
@@ -259,6 +269,81 @@ def test_a_fresh_pbx_ends_the_dialogs_of_one_that_crashed(phones: SippPhones) ->
         assert _tag(_header(bye, "To")) == state.remote_tag
         assert _header(bye, "CSeq") == f"{state.cseq + 1} BYE"
         assert f"127.0.0.1:{first.port};" in (_header(bye, "Via") or "")
+
+
+def last_states(seen: Seen) -> dict[tuple[str, str], str]:
+    """What a store keeps of `on_dialog`: each leg's last state as JSON (none once over)."""
+    kept: dict[tuple[str, str], str] = {}
+    for callback_id, leg, state in seen.dialogs:
+        if state is None:
+            kept.pop((callback_id, leg), None)
+        else:
+            kept[(callback_id, leg)] = state.to_json()
+    return kept
+
+
+def test_an_early_state_is_cancelled_not_hung_up() -> None:
+    early = DialogState(call_id="abc@h", local_tag="l1", remote_tag="", local_uri="sip:1000@h",
+                        remote_uri="sip:cb-ringout@127.0.0.1",
+                        remote_target="sip:cb-ringout@127.0.0.1:5070", route_set=(), cseq=7,
+                        local_host="127.0.0.1", local_port=5060, branch="z9hG4bKold")
+    assert early.early and DialogState.from_json(early.to_json()) == early
+    invite = invite_text(early)
+    assert invite.startswith("INVITE sip:cb-ringout@127.0.0.1:5070 SIP/2.0\r\n")
+    assert "\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;rport;branch=z9hG4bKold\r\n" in invite
+    assert "\r\nTo: <sip:cb-ringout@127.0.0.1>\r\n" in invite and "\r\nCSeq: 7 INVITE\r\n" in invite
+    with pytest.raises(ValueError, match="CANCEL"):
+        bye_text(early, "127.0.0.1", 5060)
+    confirmed = DialogState(**{**early.__dict__, "branch": ""})
+    with pytest.raises(ValueError, match="confirmed"):
+        invite_text(confirmed)
+    # States stored before early ones existed read as confirmed.
+    older = json.loads(confirmed.to_json())
+    del older["branch"]
+    assert DialogState.from_json(json.dumps(older)) == confirmed
+
+
+@needs_sipp
+def test_a_fresh_pbx_cancels_the_phones_that_were_ringing(phones: SippPhones) -> None:
+    seen = Seen()
+    ringing = SipTarget(phone_user("ringout", 0, 0, 0), *phones.address)
+    late = SipTarget(phone_user("answer", 0.6, 0, 0), *phones.address)   # answers after the crash
+    targets = {"1": ringing, "2": ringing, "3": late}
+    first = SipPbx(deliver=seen.deliver, dialplan=lambda callback_id, leg, number:
+                   targets[callback_id], on_message=seen.message, on_dialog=seen.dialog).start()
+    for callback_id in targets:
+        first.dial(callback_id, "person", "any", "+34910000000", ring_timeout=30)
+    wait_for("three phones ringing", lambda: len([e for _, e in seen.events
+                                                  if isinstance(e, f.LegRinging)]) == 3)
+    stored = last_states(seen)
+    assert len(stored) == 3
+    first.stop(hang_up=False)                       # crashed while they ring: no CANCEL
+    assert "CANCEL" not in seen.whats("out")
+    time.sleep(1.0)                                 # the late phone answers a dead PBX
+    assert phones.counts().current == 3
+
+    states = {key[0]: DialogState.from_json(text) for key, text in stored.items()}
+    assert all(state.early for state in states.values())
+    restarted = SipPbx(deliver=seen.deliver, dialplan=lambda *a: ringing, port=first.port,
+                       on_message=seen.message).start()
+    try:
+        ended = restarted.end_dialogs(list(states.values()), timeout=5)
+    finally:
+        restarted.stop()
+    assert ended == {state.call_id: True for state in states.values()}
+    wait_for("the phones to end all three calls", lambda: phones.counts().current == 0)
+    assert phones.counts().failed == 0, phones.errors()
+    log = sipp_messages(phone_log(phones))
+    got = [(m.split(b" ", 1)[0], _header(m, "Call-ID")) for d, m in log if d == "in"]
+    sent = [(m.split(b"\r\n", 1)[0], _header(m, "Call-ID")) for d, m in log if d == "out"]
+    for callback_id in ("1", "2"):
+        call_id = states[callback_id].call_id
+        assert got.count((b"INVITE", call_id)) == 1, "the INVITE was sent again"
+        assert (b"CANCEL", call_id) in got and (b"ACK", call_id) in got
+        assert (b"SIP/2.0 487 Request Terminated", call_id) in sent
+    answered = states["3"].call_id
+    assert (b"SIP/2.0 200 OK", answered) in sent
+    assert (b"ACK", answered) in got and (b"BYE", answered) in got
 
 
 def _free_port() -> int:

@@ -1,5 +1,6 @@
 """What the PBX adds to sippy 2.5.0: headers it does not know, a UA that shows its
-responses, dialogs read out of a UA, requests sent outside any UA, a quick shutdown.
+responses, dialogs read out of a UA, requests sent outside any UA, a dead process's
+INVITE cancelled, a quick shutdown.
 
 Imports sippy at the top, so it is imported only in the reactor thread (by
 `pbx.py`'s reactor-side code), like `_sippy_fixes`.
@@ -7,6 +8,7 @@ Imports sippy at the top, so it is imported only in the reactor thread (by
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import weakref
 from typing import Any, Callable
@@ -14,10 +16,11 @@ from typing import Any, Callable
 from sippy.SipGenericHF import SipGenericHF
 from sippy.SipHeader import SipHeader
 from sippy.SipRequest import SipRequest
+from sippy.SipTransactionManager import RINGING
 from sippy.Time.Timeout import Timeout
 from sippy.UA import UA
 
-from .dialogs import DialogState
+from .dialogs import DialogState, invite_text
 
 _TIMERS = ("teA", "teB", "teC", "teD", "teE", "teF", "teG")
 _UA_TIMERS = ("expire_timer", "no_progress_timer", "no_reply_timer", "credit_timer")
@@ -85,6 +88,8 @@ class PbxUA(UA):  # type: ignore[misc]
 
     last_response: Any = None
     retry_422: Callable[[Any], tuple[Any, ...] | None] | None = None
+    # Told after a retried INVITE is sent (its transaction is `self.tr`).
+    invite_sent: Callable[[], None] | None = None
     # How long an ended dialog stays before the UA is dead: sippy's 32 s (64*T1)
     # kept every ended call's objects on the heap for half a minute, and with them
     # the garbage collector's full passes grew to seconds at 150 callbacks/s. The
@@ -109,6 +114,7 @@ class PbxUA(UA):  # type: ignore[misc]
         """sippy's hook when the UA dies: drop `retry_422`, the one reference back to
         the PBX's leg (a cycle), so that the call's objects go by reference counting."""
         self.retry_422 = None
+        self.invite_sent = None
         self.last_response = None
 
     def recvResponse(self, resp: Any, tr: Any) -> Any:  # noqa: N802 - sippy's name
@@ -139,6 +145,8 @@ class PbxUA(UA):  # type: ignore[misc]
             return                              # cancelled (or ended) meanwhile
         req = self.genRequest("INVITE", self.lSDP, extra_headers=headers)
         self.newUacTransaction(req, req_extra_headers=headers)
+        if self.invite_sent is not None:
+            self.invite_sent()
 
 
 class _Responder:
@@ -164,6 +172,77 @@ def dialog_state(ua: Any, host: str, port: int) -> DialogState:
         local_uri=str(ua.lUri.getUrl()), remote_uri=str(ua.rUri.getUrl()),
         remote_target=str(ua.rTarget), route_set=tuple(str(r) for r in (ua.routes or ())),
         cseq=int(ua.lCSeq) - 1, local_host=host, local_port=int(port))
+
+
+def early_dialog_state(ua: Any, host: str, port: int) -> DialogState:
+    """The early dialog of a UA whose INVITE is out (`ua.tr`) and not answered yet."""
+    call_id, local_tag, cseq, _, branch = ua.tr.tid
+    return DialogState(
+        call_id=str(call_id), local_tag=str(local_tag), remote_tag="",
+        local_uri=str(ua.lUri.getUrl()), remote_uri=str(ua.rUri.getUrl()),
+        remote_target=str(ua.rTarget), route_set=(), cseq=int(cseq),
+        local_host=host, local_port=int(port), branch=str(branch))
+
+
+def confirmed(state: DialogState, resp: Any) -> DialogState:
+    """The dialog a 2xx to an early state's INVITE confirmed (RFC 3261 section 12.1.2):
+    the phone's To tag, its Contact as remote target, the reversed Record-Route."""
+    contact = resp.getHFBody("contact").getUrl() if resp.countHFs("contact") else None
+    routes = [str(r) for r in reversed(resp.getHFBodys("record-route"))]
+    return dataclasses.replace(
+        state, branch="", remote_tag=str(resp.getHFBody("to").getTag() or ""),
+        remote_target=str(contact) if contact is not None else state.remote_target,
+        route_set=tuple(routes))
+
+
+class _Mute:
+    """A SIP socket that sends nothing (everything else is the real one's)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def send_to(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def cancel_invite(tm: Any, state: DialogState, address: tuple[str, int],
+                  resp_cb: Callable[[Any], None],
+                  cancel_cb: Callable[[Any], None]) -> tuple[Any, Any]:
+    """Take over the INVITE of a dead process's early dialog and CANCEL it (RFC 3261
+    section 9.1); returns the INVITE's and the CANCEL's client transactions.
+
+    The INVITE is not sent again (a phone that had forgotten it would ring anew):
+    its transaction is made with a socket that sends nothing, as if it had been
+    sent and a provisional response had come. sippy then sends the CANCEL it
+    builds from it, ACKs the INVITE's final response (the 487, or a 2xx if the
+    phone answered meanwhile) and tells `resp_cb` of it; `cancel_cb` gets the
+    CANCEL's responses (a 481: the phone knows no such call).
+    """
+    req = SipRequest(buf=invite_text(state))
+    req.setTarget((address, "udp"))
+    _unignore(tm)
+    real = tm.l4r.getServer(address)
+    t = tm.newTransaction(req, resp_cb=resp_cb, userv=_Mute(real))
+    t.userv = real
+    if t.teA is not None:                   # no retransmissions of it either
+        t.teA.cancel()
+        t.teA = None
+    t.state = RINGING
+    cancel = tm.newTransaction(t.cancel, resp_cb=cancel_cb, userv=real)
+    return t, cancel
+
+
+def _unignore(tm: Any) -> None:
+    """Forget the messages sippy marked to be ignored (no transaction had them): a
+    phone's answer to the dead process's INVITE that came before we took it over
+    would otherwise make sippy drop each identical retransmission of it too."""
+    for name in ("l1rcache", "l2rcache"):
+        cache = getattr(tm, name)
+        for checksum in [c for c, entry in cache.items() if entry.data is None]:
+            del cache[checksum]
 
 
 def in_dialog(ua: Any, method: str, headers: tuple[Any, ...], resp_cb: Callable[[Any], None],

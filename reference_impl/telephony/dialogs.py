@@ -1,14 +1,16 @@
-"""A confirmed SIP dialog, as the PBX keeps it for a restart (RFC 3261 section 12).
+"""A SIP call leg's dialog, as the PBX keeps it for a restart (RFC 3261 sections 9 and 12).
 
 `DialogState` is what a PBX process needs to end, from outside, a call leg it
 placed: after a crash or a restart a new process has none of sippy's state,
-but with these fields it can still send the BYE the phone expects
-(`SipPbx.end_dialogs`). `SipPbx(on_dialog=...)` hands one out whenever a
-leg's dialog is confirmed or our CSeq for it moves; the caller stores it (as
-JSON, `to_json`) and reads it back after a restart (`from_json`).
+but with these fields it can still send what the phone expects
+(`SipPbx.end_dialogs`): a BYE for a confirmed dialog, a CANCEL for a phone
+still ringing (an early state: our INVITE has had no final response).
+`SipPbx(on_dialog=...)` hands one out when a leg's INVITE is sent, when its
+dialog is confirmed and whenever our CSeq for it moves; the caller stores it
+(as JSON, `to_json`) and reads it back after a restart (`from_json`).
 
-Nothing here imports sippy: the BYE is built as text (`bye_text`) and given to
-sippy by the PBX in its reactor thread.
+Nothing here imports sippy: the requests are built as text (`bye_text`,
+`invite_text`) and given to sippy by the PBX in its reactor thread.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ _VERSION = 1
 
 @dataclass(frozen=True)
 class DialogState:
-    """One confirmed dialog of the PBX (the UAC side): enough to send an in-dialog BYE.
+    """One dialog of the PBX (the UAC side): enough to send an in-dialog BYE, or,
+    while it is early, the CANCEL of its INVITE.
 
     - ``call_id``: the dialog's Call-ID.
     - ``local_tag`` / ``remote_tag``: our From tag and the phone's To tag.
@@ -35,6 +38,10 @@ class DialogState:
       carries ``cseq + 1``).
     - ``local_host`` / ``local_port``: where the PBX's SIP socket was; a BYE
       is sent from there, so the phone sees the same peer.
+    - ``branch``: while the dialog is early (the phone rings, our INVITE has
+      no final response), the INVITE's Via branch, which its CANCEL must
+      repeat (RFC 3261 section 9.1); ``remote_target`` is then the INVITE's
+      Request-URI, ``remote_tag`` empty. Empty once the dialog is confirmed.
     """
 
     call_id: str
@@ -47,6 +54,12 @@ class DialogState:
     cseq: int
     local_host: str
     local_port: int
+    branch: str = ""
+
+    @property
+    def early(self) -> bool:
+        """Whether the INVITE has had no final response yet (end it with a CANCEL)."""
+        return bool(self.branch)
 
     def to_json(self) -> str:
         """The state as one line of JSON (with a format version), for `from_json`."""
@@ -65,6 +78,7 @@ class DialogState:
         if version != _VERSION:
             raise ValueError(f"dialog state version {version!r}, expected {_VERSION}")
         names = {f.name for f in fields(cls)}
+        data.setdefault("branch", "")        # states stored before early ones were
         missing, unknown = names - data.keys(), data.keys() - names
         if missing or unknown:
             raise ValueError(f"dialog state: missing {sorted(missing)}, unknown {sorted(unknown)}")
@@ -72,7 +86,7 @@ class DialogState:
         if not isinstance(route_set, list) or not all(isinstance(r, str) for r in route_set):
             raise ValueError("dialog state: route_set must be a list of strings")
         for name in ("call_id", "local_tag", "remote_tag", "local_uri", "remote_uri",
-                     "remote_target", "local_host"):
+                     "remote_target", "local_host", "branch"):
             if not isinstance(data[name], str):
                 raise ValueError(f"dialog state: {name} must be a string")
         for name in ("cseq", "local_port"):
@@ -94,6 +108,8 @@ def bye_text(state: DialogState, host: str, port: int, branch: str | None = None
     the dialog's tags; the same Call-ID; CSeq one above the last we sent; a
     new Via branch (``branch``, random if not given).
     """
+    if state.early:
+        raise ValueError(f"dialog {state.call_id} is early: it is ended with a CANCEL")
     branch = branch or "z9hG4bK" + uuid.uuid4().hex
     target = state.remote_target.strip().strip("<>")
     lines = [f"BYE {target} SIP/2.0",
@@ -104,6 +120,26 @@ def bye_text(state: DialogState, host: str, port: int, branch: str | None = None
               f"To: {_bracketed(state.remote_uri)};tag={state.remote_tag}",
               f"Call-ID: {state.call_id}",
               f"CSeq: {state.cseq + 1} BYE",
+              "Content-Length: 0"]
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def invite_text(state: DialogState) -> str:
+    """The early dialog's INVITE as far as its transaction goes (RFC 3261 section 17.1.3):
+    Request-URI, the Via with its branch as the dead PBX sent it, From with its tag,
+    To, Call-ID and CSeq; no body. sippy builds the CANCEL and the ACK from it."""
+    if not state.early:
+        raise ValueError(f"dialog {state.call_id} is confirmed: it has no INVITE to cancel")
+    target = state.remote_target.strip().strip("<>")
+    host = f"[{state.local_host}]" if ":" in state.local_host else state.local_host
+    lines = [f"INVITE {target} SIP/2.0",
+             f"Via: SIP/2.0/UDP {host}:{state.local_port};rport;branch={state.branch}",
+             "Max-Forwards: 70"]
+    lines += [f"Route: {_bracketed(route)}" for route in state.route_set]
+    lines += [f"From: {_bracketed(state.local_uri)};tag={state.local_tag}",
+              f"To: {_bracketed(state.remote_uri)}",
+              f"Call-ID: {state.call_id}",
+              f"CSeq: {state.cseq} INVITE",
               "Content-Length: 0"]
     return "\r\n".join(lines) + "\r\n\r\n"
 

@@ -23,9 +23,11 @@ half interval (UPDATE if the phone allows it, else a re-INVITE with the same
 offer). A 2xx without Session-Expires means no session timer (RFC 4028
 section 7.2), as with phones that do not support them.
 
-For restarts: `on_dialog` is told each leg's `DialogState` as its dialog is
-confirmed and whenever our CSeq for it moves, and None once it is over;
-`end_dialogs` ends stored dialogs from a fresh PBX that never saw them.
+For restarts: `on_dialog` is told each leg's `DialogState` as its INVITE is
+sent (early), as its dialog is confirmed and whenever our CSeq for it moves,
+and None once it is over; `end_dialogs` ends stored dialogs from a fresh PBX
+that never saw them: a BYE for a call that was up, a CANCEL for a phone that
+was still ringing.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ class _Leg:
     refresh_tr: Any = None           # a refresh in flight
     refresh_method: str = ""
     deferred: Any = None             # a bridge offer waiting for a refresh re-INVITE
-    cseq_told: int | None = None     # the CSeq on_dialog was last told about
+    cseq_told: int | None = None     # the CSeq on_dialog was last told about (0: early)
 
 
 @dataclass(eq=False)
@@ -136,10 +138,10 @@ class SipPbx:
       in whole seconds (None: no session timers); ``min_se`` the lowest we
       accept and send as Min-SE (RFC 4028 says 90; tests may lower both).
     - ``on_dialog(callback_id, leg, state)``: called in the sippy reactor's
-      thread (the caller hops threads itself) with the leg's `DialogState`
-      when its dialog is confirmed (the 200 to our INVITE) and whenever our
-      CSeq for it moves (a re-INVITE, a session refresh); with None once the
-      dialog is over (a BYE either way). Not called for legs `stop` leaves up
+      thread (the caller hops threads itself) with the leg's `DialogState`:
+      early when its INVITE is sent, confirmed with the 200 to it, and again
+      whenever our CSeq moves (a re-INVITE, a session refresh); with None once
+      the leg is over (a BYE either way, a failure, a CANCEL). Not called for legs `stop` leaves up
       with ``hang_up=False``: a crashed PBX tells nobody.
     - ``on_media(callback_id, leg, (host, port))``: called in the reactor's
       thread with where a phone takes its audio, from each of its answers.
@@ -340,76 +342,33 @@ class SipPbx:
     # -- restarts (driver's thread) --------------------------------------------
 
     def end_dialogs(self, states: list[DialogState], timeout: float = 5.0) -> dict[str, bool]:
-        """End dialogs this PBX never saw (a previous process's): a BYE for each.
+        """End dialogs this PBX never saw (a previous process's): a BYE for each
+        confirmed one, a CANCEL for each early one (a phone still ringing).
 
         Each BYE is built from its stored state (RFC 3261 section 12.2.1.1:
         Request-URI the remote target, Route the route set, From and To with
         the dialog's tags, the same Call-ID, CSeq one above the stored one, a
         new Via branch) and sent from this PBX's own address, retransmitted
         per RFC 3261's timers until a final response or `timeout` seconds.
-        Returns Call-ID -> whether a final response (any: 200, 481, ...) came.
-        Usable right after `start`, before any call; not from the reactor's
-        own thread.
+        An early dialog's INVITE is taken over without being sent again and
+        CANCELled (`_sippy_ext.cancel_invite`); its 487 is ACKed; a phone that
+        answered meanwhile is ACKed and sent a BYE; a 481 to the CANCEL means
+        the phone knows no such call.
+        Returns Call-ID -> whether the phone answered (a final response: 200,
+        481, 487...). Usable right after `start`, before any call; not from the
+        reactor's own thread.
         """
         if not self._started:
             raise RuntimeError("end_dialogs needs a started PBX")
         if threading.current_thread() is reactor().thread:
             raise RuntimeError("end_dialogs waits for the reactor: call it from another thread")
-        results = {state.call_id: False for state in states}
-        transactions: dict[str, Any] = {}
-        left = set(results)
-        lock = threading.Lock()
-        finished = threading.Event()
-
-        def answered(call_id: str, ok: bool) -> None:
-            with lock:
-                if call_id in left:
-                    left.discard(call_id)
-                    results[call_id] = ok
-                    if not left:
-                        finished.set()
-
-        def send() -> None:
-            from ._sippy_ext import is_local_timeout, send_text
-
-            tm = self._config["_sip_tm"]
-            for state in states:
-                try:
-                    address = next_hop(state)
-                    text = bye_text(state, self.host, self.port)
-                except ValueError:
-                    answered(state.call_id, False)
-                    continue
-                holder: list[Any] = []
-
-                def on_response(resp: Any, call_id: str = state.call_id,
-                                holder: list[Any] = holder) -> None:
-                    if resp.getSCode()[0] < 200:
-                        return
-                    answered(call_id, not (holder and is_local_timeout(holder[0], resp)))
-                try:
-                    holder.append(send_text(tm, text, address, on_response))
-                except Exception:  # noqa: BLE001 - a state we cannot send is just not ended
-                    _log.exception("cannot send a BYE for dialog %s", state.call_id)
-                    answered(state.call_id, False)
-                    continue
-                transactions[state.call_id] = holder[0]
-
-        def forget() -> None:
-            from ._sippy_ext import abandon
-
-            tm = self._config.get("_sip_tm")
-            if tm is not None:
-                for t in transactions.values():
-                    abandon(tm, t)
-
-        if not results:
+        if not states:
             return {}
-        reactor().call_sync(send)
-        finished.wait(timeout)
-        reactor().call_sync(forget)
-        with lock:
-            return dict(results)
+        ending = _Ending(self, states)
+        reactor().call_sync(ending.send)
+        ending.finished.wait(timeout)
+        reactor().call_sync(ending.forget)
+        return ending.results()
 
     # -- the reactor thread ----------------------------------------------------
 
@@ -461,6 +420,10 @@ class SipPbx:
         if self.session_interval:
             event.extra_headers = self._session_headers(leg)
         leg.ua.recvEvent(event)
+        if self.on_dialog is not None:
+            # Stored while it rings, so that a restart can CANCEL it.
+            leg.ua.invite_sent = lambda: self._tell_dialog(leg)
+            self._tell_dialog(leg)
 
     def _session_headers(self, leg: _Leg) -> tuple[Any, ...]:
         from ._sippy_ext import header
@@ -688,20 +651,27 @@ class SipPbx:
     # -- what the PBX tells -----------------------------------------------------
 
     def _tell_dialog(self, leg: _Leg, state: Any = True) -> None:
-        """on_dialog: the leg's state if its dialog is confirmed and our CSeq moved;
+        """on_dialog: the leg's early state once its INVITE is out (again after a 422
+        retry), its confirmed state once answered and whenever our CSeq moves;
         None (``state=None``) once it is over."""
         if self.on_dialog is None or leg.ua is None:
             return
+        from ._sippy_ext import dialog_state, early_dialog_state
+
+        told: DialogState | None
         if state is None:
             if leg.cseq_told is None:
                 return
             leg.cseq_told = None
-            told: DialogState | None = None
-        else:
-            if not leg.answered or leg.ua.lCSeq == leg.cseq_told:
+            told = None
+        elif not leg.answered:
+            if getattr(leg.ua, "tr", None) is None:
                 return
-            from ._sippy_ext import dialog_state
-
+            leg.cseq_told = 0                   # early: below any CSeq of the dialog
+            told = early_dialog_state(leg.ua, self.host, self.port)
+        else:
+            if leg.ua.lCSeq == leg.cseq_told:
+                return
             leg.cseq_told = leg.ua.lCSeq
             told = dialog_state(leg.ua, self.host, self.port)
         try:
@@ -758,6 +728,92 @@ class SipPbx:
 
     def _post(self, leg: _Leg, event: f.Event) -> None:
         self.deliver(leg.callback_id, event)
+
+
+class _Ending:
+    """What `SipPbx.end_dialogs` sends for a dead process's dialogs, and what came back."""
+
+    def __init__(self, pbx: SipPbx, states: list[DialogState]) -> None:
+        self.pbx, self.states = pbx, states
+        self._results = {state.call_id: False for state in states}
+        self._left = set(self._results)
+        self._lock = threading.Lock()
+        self.finished = threading.Event()
+        self._transactions: list[Any] = []
+
+    def results(self) -> dict[str, bool]:
+        """Call-ID -> whether its phone answered."""
+        with self._lock:
+            return dict(self._results)
+
+    def _answered(self, call_id: str, ok: bool) -> None:
+        with self._lock:
+            if call_id in self._left:
+                self._left.discard(call_id)
+                self._results[call_id] = ok
+                if not self._left:
+                    self.finished.set()
+
+    def send(self) -> None:
+        """In the reactor: a BYE or a CANCEL for each state."""
+        for state in self.states:
+            try:
+                address = next_hop(state)
+                if state.early:
+                    self._cancel(state, address)
+                else:
+                    self._bye(state, address)
+            except ValueError:
+                self._answered(state.call_id, False)
+            except Exception:  # noqa: BLE001 - a state we cannot send is just not ended
+                _log.exception("cannot end dialog %s", state.call_id)
+                self._answered(state.call_id, False)
+
+    def _bye(self, state: DialogState, address: tuple[str, int]) -> None:
+        from ._sippy_ext import is_local_timeout, send_text
+
+        text = bye_text(state, self.pbx.host, self.pbx.port)
+        holder: list[Any] = []
+
+        def on_response(resp: Any) -> None:
+            if resp.getSCode()[0] >= 200:
+                self._answered(state.call_id, not (holder and is_local_timeout(holder[0], resp)))
+        holder.append(send_text(self.pbx._config["_sip_tm"], text, address, on_response))
+        self._transactions.append(holder[0])
+
+    def _cancel(self, state: DialogState, address: tuple[str, int]) -> None:
+        from ._sippy_ext import cancel_invite, confirmed, is_local_timeout
+
+        holder: list[Any] = []
+
+        def on_invite(resp: Any) -> None:
+            code = resp.getSCode()[0]
+            if code < 200:
+                return
+            if holder and is_local_timeout(holder[0], resp):
+                self._answered(state.call_id, False)
+            elif code < 300:             # it answered before our CANCEL: hang it up
+                self._bye(confirmed(state, resp), address)
+            else:
+                self._answered(state.call_id, True)
+
+        def on_cancel(resp: Any) -> None:
+            if resp.getSCode()[0] == 481:
+                self._answered(state.call_id, True)
+
+        invite, cancel = cancel_invite(self.pbx._config["_sip_tm"], state, address,
+                                       on_invite, on_cancel)
+        holder.append(invite)
+        self._transactions += [invite, cancel]
+
+    def forget(self) -> None:
+        """In the reactor: stop whatever is still retransmitted or waited for."""
+        from ._sippy_ext import abandon
+
+        tm = self.pbx._config.get("_sip_tm")
+        if tm is not None:
+            for t in self._transactions:
+                abandon(tm, t)
 
 
 def _two_way(sdp: Any) -> Any:
