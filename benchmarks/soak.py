@@ -117,11 +117,30 @@ class Samples:
 
 @dataclass
 class Placed:
-    """What the generator did: the callbacks acknowledged and when, those refused, its lag."""
+    """What the generator did: the callbacks acknowledged and when, those refused, its lag.
 
-    acknowledged: dict[str, float] = field(default_factory=dict)   # id -> seconds from start
+    Each acknowledged callback goes to a file as it comes: kept in memory (an id
+    and a time, about 130 bytes), the soak's own note would grow the RSS it measures.
+    """
+
+    path: Path
+    count: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     lags: array = field(default_factory=lambda: array("d"))
+
+    def __post_init__(self) -> None:
+        self._file = self.path.open("w")
+
+    def note(self, callback_id: str, at: float) -> None:
+        """One callback acknowledged `at` seconds from the start."""
+        self._file.write(f"{callback_id} {at:.6f}\n")
+        self.count += 1
+
+    def acknowledged(self) -> dict[str, float]:
+        """Every callback acknowledged: id -> seconds from the start (read back once)."""
+        self._file.close()
+        with self.path.open() as lines:
+            return {cid: float(at) for cid, at in (line.split() for line in lines)}
 
 
 class GcPauses:
@@ -156,7 +175,7 @@ async def place(app: Any, i: int, t0: float, placed: Placed) -> None:
     except Exception as error:  # noqa: BLE001 - every refusal counts, by its kind
         placed.refused[type(error).__name__] += 1
         return
-    placed.acknowledged[callback_id] = time.monotonic() - t0
+    placed.note(callback_id, time.monotonic() - t0)
 
 
 async def generate(app: Any, rate: float, n: int, t0: float, placed: Placed) -> None:
@@ -225,7 +244,7 @@ async def soak(minutes: float, rate: float, work: Path) -> dict[str, Any]:
     log.setLevel(logging.INFO)
     records = write_behind(str(db))
     n = max(1, round(rate * minutes * 60))
-    placed, samples, pauses = Placed(), Samples(), GcPauses()
+    placed, samples, pauses = Placed(work / "acknowledged.txt"), Samples(), GcPauses()
     try:
         with SippPhones(extra_args=SIPP_BUFFERS) as phones:
             app, emulated = build(scenario, records, "soak-key", loop=asyncio.get_running_loop(),
@@ -258,16 +277,17 @@ async def soak(minutes: float, rate: float, work: Path) -> dict[str, Any]:
         handler.close()
     left["calls_up_on_phones"] = phones_open
     stored = read_records(db)
+    acknowledged = placed.acknowledged()
     return {
         "callbacks_offered": n, "minutes": minutes, "rate": rate,
         "generated_s": round(generated, 1), "drain_s": round(drain_s, 1),
         "generator_lag": harness.percentiles_ms(placed.lags),
-        "acknowledged": len(placed.acknowledged), "refused": dict(placed.refused),
-        "lost": lost(placed.acknowledged, stored),
+        "acknowledged": len(acknowledged), "refused": dict(placed.refused),
+        "lost": lost(acknowledged, stored),
         "leaked": left,
         "outcomes": dict(Counter(r["outcome"] or "none" for r in stored.values())),
         "rss": rss_figures(samples, rss_start, minutes),
-        "stages": stage_figures(placed.acknowledged, stored, minutes),
+        "stages": stage_figures(acknowledged, stored, minutes),
         "samples": {"t_s": list(samples.t), "rss_mb": [round(x, 1) for x in samples.rss],
                     "live": list(samples.live), "legs": list(samples.legs),
                     "records_waiting": list(samples.waiting)},
