@@ -11,8 +11,12 @@ CPU time of its run (building the world apart) divided by its callbacks:
 2. **calls at once**: 10 ... 10,000 calls up at the same time (the arrival
    rate times the time a call holds), on a centre of 20,000 desk phones.
 
-The reference, measured in the same run: each axis's first point. The goal
-(issue 14): every point within 20 % of its axis's first. Each point is the
+The reference, measured in the same run: each axis's first point; and, on
+the calls-at-once axis, a bare SimPy model of as many calls at once (each
+call a process: the person answers, a desk phone from a `Container`, the
+agent picks up, the talk, the phone back), which shows what SimPy and
+CPython themselves charge for a deeper event queue and a bigger heap. The
+goal (issue 14): every point within 20 % of its axis's first. Each point is the
 best of `--repeats` runs (the machine is shared: the least disturbed run is
 the truest).
 
@@ -24,6 +28,7 @@ the truest).
 from __future__ import annotations
 
 import gc
+import random
 import sys
 import time
 from pathlib import Path
@@ -90,6 +95,42 @@ def measure(desks: int, at_once: float, callbacks: int, repeats: int) -> dict[st
     return best
 
 
+def bare_point(at_once: float, callbacks: int, repeats: int) -> dict[str, Any]:
+    """The bare SimPy model with `at_once` calls up at once: CPU per callback, best of `repeats`."""
+    import simpy
+
+    best: dict[str, Any] | None = None
+    for _ in range(repeats):
+        env, rng = simpy.Environment(), random.Random(5)
+        phones = simpy.Container(env, BIG_CENTRE, init=BIG_CENTRE)
+        rate, done = at_once / HOLD, [0]
+
+        def call(env: simpy.Environment) -> Any:
+            yield env.timeout(1.0)                         # the person answers
+            yield phones.get(1)
+            yield env.timeout(1.0)                         # the agent picks up
+            yield env.timeout(rng.expovariate(1 / (HOLD - 2)))
+            yield phones.put(1)
+            done[0] += 1
+
+        def arrivals(env: simpy.Environment) -> Any:
+            for _ in range(callbacks):
+                yield env.timeout(rng.expovariate(rate))
+                env.process(call(env))
+
+        env.process(arrivals(env))
+        gc.collect()
+        started = time.process_time()
+        env.run()
+        cpu = time.process_time() - started
+        point = {"at_once": at_once, "callbacks": done[0], "cpu_s": cpu,
+                 "us_per_callback": 1e6 * cpu / max(1, done[0])}
+        if best is None or point["us_per_callback"] < best["us_per_callback"]:
+            best = point
+    assert best is not None
+    return best
+
+
 def axis(name: str, points: list[dict[str, Any]], key: str) -> list[str]:
     """The lines of one axis: each point's cost beside the first's, and the verdict."""
     first = points[0]["us_per_callback"]
@@ -106,6 +147,14 @@ def axis(name: str, points: list[dict[str, Any]], key: str) -> list[str]:
     return lines
 
 
+def growth_beside(calls: list[dict[str, Any]], bare: list[dict[str, Any]]) -> list[str]:
+    """How much of the product's growth at the last point SimPy's own growth accounts for."""
+    product, simpy_only = calls[-1]["vs_first"], bare[-1]["vs_first"]
+    return [f"  at {calls[-1]['at_once']:,g} calls at once: the product x{product:.2f} of its first "
+            f"point, bare SimPy x{simpy_only:.2f} of its own: the product's growth "
+            f"over SimPy's x{product / simpy_only:.2f}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both axes, print the curves (and write them)."""
     parser = harness.make_parser(__doc__, quick="a few seconds: 2,000 callbacks a point, "
@@ -119,15 +168,19 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     desks = [measure(n, 10, callbacks, repeats) for n in DESKS]
     calls = [measure(BIG_CENTRE, n, max(callbacks, 4 * n), repeats) for n in at_once_axis]
+    bare = [bare_point(n, max(callbacks, 4 * n), repeats) for n in at_once_axis]
     command = harness.command_line("sim_scale.py", ["--quick"] if args.quick else
                                    ["--repeats", str(args.repeats)])
     lines = [*axis("desk phones (about 10 calls at once)", desks, "desks"),
              *axis(f"calls at once ({BIG_CENTRE:,} desk phones)", calls, "at_once"),
+             *axis("reference: a bare SimPy model, as many calls at once", bare, "at_once")[:-1],
+             *growth_beside(calls, bare),
              f"machine    {harness.cpu_model()}, load average {harness.load_average()}"]
     harness.print_block("Simulation: cost per callback as the world grows", lines,
                         time.monotonic() - started, command)
     if args.json:
         harness.write_json(args.json, {"desk_phones": desks, "calls_at_once": calls,
+                                       "bare_simpy_calls_at_once": bare,
                                        "within": WITHIN, "command": command,
                                        "machine": harness.machine(["simpy"])})
     return 0
