@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import os
 import pkgutil
 import re
 import time
@@ -126,3 +127,32 @@ def test_the_fast_dir_answers_my_as_dir_does() -> None:
         for obj in samples:
             assert ("my" in fast(obj)) == ("my" in dir(obj)), (module, obj)
             assert ("my" not in fast(obj)) == ("my" not in dir(obj)), (module, obj)
+
+
+@pytest.mark.parametrize("module", fixes.TOKEN_MODULES)
+def test_the_modules_given_block_tokens_use_secrets_token_hex_only(module: str) -> None:
+    text = module_path(module).read_text(encoding="utf-8")
+    assert "from secrets import token_hex\n" in text, module
+    uses = re.findall(r"token_hex\([^)]*\)", text)
+    assert uses and set(uses) == {"token_hex(16)"}, (module, uses)
+    assert importlib.import_module(module).token_hex is fixes.token_hex
+
+
+def test_block_tokens_are_hex_of_the_size_asked_and_never_repeat() -> None:
+    entropy = fixes.Entropy(block=64)
+    drawn = [entropy.take(16) for _ in range(1000)]          # many blocks
+    assert all(len(b) == 16 for b in drawn) and len(set(drawn)) == len(drawn)
+    assert len(entropy.take(100)) == 100                     # more than a block
+    tokens = {fixes.token_hex(16) for _ in range(1000)}
+    assert len(tokens) == 1000 and all(len(t) == 32 and int(t, 16) >= 0 for t in tokens)
+    assert len(fixes.token_hex()) == 64
+    # a forked child draws its own bytes, not the rest of its parent's block
+    mine = fixes.Entropy()
+    mine.take(1)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, mine.take(16))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) != mine.take(16)
