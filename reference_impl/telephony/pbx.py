@@ -793,7 +793,12 @@ class _Ending:
             if holder and is_local_timeout(holder[0], resp):
                 self._answered(state.call_id, False)
             elif code < 300:             # it answered before our CANCEL: hang it up
-                self._bye(confirmed(state, resp), address)
+                answered = confirmed(state, resp)
+                try:                     # to its Contact (or first route), as any BYE
+                    self._bye(answered, next_hop(answered))
+                except Exception:  # noqa: BLE001 - in sippy's callback: log, never raise
+                    _log.exception("cannot hang up dialog %s", state.call_id)
+                    self._answered(state.call_id, False)
             else:
                 self._answered(state.call_id, True)
 
