@@ -1,7 +1,7 @@
 """The real SIP PBX: a B2BUA on sippy, running in its own reactor thread.
 
 `reactor()` is the process's sippy reactor: `call(fn)` and `call_sync(fn)` run
-code in its thread (a profiler, say). `DialogState` is a confirmed dialog as
+code in its thread (a profiler, say). `DialogState` is a dialog (early or confirmed) as
 `SipPbx(on_dialog=...)` hands it out, for `SipPbx.end_dialogs` after a restart.
 """
 

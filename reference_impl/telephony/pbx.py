@@ -48,7 +48,8 @@ from reference_impl.flow import FailReason
 from reference_impl.ports import Deliver
 
 from ._reactor import reactor
-from .dialogs import DialogState, bye_text, next_hop
+from .dialogs import DialogState
+from .ending import DeadDialogs
 from .messages import MessageTap, SipMessage
 from .responses import fail_reason
 
@@ -141,8 +142,8 @@ class SipPbx:
       thread (the caller hops threads itself) with the leg's `DialogState`:
       early when its INVITE is sent, confirmed with the 200 to it, and again
       whenever our CSeq moves (a re-INVITE, a session refresh); with None once
-      the leg is over (a BYE either way, a failure, a CANCEL). Not called for legs `stop` leaves up
-      with ``hang_up=False``: a crashed PBX tells nobody.
+      the leg is over (a BYE either way, a failure, a CANCEL). Not called for
+      legs `stop` leaves up with ``hang_up=False``: a crashed PBX tells nobody.
     - ``on_media(callback_id, leg, (host, port))``: called in the reactor's
       thread with where a phone takes its audio, from each of its answers.
     """
@@ -364,7 +365,7 @@ class SipPbx:
             raise RuntimeError("end_dialogs waits for the reactor: call it from another thread")
         if not states:
             return {}
-        ending = _Ending(self, states)
+        ending = DeadDialogs(self._config, self.host, self.port, states)
         reactor().call_sync(ending.send)
         ending.finished.wait(timeout)
         reactor().call_sync(ending.forget)
@@ -728,97 +729,6 @@ class SipPbx:
 
     def _post(self, leg: _Leg, event: f.Event) -> None:
         self.deliver(leg.callback_id, event)
-
-
-class _Ending:
-    """What `SipPbx.end_dialogs` sends for a dead process's dialogs, and what came back."""
-
-    def __init__(self, pbx: SipPbx, states: list[DialogState]) -> None:
-        self.pbx, self.states = pbx, states
-        self._results = {state.call_id: False for state in states}
-        self._left = set(self._results)
-        self._lock = threading.Lock()
-        self.finished = threading.Event()
-        self._transactions: list[Any] = []
-
-    def results(self) -> dict[str, bool]:
-        """Call-ID -> whether its phone answered."""
-        with self._lock:
-            return dict(self._results)
-
-    def _answered(self, call_id: str, ok: bool) -> None:
-        with self._lock:
-            if call_id in self._left:
-                self._left.discard(call_id)
-                self._results[call_id] = ok
-                if not self._left:
-                    self.finished.set()
-
-    def send(self) -> None:
-        """In the reactor: a BYE or a CANCEL for each state."""
-        for state in self.states:
-            try:
-                address = next_hop(state)
-                if state.early:
-                    self._cancel(state, address)
-                else:
-                    self._bye(state, address)
-            except ValueError:
-                self._answered(state.call_id, False)
-            except Exception:  # noqa: BLE001 - a state we cannot send is just not ended
-                _log.exception("cannot end dialog %s", state.call_id)
-                self._answered(state.call_id, False)
-
-    def _bye(self, state: DialogState, address: tuple[str, int]) -> None:
-        from ._sippy_ext import is_local_timeout, send_text
-
-        text = bye_text(state, self.pbx.host, self.pbx.port)
-        holder: list[Any] = []
-
-        def on_response(resp: Any) -> None:
-            if resp.getSCode()[0] >= 200:
-                self._answered(state.call_id, not (holder and is_local_timeout(holder[0], resp)))
-        holder.append(send_text(self.pbx._config["_sip_tm"], text, address, on_response))
-        self._transactions.append(holder[0])
-
-    def _cancel(self, state: DialogState, address: tuple[str, int]) -> None:
-        from ._sippy_ext import cancel_invite, confirmed, is_local_timeout
-
-        holder: list[Any] = []
-
-        def on_invite(resp: Any) -> None:
-            code = resp.getSCode()[0]
-            if code < 200:
-                return
-            if holder and is_local_timeout(holder[0], resp):
-                self._answered(state.call_id, False)
-            elif code < 300:             # it answered before our CANCEL: hang it up
-                answered = confirmed(state, resp)
-                try:                     # to its Contact (or first route), as any BYE
-                    self._bye(answered, next_hop(answered))
-                except Exception:  # noqa: BLE001 - in sippy's callback: log, never raise
-                    _log.exception("cannot hang up dialog %s", state.call_id)
-                    self._answered(state.call_id, False)
-            else:
-                self._answered(state.call_id, True)
-
-        def on_cancel(resp: Any) -> None:
-            if resp.getSCode()[0] == 481:
-                self._answered(state.call_id, True)
-
-        invite, cancel = cancel_invite(self.pbx._config["_sip_tm"], state, address,
-                                       on_invite, on_cancel)
-        holder.append(invite)
-        self._transactions += [invite, cancel]
-
-    def forget(self) -> None:
-        """In the reactor: stop whatever is still retransmitted or waited for."""
-        from ._sippy_ext import abandon
-
-        tm = self.pbx._config.get("_sip_tm")
-        if tm is not None:
-            for t in self._transactions:
-                abandon(tm, t)
 
 
 def _two_way(sdp: Any) -> Any:
