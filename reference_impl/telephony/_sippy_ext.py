@@ -219,11 +219,11 @@ def cancel_invite(tm: Any, state: DialogState, address: tuple[str, int],
     sent and a provisional response had come. sippy then sends the CANCEL it
     builds from it, ACKs the INVITE's final response (the 487, or a 2xx if the
     phone answered meanwhile) and tells `resp_cb` of it; `cancel_cb` gets the
-    CANCEL's responses (a 481: the phone knows no such call).
+    CANCEL's responses (a 481: the phone knows no such call). Call
+    `forget_ignored` once before, so that an answer that came first is not dropped.
     """
     req = SipRequest(buf=invite_text(state))
     req.setTarget((address, "udp"))
-    _unignore(tm)
     real = tm.l4r.getServer(address)
     t = tm.newTransaction(req, resp_cb=resp_cb, userv=_Mute(real))
     t.userv = real
@@ -235,7 +235,7 @@ def cancel_invite(tm: Any, state: DialogState, address: tuple[str, int],
     return t, cancel
 
 
-def _unignore(tm: Any) -> None:
+def forget_ignored(tm: Any) -> None:
     """Forget the messages sippy marked to be ignored (no transaction had them): a
     phone's answer to the dead process's INVITE that came before we took it over
     would otherwise make sippy drop each identical retransmission of it too."""

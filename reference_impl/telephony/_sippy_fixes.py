@@ -73,6 +73,17 @@ TARGETS = {
         "2f983e2a208fc076d6f6326f38655067f4f317ff540b607edd6475570c862e8a",
     "sippy.UaStateFailed:UaStateFailed.__init__":
         "2f983e2a208fc076d6f6326f38655067f4f317ff540b607edd6475570c862e8a",
+    # Not patched: what _sippy_ext.cancel_invite counts on to take over a dead
+    # process's INVITE (a transaction made without sending, set to RINGING,
+    # its CANCEL and ACK built by sippy, its final response ACKed).
+    "sippy.SipTransactionManager:SipTransactionManager.newTransaction":
+        "6278aaf82ceecf82adce44fe8eb143b6039b49f7932161a50788fe0dd11b493f",
+    "sippy.SipTransactionManager:SipTransactionManager.incomingResponse":
+        "24bcae8958cfc54d83f77fbd152042d00143b11be47667b5bd51c90aa54d2daa",
+    "sippy.SipRequest:SipRequest.genCANCEL":
+        "667c281d16602c7532a81f7d29b62a6f6ccea1077edfcebc51435c9c46fde87c",
+    "sippy.SipRequest:SipRequest.genACK":
+        "0f2d1f44b1401b0e5ebda27b3b0f4d8475f6f5d0f377faaeb9938c596e254be4",
 }
 
 

@@ -110,18 +110,8 @@ def bye_text(state: DialogState, host: str, port: int, branch: str | None = None
     """
     if state.early:
         raise ValueError(f"dialog {state.call_id} is early: it is ended with a CANCEL")
-    branch = branch or "z9hG4bK" + uuid.uuid4().hex
-    target = state.remote_target.strip().strip("<>")
-    lines = [f"BYE {target} SIP/2.0",
-             f"Via: SIP/2.0/UDP {host}:{port};rport;branch={branch}",
-             "Max-Forwards: 70"]
-    lines += [f"Route: {_bracketed(route)}" for route in state.route_set]
-    lines += [f"From: {_bracketed(state.local_uri)};tag={state.local_tag}",
-              f"To: {_bracketed(state.remote_uri)};tag={state.remote_tag}",
-              f"Call-ID: {state.call_id}",
-              f"CSeq: {state.cseq + 1} BYE",
-              "Content-Length: 0"]
-    return "\r\n".join(lines) + "\r\n\r\n"
+    return _request(state, "BYE", host, port, branch or "z9hG4bK" + uuid.uuid4().hex,
+                    f";tag={state.remote_tag}", state.cseq + 1)
 
 
 def invite_text(state: DialogState) -> str:
@@ -130,16 +120,23 @@ def invite_text(state: DialogState) -> str:
     To, Call-ID and CSeq; no body. sippy builds the CANCEL and the ACK from it."""
     if not state.early:
         raise ValueError(f"dialog {state.call_id} is confirmed: it has no INVITE to cancel")
+    return _request(state, "INVITE", state.local_host, state.local_port, state.branch, "",
+                    state.cseq)
+
+
+def _request(state: DialogState, method: str, host: str, port: int, branch: str,
+             to_tag: str, cseq: int) -> str:
+    """A request of the dialog as text, without a body."""
     target = state.remote_target.strip().strip("<>")
-    host = f"[{state.local_host}]" if ":" in state.local_host else state.local_host
-    lines = [f"INVITE {target} SIP/2.0",
-             f"Via: SIP/2.0/UDP {host}:{state.local_port};rport;branch={state.branch}",
+    sent_by = f"[{host}]" if ":" in host else host
+    lines = [f"{method} {target} SIP/2.0",
+             f"Via: SIP/2.0/UDP {sent_by}:{port};rport;branch={branch}",
              "Max-Forwards: 70"]
     lines += [f"Route: {_bracketed(route)}" for route in state.route_set]
     lines += [f"From: {_bracketed(state.local_uri)};tag={state.local_tag}",
-              f"To: {_bracketed(state.remote_uri)}",
+              f"To: {_bracketed(state.remote_uri)}{to_tag}",
               f"Call-ID: {state.call_id}",
-              f"CSeq: {state.cseq} INVITE",
+              f"CSeq: {cseq} {method}",
               "Content-Length: 0"]
     return "\r\n".join(lines) + "\r\n\r\n"
 

@@ -50,6 +50,10 @@ class DeadDialogs:
 
     def send(self) -> None:
         """In the reactor: a BYE or a CANCEL for each state."""
+        if any(state.early for state in self.states):
+            from ._sippy_ext import forget_ignored
+
+            forget_ignored(self.config["_sip_tm"])
         for state in self.states:
             try:
                 address = next_hop(state)
