@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv native clean
 
-demo: $(STAMP)
+demo: native
 	$(VENV)/bin/callback-emu run scenarios/qa
 
-test: $(STAMP)
+test: native
 	sh scripts/system-deps.sh
 	VENV=$(VENV) sh scripts/test.sh
 
@@ -17,7 +17,7 @@ test: $(STAMP)
 # quick run of each benchmark (about 3 minutes in all; benchmarks/README.md has
 # the full runs). The SIP one needs SIPp (Debian sip-tester; `make test`
 # installs it): without it that run is skipped with a note.
-bench: $(STAMP)
+bench: native
 	$(VENV)/bin/python -m pip install -q -e '.[bench]'
 	$(VENV)/bin/python benchmarks/sim_speed.py --callbacks 10000 --repeats 1
 	$(VENV)/bin/python benchmarks/sim_memory.py --callbacks 100000
@@ -31,9 +31,16 @@ bench: $(STAMP)
 
 venv: $(STAMP)
 
+# The hot modules compiled with mypyc (about a minute, again only when one of
+# them changed). Should it fail, the pure-Python modules run the same numbers,
+# slower; tests/test_native.py then says the build is not live.
+native: $(STAMP)
+	-$(VENV)/bin/python scripts/build_native.py
+
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/bootstrap.sh
 	touch $@
 
 clean:
+	-$(VENV)/bin/python scripts/build_native.py --clean
 	rm -rf $(VENV) build *.egg-info

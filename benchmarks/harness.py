@@ -230,7 +230,14 @@ def machine(modules: Iterable[str] = ()) -> dict[str, Any]:
             "cpu": cpu_model(), "cpus": cpus,
             "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus,
             "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            **module_versions(modules)}
+            "product_code": product_code(), **module_versions(modules)}
+
+
+def product_code() -> str:
+    """How the product's hot modules run here: compiled with mypyc, or pure Python and why."""
+    import reference_impl
+
+    return str(reference_impl.NATIVE)
 
 
 def free_port(host: str = "127.0.0.1", kind: socket.SocketKind = socket.SOCK_STREAM) -> int:

@@ -662,6 +662,7 @@ def print_checks(runs: Runs, info: dict[str, Any], command: str) -> None:
     print(f"machine    {info['python']}, simpy {info['simpy']}, numpy {info['numpy']}, ciw {info['ciw']}; "
           f"{info['cpu']}, {info['cpus']} CPUs, load average at start "
           f"{' '.join(f'{x:.2f}' for x in info['loadavg_at_start'] or [])}")
+    print(f"product    hot modules {info['product_code']}")
     print(f"command    {command}")
 
 

@@ -49,6 +49,9 @@ class Observer(Protocol):
     def changed(self, callback_id: str, was: f.State, now_in: f.State, event: f.Event,
                 now: float) -> None:
         """A callback's flow moved from state `was` to `now_in` on `event`."""
+    def refused(self, callback_id: str, event: f.Event, error: f.FlowError,
+                now: float) -> None:
+        """The callback's flow refused `event` (out of turn, unknown leg): the call ends."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -59,6 +62,17 @@ class Ports:
     rooms: Rooms
     notifier: Notifier
     timers: Timers
+
+
+class _Unplugged:
+    """Stands in for every port until `Switchboard.plug`: any use says so."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the switchboard has no ports yet ({name}): wiring.wire plugs them")
+
+
+_NO_PORT: Any = _Unplugged()
+UNPLUGGED = Ports(telephony=_NO_PORT, rooms=_NO_PORT, notifier=_NO_PORT, timers=_NO_PORT)
 
 
 Hook = Callable[..., None]
@@ -115,7 +129,7 @@ class Switchboard:
         self.directory = directory
         self.codes = codes
         self.terminals = TerminalPool(directory)
-        self.ports: Ports = ports  # type: ignore[assignment]   # None until `plug`
+        self.ports: Ports = UNPLUGGED if ports is None else ports   # until `plug`
         self.clock = clock
         self.records = records
         # Live pages read records as calls move on; a simulation only needs them at the ends.
@@ -142,6 +156,7 @@ class Switchboard:
         self._commands = _Hooks("command", "commands_watched")
         self._on_closed: list[Hook] = []
         self._on_changed: list[Hook] = []
+        self._on_refused: list[Hook] = []
         for observer in observers:
             self.watch(observer)
         # Each runner takes the command type it is registered for (no isinstance check per command).
@@ -325,7 +340,8 @@ class Switchboard:
         """Add an observer (see `Observer`): the `event`, `command` and `closed` it has."""
         self._events.add(observer)
         self._commands.add(observer)
-        for name, hooks in (("closed", self._on_closed), ("changed", self._on_changed)):
+        for name, hooks in (("closed", self._on_closed), ("changed", self._on_changed),
+                            ("refused", self._on_refused)):
             hook = getattr(observer, name, None)
             if callable(hook):
                 hooks.append(hook)
@@ -392,6 +408,8 @@ class Switchboard:
             commands = callback.handle(event, now)
         except f.FlowError as error:
             commands = error.commands    # the flow ended the call; clean up after it
+            for hook in self._on_refused:
+                hook(callback_id, event, error, now)
         if self._on_changed and callback.state is not was:
             for hook in self._on_changed:
                 hook(callback_id, was, callback.state, event, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from typing import Any, TextIO
@@ -68,8 +69,8 @@ def _profiles(out: TextIO) -> None:
 
 def _fields(profile: Any) -> str:
     parts = []
-    for name in profile.__slots__:
-        value = getattr(profile, name)
+    for field in dataclasses.fields(profile):
+        name, value = field.name, getattr(profile, field.name)
         if value is None or (isinstance(value, float) and math.isinf(value)):
             continue
         unit = "s" if name == "patience" else ""

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from bisect import bisect
 from itertools import accumulate
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from dataclasses import dataclass
 from typing import Sequence
+
+from reference_impl import frozen
 
 from .clock import Clock
 from .streams import Draws
@@ -30,6 +32,10 @@ class RecordedArrival:
     service: str | None        # None: drawn by the scenario's weights
     person: str | None         # a profile's name; None: the arrivals' own person
     line: int                  # in the file, for messages
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
 
 
 def segments(rate: float | None, profile: Sequence[tuple[float, float]] | None,

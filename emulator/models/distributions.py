@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
+
+from reference_impl import frozen
 
 if TYPE_CHECKING:
     from .streams import Draws
@@ -27,6 +29,10 @@ class Distribution:
     def sample(self, rng: Rng) -> float:
         """Draw one value from `rng`: a numpy generator or a stream's `Draws`."""
         raise NotImplementedError
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Callable
+
+from reference_impl import frozen
 
 from .distributions import Distribution, Exponential, Fixed, LogNormal, Uniform
 from .streams import Streams
@@ -32,6 +35,10 @@ class PersonProfile:
     patience: float | Distribution = NEVER    # hangs up if no agent within this after answering
     talk_time: Distribution | None = None     # None: the agent decides when the call ends
 
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AgentProfile:
@@ -42,6 +49,10 @@ class AgentProfile:
     busy_probability: float = 0.0             # the desk phone is on another call
     talk_time: Distribution = Exponential(180.0)
     code_entry_delay: Distribution = Uniform(5.0, 15.0)
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
 
 
 # Built-in profiles a scenario can name without defining them; a scenario's

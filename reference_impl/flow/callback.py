@@ -49,6 +49,10 @@ class Step:
     what: str
     detail: str = ""
 
+    def __reduce__(self) -> tuple[type[Step], tuple[float, str, str]]:
+        """Pickled through `__init__`: compiled, a frozen class refuses the usual restore."""
+        return Step, (self.at, self.what, self.detail)
+
 
 _PERSON_FAILURES: dict[FailReason, tuple[Outcome, Notice]] = {
     FailReason.BUSY: (Outcome.PERSON_BUSY, Notice.BUSY),

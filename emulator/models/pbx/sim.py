@@ -13,9 +13,10 @@ from dial to hang-up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 from reference_impl import flow as f
+from reference_impl import frozen
 from reference_impl.flow import FailReason, Role, role_of
 from reference_impl.ports import Deliver
 
@@ -40,6 +41,10 @@ class PbxSetup:
     post_dial_delay: Distribution = Fixed(0.3)
     answer_signalling_delay: Distribution = Fixed(0.0)   # the phone answers -> the PBX knows
     bridge_delay: Distribution = Fixed(0.05)
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
 
 
 @dataclass(eq=False, slots=True)

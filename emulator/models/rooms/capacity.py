@@ -10,6 +10,9 @@ whole micro-units so that 160 rooms of 0.1 fill 16 exactly (float sums drift).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
+
+from reference_impl import frozen
 
 _MICRO = 1_000_000
 TWO_WAY_FACTOR = 2           # a two-way room forwards video both ways: twice the egress and CPU
@@ -31,6 +34,10 @@ class Demand:
         """The demand `factor` times over (a two-way room's: `TWO_WAY_FACTOR`)."""
         return Demand(egress=self.egress * factor, cpu=self.cpu * factor)
 
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -44,6 +51,10 @@ class Limits:
         """An empty server can take such a room (else it would wait forever)."""
         return (self.rooms >= 1 and (self.egress is None or demand.egress <= self.egress)
                 and (self.cpu is None or demand.cpu <= self.cpu))
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
 
 
 class Server:

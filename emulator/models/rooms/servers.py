@@ -17,9 +17,10 @@ down (`delete_delay` after the flow's DeleteRoom).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection
+from typing import Any, Callable, Collection
 
 from reference_impl import flow as f
+from reference_impl import frozen
 from reference_impl.flow import Role
 from reference_impl.ports import Deliver
 
@@ -51,6 +52,10 @@ class RoomsSetup:
     create_delay: Distribution = Fixed(0.2)
     join_delay: Distribution = Fixed(0.5)
     delete_delay: Distribution = Fixed(0.1)
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
 
 
 @dataclass(eq=False)
