@@ -98,14 +98,55 @@ AGENT = dict(busy=0.05, answer=0.95, pickup_median=4.0, pickup_sigma=0.5,
              talk_mean=180.0, code_low=5.0, code_high=15.0)
 PBX = dict(post_dial=0.3, bridge=0.05, person_ring_timeout=30.0)
 ROOMS = dict(create=0.2, join=0.5, delete=0.1)
+QUEUE_WAIT = 0.0             # s on hold at a centre with every desk phone in use (0: no queue)
+
+# Other shapes of the same flow (`--shape`), each a change to the constants above
+# that both the scenario and the bare model read: the product must keep its speed
+# whatever the mix of branches.
+SHAPES: dict[str, dict[str, Any]] = {
+    "typical": {},
+    # agents who pick up half the time: every other call rings out and fails over
+    "failover": {"AGENT": {"answer": 0.5}},
+    # too few desk phones: people wait on hold (45 s at most per centre), their
+    # patience running, and fail over when the wait runs out
+    "queue": {"TERMINALS": 100, "QUEUE_WAIT": 45.0},
+}
+SHAPE = "typical"
+
+
+def apply_shape(name: str) -> None:
+    """Set the constants of shape `name` (see SHAPES) for the scenario and the bare model."""
+    global SHAPE
+    SHAPE = name
+    for constant, value in SHAPES[name].items():
+        if isinstance(value, dict):
+            globals()[constant].update(value)
+        else:
+            globals()[constant] = value
+
+
+def agent_profile() -> str:
+    """The scenario's agents: the built-in `typical`, or the shape's own version of it."""
+    if AGENT["answer"] == 0.95:
+        return ""
+    return f"""\
+profiles:
+  agents:
+    shaped: {{busy_probability: {AGENT['busy']}, answer_probability: {AGENT['answer']},
+              pickup_delay: {{lognormal: {{median: {AGENT['pickup_median']:g}s, sigma: {AGENT['pickup_sigma']}}}}},
+              talk_time: {{exponential: {{mean: {AGENT['talk_mean']:g}s}}}},
+              code_entry_delay: {{uniform: [{AGENT['code_low']:g}s, {AGENT['code_high']:g}s]}}}}
+"""
 
 
 def scenario_yaml(callbacks: int, seed: int = 1) -> str:
     """The load scenario: `callbacks` expected arrivals (Poisson, RATE/s)."""
     services = "\n".join(f"  {name}: {{centres: [{', '.join(centres)}]}}"
                          for name, (_, centres) in SERVICES.items())
+    agent = "shaped" if agent_profile() else "typical"
+    queue = f", queue: {{max_wait: {QUEUE_WAIT:g}s}}" if QUEUE_WAIT else ""
     centres = "\n".join(f"  {name}: {{terminals: {TERMINALS}, ring_timeout: {RING_TIMEOUT:g}s, "
-                        f"agent: typical}}" for name in CENTRES)
+                        f"agent: {agent}{queue}}}" for name in CENTRES)
     shares = ", ".join(f"{name}: {share}" for name, (share, _) in SERVICES.items())
     return f"""\
 name: simulation speed benchmark
@@ -123,7 +164,7 @@ arrivals:
   services: {{{shares}}}
   person: typical
   duration: {callbacks / RATE:g}s
-"""
+""" + agent_profile()
 
 
 def check_profiles() -> None:
@@ -310,11 +351,28 @@ class BareFlow:
             if index:
                 self.failovers += 1
             pool = self.terminals[centre]
-            while pool.level >= 1:
+            while True:
+                if pool.level < 1:
+                    if not QUEUE_WAIT:
+                        break                                     # none free: next centre
+                    held = pool.get(1)                            # on hold, first come first served
+                    try:
+                        fired = yield held | timeout(QUEUE_WAIT)
+                    except simpy.Interrupt:
+                        if held.triggered:
+                            pool.put(1)
+                        else:
+                            held.cancel()
+                        return                                    # the person gave up on hold
+                    if held not in fired:
+                        held.cancel()
+                        break                                     # waited long enough: next centre
+                else:
+                    pool.get(1)
                 if self.trunks.level < 1:
+                    pool.put(1)
                     bridged.succeed(False)                        # no trunk for the agent leg
                     return
-                pool.get(1)
                 self.trunks.get(1)
                 seized = env.now
                 try:
@@ -527,7 +585,7 @@ def profile(callbacks: int, seed: int, top: int) -> None:
 class Runs:
     """Every timed run of one benchmark, by what ran."""
 
-    servers: int = TERMINALS * len(CENTRES)
+    servers: int = 0                 # the M/M/c's c: every desk phone of the shape
     mean_service: float = 0.0
     product: list[dict[str, Any]] = field(default_factory=list)
     bare: list[dict[str, Any]] = field(default_factory=list)
@@ -550,7 +608,7 @@ def warm_up(n: int, seed: int, keep_records: str, use_ciw: bool, runs: Runs) -> 
 
 def timed_runs(n: int, seed: int, repeats: int, keep_records: str, use_ciw: bool) -> Runs:
     """The warm-up, then `repeats` interleaved timed runs of each, one line per round."""
-    runs = Runs()
+    runs = Runs(servers=TERMINALS * len(CENTRES))
     scenario = load_scenario(n, seed)
     warm_up(n, seed, keep_records, use_ciw, runs)
     for i in range(repeats):
@@ -669,7 +727,7 @@ def print_checks(runs: Runs, info: dict[str, Any], command: str) -> None:
 def json_doc(args: Any, runs: Runs, fig: dict[str, Any], events: dict[str, float],
              info: dict[str, Any], command: str) -> dict[str, Any]:
     """Every figure and every run, for `--json`."""
-    return {"callbacks": args.callbacks, "repeats": args.repeats, "seed": args.seed,
+    return {"shape": SHAPE, "callbacks": args.callbacks, "repeats": args.repeats, "seed": args.seed,
             "rate_per_s": RATE, "terminals": runs.servers, "trunks": TRUNKS,
             "keep_records": args.keep_records, "figures_per_s": fig["per_s"],
             "ratios": {"product_vs_bare": fig["vs_bare"], "product_vs_bare_core": fig["vs_core"],
@@ -696,6 +754,10 @@ def parse_args(argv: list[str] | None) -> Any:
                         help="'no' (the default) runs as `callback-emu load` does, statistics "
                              "streamed; 'yes' keeps every record and timeline, as a QA run does; "
                              "'default' calls simulate() as is")
+    parser.add_argument("--shape", choices=tuple(SHAPES), default="typical",
+                        help="the load's shape: 'typical' (the default), 'failover' (agents "
+                             "pick up half the time) or 'queue' (too few desk phones: people "
+                             "wait on hold)")
     parser.add_argument("--no-ciw", action="store_true", help="skip the Ciw reference")
     parser.add_argument("--no-events", action="store_true", help="skip counting events per callback")
     parser.add_argument("--profile", type=int, metavar="N",
@@ -709,6 +771,7 @@ def command_of(args: Any) -> str:
     return harness.command_line("sim_speed.py", [
         "--callbacks", str(args.callbacks), "--repeats", str(args.repeats), "--seed", str(args.seed),
         *(["--keep-records", args.keep_records] if args.keep_records != "no" else []),
+        *(["--shape", args.shape] if args.shape != "typical" else []),
         *(["--no-ciw"] if args.no_ciw else [])])
 
 
@@ -716,6 +779,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 once the figures are printed."""
     args = parse_args(argv)
     check_profiles()
+    apply_shape(args.shape)
     if args.profile:
         profile(args.profile, args.seed, args.top)
         return 0
@@ -724,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         print(CIW_MISSING, flush=True)
     n, seed = args.callbacks, args.seed
     info, command = harness.machine(("simpy", "numpy", "ciw")), command_of(args)
-    print(f"simulation speed: {n:,} callbacks per run at {RATE:g}/s, "
+    print(f"simulation speed, shape {SHAPE}: {n:,} callbacks per run at {RATE:g}/s, "
           f"{len(CENTRES)} centres x {TERMINALS} terminals, {TRUNKS} trunks; "
           f"median of {args.repeats} after a warm-up", flush=True)
     runs = timed_runs(n, seed, args.repeats, args.keep_records, use_ciw)

@@ -31,19 +31,23 @@ GROUP = "reference_impl._hot"          # the shared library every compiled modul
 PURE_VARIABLE = "CALLBACK_EMU_PURE"
 
 # What a simulated callback runs through, event by event (`benchmarks/sim_speed.py
-# --profile` shows the split). Left out: records/_record.py (`sip_replay.AudioRecord`
-# subclasses its record, which a compiled class forbids) and flow/_types.py (compiled
-# enums lose their docstrings, which the scenario schema shows).
+# --profile` shows the split). Left out: flow/_types.py (compiled enums lose their
+# docstrings, which the scenario schema shows).
 MODULES: tuple[str, ...] = (
     "reference_impl.flow._state",
+    "reference_impl.flow.events",
+    "reference_impl.flow.commands",
     "reference_impl.flow.callback",
     "reference_impl.switchboard",
     "reference_impl.terminals",
     "reference_impl.codes",
+    "reference_impl.records._record",
     "emulator.models.pbx.sim",
     "emulator.models.people",
     "emulator.models.distributions",
     "emulator.models.clock",
+    "emulator.models.streams",
+    "emulator.drivers.clock",
     "emulator.models.desks",
     "emulator.models.arrivals",
     "emulator.models.phonebook",

@@ -12,6 +12,7 @@ from heapq import heappop, heappush
 from typing import Any, Callable
 
 import simpy
+from mypy_extensions import mypyc_attr
 from simpy.events import NORMAL
 
 
@@ -61,6 +62,7 @@ class SimClock:
                 step()
 
 
+@mypyc_attr(native_class=False)    # compiled too, it is made without its __init__
 class Step:
     """One scheduled call on SimPy's queue, as small as its loop allows.
 

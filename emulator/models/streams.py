@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 
+_DRAWS_SLOTS = frozenset({"generator", "block", "_uniform", "_normal", "_exponential"})
+
+
 class Draws:
     """A named stream's numbers, drawn from numpy a block at a time.
 
@@ -57,12 +60,25 @@ class Draws:
             self._normal = self.generator.standard_normal(self.block).tolist()[::-1]
         return math.exp(mean + sigma * self._normal.pop())
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Copied and pickled with its blocks, so a twin draws what this one would next
+        (through `__init__`: compiled, the class has no bare `__new__`)."""
+        return _draws, (self.generator, self.block, self._uniform, self._normal,
+                        self._exponential)
+
     def __getattr__(self, name: str) -> Any:
         # Only for numpy's own methods: not our slots (unset while copy or pickle
         # build a Draws) nor dunders, which would loop back here.
-        if name.startswith("__") or name in Draws.__slots__:
+        if name.startswith("__") or name in _DRAWS_SLOTS:
             raise AttributeError(name)
         return getattr(self.generator, name)
+
+
+def _draws(generator: np.random.Generator, block: int, uniform: list[float],
+           normal: list[float], exponential: list[float]) -> Draws:
+    draws = Draws(generator, block)
+    draws._uniform, draws._normal, draws._exponential = uniform, normal, exponential
+    return draws
 
 
 class Streams(dict[str, Draws]):

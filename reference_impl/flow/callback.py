@@ -70,6 +70,9 @@ _NOTICE_OF: dict[Outcome, Notice] = {
 # A busy or unknown desk phone says nothing about the centre: try its next terminal.
 _NEXT_TERMINAL = frozenset({FailReason.BUSY, FailReason.INVALID_NUMBER})
 
+# The stage each role's joining marks (Enum's `value` is a Python property: read once here).
+_IN_ROOM: dict[Role, str] = {role: f"{role.value}_in_room" for role in Role}
+
 _LEG_VERBS: dict[type[e.LegEvent], str] = {
     e.LegRinging: "ringing", e.LegAnswered: "answered",
     e.LegFailed: "failed", e.LegHungUp: "hung_up",
@@ -293,7 +296,7 @@ class Callback:
         for leg, state in self.legs.items():
             if state is not LegState.ENDED:
                 self.legs[leg] = LegState.ENDED
-                out.append(c.Hangup(leg=leg, reason=outcome.value))
+                out.append(c.Hangup(leg=leg, reason=outcome._value_))
         if self._terminal_held:
             out += self._release_terminal()
         if self._queued_at is not None:
@@ -632,7 +635,7 @@ class Callback:
         return [self._notify(Notice.ROOM_UNAVAILABLE)]
 
     def _joined_room(self, ev: e.JoinedRoom) -> list[c.Command]:
-        self._mark(f"{ev.who.value}_in_room")
+        self._mark(_IN_ROOM[ev.who])
         if self._keep_timeline:
             self._log(f"{ev.who.value} joined the room", self.room or "")
         return []

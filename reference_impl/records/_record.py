@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Protocol
 
+from mypy_extensions import mypyc_attr
+
 from ..flow import Attempt, Callback, Step
 
 
 # Not frozen, as the flow's events are not: a load run makes one per callback,
 # and a frozen one's sixteen fields cost twice as much to set. Nothing changes a
-# record once made; a store replaces it with the next snapshot.
+# record once made; a store replaces it with the next snapshot. Compiled, it stays open
+# to subclasses of interpreted code (the SIP replay's `AudioRecord`).
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(kw_only=True, slots=True)
 class CallbackRecord:
     """A callback as stored: what was asked, where the call went, how it ended, each step."""
