@@ -40,6 +40,15 @@ Goal: the product at >= 1.0x the bare SimPy model's speed (floor 0.75x) and
     .venv/bin/python benchmarks/sim_speed.py --callbacks 10000 --repeats 1   # a quick look
     .venv/bin/python benchmarks/sim_speed.py --json out.json
     .venv/bin/python benchmarks/sim_speed.py --profile 20000       # cProfile of the product only
+    .venv/bin/python benchmarks/sim_speed.py --shape failover      # other shapes of the same load
+
+``--shape`` changes the load for all three alike (`SHAPES`): ``failover``,
+agents who pick up half the time, so every other agent leg rings out and the
+call fails over; ``queue``, 100 desk phones a centre instead of 250, so people
+wait on hold (at most 45 s a centre, ``centres.<name>.queue.max_wait``) with
+their patience running, and the bare model holds them on its ``Container``
+first come first served. The product's compiled modules are used when built
+(``make`` builds them); the last lines say which ran.
 
 Needs the project's virtualenv and, for the third figure, Ciw (the ``bench``
 extra: ``make bench``). Without Ciw the script says so in one line and skips

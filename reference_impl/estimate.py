@@ -18,9 +18,10 @@ minus what was estimated (the emulator's `ewt_error`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from . import flow as f
+from . import frozen
 from .records import CallbackRecord
 
 PRIOR_HANDLE = 180.0        # s: a handling time to start from, until calls have been seen
@@ -34,6 +35,10 @@ class Wait:
     position: int | None          # 1 = next; None when it waits for a time, not a place
     seconds: float
     centre: str | None = None
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
+        return frozen.reduce(self)
 
 
 class WaitEstimator:

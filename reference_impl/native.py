@@ -42,6 +42,7 @@ MODULES: tuple[str, ...] = (
     "reference_impl.terminals",
     "reference_impl.codes",
     "reference_impl.records._record",
+    "reference_impl.estimate",
     "emulator.models.pbx.sim",
     "emulator.models.people",
     "emulator.models.distributions",
