@@ -35,6 +35,7 @@ from ..models.rooms import RoomServers
 from ..models.streams import Draws, Streams
 from ..scenario import MetricExpectation, Scenario, build
 from .clock import SimClock
+from .heap import fewer_collections
 from .timers import SimTimers
 
 Sample = tuple[float, int, int, int, int, int]   # t, agents, rooms, live, trunks, egress (bit/s)
@@ -258,7 +259,8 @@ class Simulation:
             self.env.process(self._sampler())
         if self._progress is not None and self.scenario.arrivals is not None:
             self.env.process(self._ticker(self.scenario.arrivals.duration))
-        self.clock.run()
+        with fewer_collections():
+            self.clock.run()
         return self._result()
 
     def events_scheduled(self) -> int:
