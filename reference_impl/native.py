@@ -32,9 +32,7 @@ PURE_VARIABLE = "CALLBACK_EMU_PURE"
 
 # What a simulated callback runs through, event by event (`benchmarks/sim_speed.py
 # --profile` shows the split). Left out: flow/_types.py (compiled enums lose their
-# docstrings, which the scenario schema shows) and emulator/drivers/simulation.py
-# (it reaches the scenario package, which mypyc's whole-program check refuses in three
-# places: scenario/build.py:82 and :136, measure/summary.py:22).
+# docstrings, which the scenario schema shows).
 MODULES: tuple[str, ...] = (
     "reference_impl.flow._state",
     "reference_impl.flow.events",
@@ -51,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "emulator.models.clock",
     "emulator.models.streams",
     "emulator.drivers.clock",
+    "emulator.drivers.simulation",
     "emulator.models.desks",
     "emulator.models.arrivals",
     "emulator.models.phonebook",

@@ -10,7 +10,7 @@ from reference_impl.records import CallbackRecord
 from .catalogue import QUALITY, metric_names, percentile, split
 from .collector import COLLECTED, Collector
 from .levels import Levels
-from .series import Series
+from .series import Series, SignedSeries
 
 
 def compute(collector: Collector, levels: Levels, end: float,
@@ -65,7 +65,7 @@ def _percentile(name: str, collector: Collector, levels: Levels) -> float | None
     return series.quantiles([q])[0]
 
 
-def _series(name: str, series: Series) -> dict[str, float | None]:
+def _series(name: str, series: Series | SignedSeries) -> dict[str, float | None]:
     values: dict[str, float | None] = {f"{name}.count": float(series.count)}
     if series.count:
         p50, p95, p99 = series.quantiles([50, 95, 99])

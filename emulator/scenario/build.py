@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reference_impl.calendar import Calendar, ServiceHours, parse_hours
@@ -79,9 +80,9 @@ def agent_profiles(scenario: Scenario) -> dict[str, AgentProfile]:
 def first_person(scenario: Scenario) -> PersonProfile:
     """How a person behaves when nobody says: the first callback's, else the arrivals'."""
     if scenario.callbacks:
-        return scenario.person(scenario.callbacks[0].person)
+        return scenario.people(scenario.callbacks[0].person)[0]
     assert scenario.arrivals is not None       # a scenario has one or the other
-    return scenario.person(scenario.arrivals.person)
+    return scenario.people(scenario.arrivals.person)[0]   # a list: its first call's
 
 
 def pbx(scenario: Scenario) -> PbxSetup:
@@ -130,7 +131,7 @@ def access(ref: AccessRef, spec: Network) -> Access:
 
 def _line(model: LinkModel) -> Access:
     kind, limit = model.queue or ("bytes", math.inf)
-    shared = dict(delay=model.delay, jitter=model.jitter, loss=model.loss, burst=model.burst,
+    shared: dict[str, Any] = dict(delay=model.delay, jitter=model.jitter, loss=model.loss, burst=model.burst,
                   queue_bytes=limit if kind == "bytes" else math.inf,
                   queue_packets=limit if kind == "packets" else math.inf)
     return Access(down=LinkSpec(rate=model.down, **shared), up=LinkSpec(rate=model.up, **shared))

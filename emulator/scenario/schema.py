@@ -535,7 +535,7 @@ class Retry(Strict):
 class Policy(Strict):
     """What a callback does beyond one call: retries, duplicates, a bound (policy)."""
 
-    retry: dict[Literal[tuple(o.value for o in RETRYABLE)], Retry] = {}   # type: ignore[misc]
+    retry: dict[Literal[tuple(o.value for o in RETRYABLE)], Retry] = {}   # type: ignore[misc, valid-type]
     dedupe: bool = False
     give_up_after: Annotated[Duration, Field(gt=0)] | None = None
 
