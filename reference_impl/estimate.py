@@ -18,7 +18,7 @@ minus what was estimated (the emulator's `ewt_error`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from . import flow as f
 from . import frozen
@@ -29,16 +29,12 @@ WEIGHT = 0.1                # of the latest call in the running mean
 
 
 @dataclass(frozen=True, slots=True)
-class Wait:
+class Wait(frozen.Pickled):
     """A callback's place and its estimated wait until an advisor answers, in seconds."""
 
     position: int | None          # 1 = next; None when it waits for a time, not a place
     seconds: float
     centre: str | None = None
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
 
 
 class WaitEstimator:

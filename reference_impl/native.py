@@ -34,6 +34,7 @@ PURE_VARIABLE = "CALLBACK_EMU_PURE"
 # --profile` shows the split). Left out: flow/_types.py (compiled enums lose their
 # docstrings, which the scenario schema shows).
 MODULES: tuple[str, ...] = (
+    "reference_impl.frozen",             # the base of the compiled frozen classes
     "reference_impl.flow._state",
     "reference_impl.flow.events",
     "reference_impl.flow.commands",

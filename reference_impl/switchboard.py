@@ -337,7 +337,7 @@ class Switchboard:
         self.ports = ports
 
     def watch(self, observer: object) -> None:
-        """Add an observer (see `Observer`): the `event`, `command` and `closed` it has."""
+        """Add an observer (see `Observer`): whichever of its hooks it has."""
         self._events.add(observer)
         self._commands.add(observer)
         for name, hooks in (("closed", self._on_closed), ("changed", self._on_changed),

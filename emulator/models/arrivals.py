@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect
 from itertools import accumulate
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from dataclasses import dataclass
 from typing import Sequence
@@ -25,17 +25,13 @@ Segment = tuple[float, float, float]        # start, end, rate (per second)
 
 
 @dataclass(frozen=True, slots=True)
-class RecordedArrival:
+class RecordedArrival(frozen.Pickled):
     """One request of a recorded day (a row of an arrivals file)."""
 
     at: float                  # seconds from the start of the run
     service: str | None        # None: drawn by the scenario's weights
     person: str | None         # a profile's name; None: the arrivals' own person
     line: int                  # in the file, for messages
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
 
 
 def segments(rate: float | None, profile: Sequence[tuple[float, float]] | None,

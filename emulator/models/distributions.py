@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 Rng = Union[np.random.Generator, "Draws"]
 
 
-class Distribution:
+class Distribution(frozen.Pickled):
     """A non-negative random duration, in seconds."""
 
     mean: float
@@ -29,10 +29,6 @@ class Distribution:
     def sample(self, rng: Rng) -> float:
         """Draw one value from `rng`: a numpy generator or a stream's `Draws`."""
         raise NotImplementedError
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable
 
 from reference_impl import frozen
 
@@ -23,7 +22,7 @@ NEVER = math.inf
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class PersonProfile:
+class PersonProfile(frozen.Pickled):
     """How a person behaves when the callback dials them: answering, waiting, talking."""
 
     answer_delay: Distribution = Uniform(1.0, 4.0)
@@ -35,13 +34,9 @@ class PersonProfile:
     patience: float | Distribution = NEVER    # hangs up if no agent within this after answering
     talk_time: Distribution | None = None     # None: the agent decides when the call ends
 
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class AgentProfile:
+class AgentProfile(frozen.Pickled):
     """How an agent at a desk phone behaves: picking up, talking, typing the connection code."""
 
     pickup_delay: Distribution = LogNormal(4.0, 0.5)
@@ -49,10 +44,6 @@ class AgentProfile:
     busy_probability: float = 0.0             # the desk phone is on another call
     talk_time: Distribution = Exponential(180.0)
     code_entry_delay: Distribution = Uniform(5.0, 15.0)
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
 
 
 # Built-in profiles a scenario can name without defining them; a scenario's

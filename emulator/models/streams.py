@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 
-_DRAWS_SLOTS = frozenset({"generator", "block", "_uniform", "_normal", "_exponential"})
+# Named once: compiled, the class cannot read its own `__slots__` back.
+_DRAWS_SLOTS = ("generator", "block", "_uniform", "_normal", "_exponential")
 
 
 class Draws:
@@ -31,7 +32,7 @@ class Draws:
     own stretch of the stream, so mixing kinds stays independent.
     """
 
-    __slots__ = ("generator", "block", "_uniform", "_normal", "_exponential")
+    __slots__ = _DRAWS_SLOTS
 
     def __init__(self, generator: np.random.Generator, block: int = 1024) -> None:
         self.generator = generator

@@ -131,9 +131,10 @@ def access(ref: AccessRef, spec: Network) -> Access:
 
 def _line(model: LinkModel) -> Access:
     kind, limit = model.queue or ("bytes", math.inf)
-    shared: dict[str, Any] = dict(delay=model.delay, jitter=model.jitter, loss=model.loss, burst=model.burst,
-                  queue_bytes=limit if kind == "bytes" else math.inf,
-                  queue_packets=limit if kind == "packets" else math.inf)
+    shared: dict[str, Any] = dict(
+        delay=model.delay, jitter=model.jitter, loss=model.loss, burst=model.burst,
+        queue_bytes=limit if kind == "bytes" else math.inf,
+        queue_packets=limit if kind == "packets" else math.inf)
     return Access(down=LinkSpec(rate=model.down, **shared), up=LinkSpec(rate=model.up, **shared))
 
 

@@ -13,7 +13,7 @@ from dial to hang-up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Protocol
 
 from reference_impl import flow as f
 from reference_impl import frozen
@@ -34,17 +34,13 @@ class PhoneBook(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class PbxSetup:
+class PbxSetup(frozen.Pickled):
     """The PBX a scenario asks for (`pbx:`): its lines and its signalling delays."""
 
     trunks: int = 60
     post_dial_delay: Distribution = Fixed(0.3)
     answer_signalling_delay: Distribution = Fixed(0.0)   # the phone answers -> the PBX knows
     bridge_delay: Distribution = Fixed(0.05)
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
 
 
 @dataclass(eq=False, slots=True)

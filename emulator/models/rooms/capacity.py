@@ -10,7 +10,6 @@ whole micro-units so that 160 rooms of 0.1 fill 16 exactly (float sums drift).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
 
 from reference_impl import frozen
 
@@ -24,7 +23,7 @@ def micro(units: float) -> int:
 
 
 @dataclass(frozen=True)
-class Demand:
+class Demand(frozen.Pickled):
     """What one room reserves on its server."""
 
     egress: int = 0          # bit/s
@@ -34,13 +33,9 @@ class Demand:
         """The demand `factor` times over (a two-way room's: `TWO_WAY_FACTOR`)."""
         return Demand(egress=self.egress * factor, cpu=self.cpu * factor)
 
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
-
 
 @dataclass(frozen=True)
-class Limits:
+class Limits(frozen.Pickled):
     """What one server holds; None: not a limit."""
 
     rooms: int
@@ -51,10 +46,6 @@ class Limits:
         """An empty server can take such a room (else it would wait forever)."""
         return (self.rooms >= 1 and (self.egress is None or demand.egress <= self.egress)
                 and (self.cpu is None or demand.cpu <= self.cpu))
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
 
 
 class Server:

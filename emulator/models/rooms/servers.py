@@ -17,7 +17,7 @@ down (`delete_delay` after the flow's DeleteRoom).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Collection
+from typing import Collection
 
 from reference_impl import flow as f
 from reference_impl import frozen
@@ -36,7 +36,7 @@ POLICIES = ("reject", "queue")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RoomsSetup:
+class RoomsSetup(frozen.Pickled):
     """The room servers a scenario asks for (`rooms:`), as plain values."""
 
     servers: int = 1
@@ -52,10 +52,6 @@ class RoomsSetup:
     create_delay: Distribution = Fixed(0.2)
     join_delay: Distribution = Fixed(0.5)
     delete_delay: Distribution = Fixed(0.1)
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """Pickled through `__init__` (see `reference_impl/frozen.py`)."""
-        return frozen.reduce(self)
 
 
 @dataclass(eq=False)
