@@ -10,6 +10,10 @@ interpreter is not the one that built them, or if `CALLBACK_EMU_PURE=1` is
 set, loads every one of them from source. All or none: compiled modules of one
 group reach each other's classes directly, so a mix would hold two classes of
 one name.
+
+A mutable dataclass in these modules writes its `__init__`: mypyc compiles the
+methods a class writes, while those `dataclasses` generates stay interpreted
+(`tests/test_native.py` checks each one against its fields).
 """
 
 from __future__ import annotations

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 from heapq import heappop, heappush
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, Iterator
 
 import simpy
-from mypy_extensions import mypyc_attr
 from simpy.events import NORMAL
 
 
@@ -21,6 +20,10 @@ class SimClock:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
+        # SimPy's queue and id counter are made once with the environment: held here,
+        # they cost no attribute lookup on it per step.
+        self._queue: list[Any] = env._queue
+        self._eid: Iterator[int] = env._eid
         # Bound once, and to the attribute behind SimPy's `now` property: no Python
         # frame at all (the models read the time some twenty times a callback).
         self.now: Callable[[], float] = partial(getattr, env, "_now")
@@ -28,18 +31,16 @@ class SimClock:
     def later(self, delay: float, action: Callable[..., None], *args: Any) -> None:
         """Call `action(*args)` after `delay` simulated seconds."""
         # The hottest path of a load run (a dozen steps per callback): a `Step`
-        # made without an __init__ frame, pushed as `Environment.schedule` would.
+        # pushed as `Environment.schedule` would push an event.
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        env = self.env
-        step = _new(Step)
-        step.callbacks, step.call = _FIRE, (action, args)
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), step))  # type: ignore[misc]
+        step = Step(action, args)
+        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), step))
 
     def events_scheduled(self) -> int:
         """How many events went on the environment's queue so far, SimPy's and ours
         (every entry takes the next number of SimPy's event-id counter)."""
-        return next(self.env._eid) - 1      # type: ignore[attr-defined]  # peeking takes one
+        return next(self._eid) - 1          # peeking takes one
 
     def run(self) -> None:
         """`env.run()` until nothing is left, firing our own steps inline.
@@ -49,20 +50,18 @@ class SimClock:
         (processes, timeouts) still goes through `Environment.step`.
         """
         env = self.env
-        queue, step = env._queue, env.step
+        queue, step = self._queue, env.step
         while queue:
             entry = queue[0]
             item = entry[3]
             if item.__class__ is Step:
                 heappop(queue)
                 env._now = entry[0]
-                action, args = item.call               # type: ignore[attr-defined]
-                action(*args)
+                item.action(*item.args)        # compiled: a C struct's fields, no lookup
             else:
                 step()
 
 
-@mypyc_attr(native_class=False)    # compiled too, it is made without its __init__
 class Step:
     """One scheduled call on SimPy's queue, as small as its loop allows.
 
@@ -70,21 +69,23 @@ class Step:
     `_ok` of what it pops, so a `Timeout` (an __init__ and a `schedule` frame
     more) is not needed. This leans on SimPy 4's queue entries, `(time,
     priority, id, event)`: `tests/test_engine.py` checks the order they give.
+    Compiled, it is a C struct made without a Python frame.
     """
 
-    __slots__ = ("callbacks", "call")
-    _ok = True
-    callbacks: tuple[Callable[["Step"], None], ...] | None
-    call: tuple[Callable[..., None], tuple[Any, ...]]
+    __slots__ = ("callbacks", "action", "args")
+    _ok: ClassVar[bool] = True
+
+    def __init__(self, action: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self.callbacks: tuple[Callable[[Step], None], ...] | None = _FIRE
+        self.action = action
+        self.args = args
 
 
 def _fire(step: Step) -> None:
-    action, args = step.call
-    action(*args)
+    step.action(*step.args)
 
 
 _FIRE = (_fire,)
-_new = object.__new__
 
 
 class LoopClock:

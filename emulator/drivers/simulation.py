@@ -58,6 +58,26 @@ class SimResult:
     intervals: dict[str, list[dict[str, float | None]]] | None = None   # with `per_interval`
     per_interval: float = 0.0
 
+    def __init__(self, scenario: Scenario, seed: int, records: list[CallbackRecord],
+                 metrics: dict[str, float | None], end: float, late_events: int = 0,
+                 open_at_end: dict[str, int] | None = None,
+                 plans: dict[tuple[str, str], PhonePlan] | None = None,
+                 collector: Collector | None = None, samples: list[Sample] | None = None,
+                 intervals: dict[str, list[dict[str, float | None]]] | None = None,
+                 per_interval: float = 0.0) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.records = records
+        self.metrics = metrics
+        self.end = end
+        self.late_events = late_events
+        self.open_at_end = {} if open_at_end is None else open_at_end
+        self.plans = {} if plans is None else plans
+        self.collector = collector
+        self.samples = [] if samples is None else samples
+        self.intervals = intervals
+        self.per_interval = per_interval
+
 
 def room_servers(scenario: Scenario, clock: Clock, rng: Draws, deliver: Deliver,
                  level: Level, levels: Levels | None = None) -> RoomServers:

@@ -24,6 +24,13 @@ class Interval:
     latency_total: float = 0.0
     latency_count: int = 0
 
+    def __init__(self, created: int = 0, outcomes: dict[str, int] | None = None,
+                 latency_total: float = 0.0, latency_count: int = 0) -> None:
+        self.created = created
+        self.outcomes = {} if outcomes is None else outcomes
+        self.latency_total = latency_total
+        self.latency_count = latency_count
+
 
 class Collector:
     """A switchboard observer that streams finished callbacks into statistics."""

@@ -21,6 +21,14 @@ class Level:
     _since: float = 0.0
     _start: float = 0.0
 
+    def __init__(self, value: int = 0, peak: int = 0, _area: float = 0.0, _since: float = 0.0,
+                 _start: float = 0.0) -> None:
+        self.value = value
+        self.peak = peak
+        self._area = _area
+        self._since = _since
+        self._start = _start
+
     def restart(self, now: float) -> None:
         """Forget the past (the end of a warm-up): means and peaks count from now."""
         self._area, self._since, self._start, self.peak = 0.0, now, now, self.value
@@ -52,3 +60,16 @@ class Levels:
     on_duty: Level | None = None       # agents on duty, with shifts (None: every phone staffed)
     terminals: int = 1
     trunk_capacity: int = 1
+
+    def __init__(self, rooms: Level | None = None, agents: Level | None = None,
+                 trunks: Level | None = None, egress: Level | None = None,
+                 room_wait: Series | None = None, on_duty: Level | None = None,
+                 terminals: int = 1, trunk_capacity: int = 1) -> None:
+        self.rooms = Level() if rooms is None else rooms
+        self.agents = Level() if agents is None else agents
+        self.trunks = Level() if trunks is None else trunks
+        self.egress = Level() if egress is None else egress
+        self.room_wait = Series() if room_wait is None else room_wait
+        self.on_duty = on_duty
+        self.terminals = terminals
+        self.trunk_capacity = trunk_capacity

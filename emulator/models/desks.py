@@ -46,6 +46,15 @@ class DeskCall:
     answered: bool = False
     typing: float | None = None       # the agent types the code this long after pickup
 
+    def __init__(self, callback_id: str, leg: str, number: str, display: str,
+                 answered: bool = False, typing: float | None = None) -> None:
+        self.callback_id = callback_id
+        self.leg = leg
+        self.number = number
+        self.display = display
+        self.answered = answered
+        self.typing = typing
+
 
 class Desks:
     """A switchboard observer: each desk phone's call, and the agent typing its code."""

@@ -95,6 +95,14 @@ class PhonePlan:
     talk: float = NEVER         # after the bridge, until this side hangs up
     code_entry: float = 0.0     # an agent: from pickup to typing the connection code
 
+    def __init__(self, answer: Answer, delay: float = 0.0, patience: float = NEVER,
+                 talk: float = NEVER, code_entry: float = 0.0) -> None:
+        self.answer = answer
+        self.delay = delay
+        self.patience = patience
+        self.talk = talk
+        self.code_entry = code_entry
+
 
 def plan_person(profile: PersonProfile, streams: Streams) -> PhonePlan:
     """The order of the format: invalid, else busy, else declines, else answers or rings out."""

@@ -112,6 +112,13 @@ class Attempt:
     outcome: str | None = None       # the outcome of this call (the callback's, if last)
     ended: float | None = None
 
+    def __init__(self, leg: str, dialled: float, outcome: str | None = None,
+                 ended: float | None = None) -> None:
+        self.leg = leg
+        self.dialled = dialled
+        self.outcome = outcome
+        self.ended = ended
+
 
 class Callback:
     """The call flow of one callback, from the form to the end of the call."""

@@ -8,6 +8,10 @@ reply is the driver's (`errors.RemoteProtocolError` / `LocalProtocolError`).
 Events are slotted dataclasses that hash by value, but not frozen ones:
 nothing changes one after it is made, and a frozen one costs about twice as
 much to build (a load run makes some thirty events and commands per callback).
+Each writes its own `__init__` (or takes its parent's, `init=False`): mypyc
+compiles the methods a class writes, not the ones `dataclasses` generates, and
+an interpreted `__init__` per event was a fifth of a load run. The parameters are
+the fields, in order; `tests/test_native.py` checks that they stay so.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from ._types import FailReason, Role, ServiceRoute
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Event:
     """Base class of every event."""
+
+    def __init__(self) -> None:
+        pass
 
 
 # -- the request -------------------------------------------------------------
@@ -39,6 +46,14 @@ class CallbackRequested(Event):
     schedule_at: float | None = None
     duplicate_of: str = ""
 
+    def __init__(self, *, service_code: str, person_number: str, timed: bool = False,
+                 schedule_at: float | None = None, duplicate_of: str = "") -> None:
+        self.service_code = service_code
+        self.person_number = person_number
+        self.timed = timed
+        self.schedule_at = schedule_at
+        self.duplicate_of = duplicate_of
+
 
 # -- the PBX, about one leg --------------------------------------------------
 
@@ -48,14 +63,17 @@ class LegEvent(Event):
 
     leg: str
 
+    def __init__(self, *, leg: str) -> None:
+        self.leg = leg
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class LegRinging(LegEvent):
     """The far end of a leg is ringing (a SIP 180 or 183)."""
     pass
 
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class LegAnswered(LegEvent):
     """The far end answered a leg (a 200 OK to the INVITE)."""
     pass
@@ -67,18 +85,22 @@ class LegFailed(LegEvent):
 
     reason: FailReason
 
+    def __init__(self, *, leg: str, reason: FailReason) -> None:
+        self.leg = leg
+        self.reason = reason
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class LegHungUp(LegEvent):
     """The far end hung up an answered leg (a BYE from the phone)."""
 
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class Bridged(Event):
     """The PBX joined the person's and the agent's legs."""
 
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class CancelRequested(Event):
     """The person cancelled (the status page or the API): nothing more is dialled."""
 
@@ -89,8 +111,11 @@ class RescheduleRequested(Event):
 
     at: float
 
+    def __init__(self, *, at: float) -> None:
+        self.at = at
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class SystemStopping(Event):
     """The system is stopping (a drain ran out of time): end the call politely now."""
 
@@ -101,12 +126,18 @@ class BridgeFailed(Event):
 
     reason: str
 
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class TimerFired(Event):
     """A timer the flow started ran out."""
 
     timer: str
+
+    def __init__(self, *, timer: str) -> None:
+        self.timer = timer
 
 
 # -- rooms and the agent's page ----------------------------------------------
@@ -118,6 +149,10 @@ class RoomCreated(Event):
     room: str
     routing: str = ""        # which room server hosts it
 
+    def __init__(self, *, room: str, routing: str = "") -> None:
+        self.room = room
+        self.routing = routing
+
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class RoomRefused(Event):
@@ -125,12 +160,18 @@ class RoomRefused(Event):
 
     reason: str
 
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class JoinedRoom(Event):
     """The person or the agent is in the room: admitted, and their page connected."""
 
     who: Role
+
+    def __init__(self, *, who: Role) -> None:
+        self.who = who
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
@@ -140,10 +181,14 @@ class AgentEnteredCode(Event):
     code: str
     agent: str = ""
 
+    def __init__(self, *, code: str, agent: str = "") -> None:
+        self.code = code
+        self.agent = agent
+
 
 # -- replies of the driver to the flow's requests ----------------------------
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class Reply(Event):
     """Base class of the driver's answers to `FindRoute`, `AllocateCode`, `SeizeTerminal`."""
 
@@ -154,12 +199,18 @@ class DialTimeFound(Reply):
 
     at: float
 
+    def __init__(self, *, at: float) -> None:
+        self.at = at
+
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class RouteFound(Reply):
     """The reply to `FindRoute`: the service's centres, in failover order."""
 
     route: ServiceRoute
+
+    def __init__(self, *, route: ServiceRoute) -> None:
+        self.route = route
 
 
 @dataclass(kw_only=True, slots=True, unsafe_hash=True)
@@ -168,8 +219,11 @@ class CodeAllocated(Reply):
 
     code: str
 
+    def __init__(self, *, code: str) -> None:
+        self.code = code
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class CodesExhausted(Reply):
     """The reply to `AllocateCode` when every connection code is in use."""
     pass
@@ -181,8 +235,11 @@ class TerminalSeized(Reply):
 
     terminal: str
 
+    def __init__(self, *, terminal: str) -> None:
+        self.terminal = terminal
 
-@dataclass(kw_only=True, slots=True, unsafe_hash=True)
+
+@dataclass(kw_only=True, slots=True, unsafe_hash=True, init=False)
 class NoFreeTerminal(Reply):
     """The reply to `SeizeTerminal` when the centre has no free desk phone to try."""
     pass

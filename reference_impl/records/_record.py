@@ -43,6 +43,40 @@ class CallbackRecord:
     times: Mapping[str, float] = field(default_factory=dict)
     timeline: tuple[Step, ...] = ()
 
+    def __init__(self, *, id: str, form: Mapping[str, str], person_number: str, service_code: str,
+                 state: str, outcome: str | None = None, centre: str | None = None,
+                 terminal: str | None = None, terminals_dialled: tuple[str, ...] = (),
+                 code: str | None = None, room: str | None = None,
+                 room_routing: str | None = None, room_refused: bool = False,
+                 notices: tuple[str, ...] = (), failovers: int = 0, ended_by: str | None = None,
+                 agent: str | None = None, attempts: tuple[Attempt, ...] = (),
+                 next_attempt_at: float | None = None, duplicate_of: str | None = None,
+                 epoch: float | None = None, times: Mapping[str, float] | None = None,
+                 timeline: tuple[Step, ...] = ()) -> None:
+        self.id = id
+        self.form = form
+        self.person_number = person_number
+        self.service_code = service_code
+        self.state = state
+        self.outcome = outcome
+        self.centre = centre
+        self.terminal = terminal
+        self.terminals_dialled = terminals_dialled
+        self.code = code
+        self.room = room
+        self.room_routing = room_routing
+        self.room_refused = room_refused
+        self.notices = notices
+        self.failovers = failovers
+        self.ended_by = ended_by
+        self.agent = agent
+        self.attempts = attempts
+        self.next_attempt_at = next_attempt_at
+        self.duplicate_of = duplicate_of
+        self.epoch = epoch
+        self.times = {} if times is None else times
+        self.timeline = timeline
+
 
 def record_of(callback: Callback, form: Mapping[str, str], *,
               final: bool = False, epoch: float | None = None) -> CallbackRecord:

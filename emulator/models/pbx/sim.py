@@ -57,6 +57,19 @@ class Leg:
     bridged: bool = False
     alive: bool = True
 
+    def __init__(self, callback_id: str, leg: str, number: str, caller_id: str, plan: PhonePlan,
+                 agent: bool, answered: bool = False, bridged: bool = False,
+                 alive: bool = True) -> None:
+        self.callback_id = callback_id
+        self.leg = leg
+        self.number = number
+        self.caller_id = caller_id
+        self.plan = plan
+        self.agent = agent
+        self.answered = answered
+        self.bridged = bridged
+        self.alive = alive
+
 
 _FAILURES = {Answer.INVALID: FailReason.INVALID_NUMBER, Answer.BUSY: FailReason.BUSY}
 

@@ -65,6 +65,15 @@ class Room:
     open: bool = False
     demand: Demand = Demand()
 
+    def __init__(self, name: str, server: int, callback_id: str, template: str,
+                 open: bool = False, demand: Demand = Demand()) -> None:
+        self.name = name
+        self.server = server
+        self.callback_id = callback_id
+        self.template = template
+        self.open = open
+        self.demand = demand
+
 
 class RoomServers:
     """The room servers behind the flow's Rooms port: rooms placed, created, joined, deleted."""

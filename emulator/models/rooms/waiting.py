@@ -22,6 +22,12 @@ class Request:
     demand: Demand
     since: float             # when the room was asked for
 
+    def __init__(self, callback_id: str, template: str, demand: Demand, since: float) -> None:
+        self.callback_id = callback_id
+        self.template = template
+        self.demand = demand
+        self.since = since
+
 
 class Waiting:
     """The room requests waiting for a server, first come first served, keyed by callback."""
